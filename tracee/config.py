@@ -1,0 +1,19 @@
+"""The application's parts, included in order. Each line says why it is here."""
+
+INCLUDES = (
+    "pyramid_jinja2",  # page templates; autoescaping on for every .jinja2 file
+    "tracee.db",  # engine, request.db, one transaction per request (pyramid_tm)
+    "tracee.urls",  # public addresses of trackers (tracking_url, embed_code, ...)
+    "tracee.ratelimit",  # limiter storage, and the per-address limit on public pages
+    "tracee.headers",  # security headers on every response
+    "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
+    "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers
+)
+
+
+def configure(config):
+    for name in INCLUDES:
+        config.include(name)
+    config.add_jinja2_renderer(".jinja2")
+    config.add_static_view("static", "tracee:static", cache_max_age=3600)
+    config.scan("tracee.views")

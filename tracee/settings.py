@@ -1,0 +1,46 @@
+"""Turn ini settings plus environment overrides into the values the app uses.
+
+The ini files carry defaults; the environment wins, so the same
+``production.ini`` serves every deployment (twelve-factor style).
+"""
+
+import os
+
+# environment variable -> ini setting it overrides
+ENV_OVERRIDES = {
+    "DATABASE_URL": "sqlalchemy.url",
+    "REDIS_URL": "tracee.ratelimit.storage",
+    "TRACEE_PUBLIC_URL": "tracee.public_url",
+}
+
+DEFAULTS = {
+    "tracee.public_url": "http://localhost:6543",
+    "tracee.ratelimit.storage": "memory://",
+    "tracee.ratelimit.api": "100/minute",
+    "tracee.ratelimit.public": "600/minute",
+    "tracee.max_body_bytes": "65536",
+}
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs hosting providers hand out and pick the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def resolve(settings: dict, environ: dict | None = None) -> dict:
+    environ = os.environ if environ is None else environ
+    resolved = {**DEFAULTS, **settings}
+    missing = [v for v in resolved.get("tracee.required_env", "").split() if not environ.get(v)]
+    if missing:
+        raise ValueError(f"Set the environment variable(s): {', '.join(missing)}")
+    for variable, key in ENV_OVERRIDES.items():
+        if environ.get(variable):
+            resolved[key] = environ[variable]
+    if "sqlalchemy.url" not in resolved:
+        raise ValueError("No database configured: set sqlalchemy.url or DATABASE_URL")
+    resolved["sqlalchemy.url"] = normalize_database_url(resolved["sqlalchemy.url"])
+    resolved["tracee.public_url"] = resolved["tracee.public_url"].rstrip("/")
+    return resolved
