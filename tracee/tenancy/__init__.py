@@ -1,0 +1,1 @@
+"""Tenants, the tenant scope every query runs in, and the traversal roots."""

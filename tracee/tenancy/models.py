@@ -1,0 +1,49 @@
+"""Tenants: the businesses (and agencies) that own everything else."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, update
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracee.db import Base, UTCDateTime, utcnow
+
+
+class Tenant(Base):
+    """A business. ``parent`` is the agency that manages it, if any.
+
+    This is a platform table (no ``tenant_id`` of its own): it is how
+    requests find their tenant, so it is read before any tenant is known.
+    """
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    logo_url: Mapped[str | None] = mapped_column(String(2000))
+    brand_color: Mapped[str | None] = mapped_column(String(7))
+    # Per-tenant id counters: ids are allocated inside the tenant, so no
+    # global sequence is needed when tables are distributed by tenant_id.
+    tracker_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped["Tenant | None"] = relationship(remote_side=[id], lazy="raise")
+
+    def __repr__(self):
+        return f"<Tenant {self.slug}>"
+
+
+def allocate_tracker_id(session, tenant_id: int) -> int:
+    """Take the tenant's next tracker id.
+
+    The UPDATE locks the tenant row until commit, which also serialises the
+    choice of the next free order number between concurrent creates.
+    """
+    return session.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(tracker_seq=Tenant.tracker_seq + 1)
+        .returning(Tenant.tracker_seq)
+    ).scalar_one()

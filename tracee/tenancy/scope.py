@@ -1,0 +1,90 @@
+"""The one place that keeps every query inside its tenant.
+
+A session is bound to a tenant with :func:`bind_tenant`. From then on every
+ORM select, update and delete on a :class:`TenantScoped` class gets
+``tenant_id = <bound>`` added, new rows get the bound tenant, and on
+PostgreSQL the transaction carries ``app.tenant_id`` for the row-level
+security policies (the second wall, see the migrations). Touching tenant
+data on an unbound session is a programming error and raises.
+"""
+
+from sqlalchemy import ForeignKey, event, text
+from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
+
+TENANT_KEY = "tenant_id"
+
+
+class TenantScopeError(RuntimeError):
+    """Tenant data was touched without a tenant, or across tenants."""
+
+
+class TenantScoped:
+    """Mixin for tenant-owned tables: ``tenant_id`` leads the primary key."""
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, sort_order=-1
+    )
+
+
+def bind_tenant(session: Session, tenant_id: int) -> None:
+    bound = session.info.get(TENANT_KEY)
+    if bound is not None and bound != tenant_id:
+        raise TenantScopeError("a session serves one tenant")
+    session.info[TENANT_KEY] = tenant_id
+    if session.get_bind().dialect.name == "postgresql":
+        _set_rls_tenant(session.connection(), tenant_id)
+
+
+def bound_tenant(session: Session) -> int | None:
+    return session.info.get(TENANT_KEY)
+
+
+def _set_rls_tenant(connection, tenant_id: int) -> None:
+    # is_local=true: the setting dies with the transaction, so a pooled
+    # connection never carries one tenant's id into another request.
+    connection.execute(
+        text("SELECT set_config('app.tenant_id', :tenant, true)"), {"tenant": str(tenant_id)}
+    )
+
+
+@event.listens_for(Session, "after_begin")
+def _rls_on_begin(session, _transaction, connection):
+    tenant_id = session.info.get(TENANT_KEY)
+    if tenant_id is not None and connection.dialect.name == "postgresql":
+        _set_rls_tenant(connection, tenant_id)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statement(state):
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # already scoped by the statement that loaded the parent
+    scoped = [m for m in state.all_mappers if issubclass(m.class_, TenantScoped)]
+    if not scoped:
+        return
+    tenant_id = state.session.info.get(TENANT_KEY)
+    if tenant_id is None:
+        names = ", ".join(sorted(m.class_.__name__ for m in scoped))
+        raise TenantScopeError(f"query on {names} without a tenant bound")
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_new_rows(session, _context, _instances):
+    tenant_id = session.info.get(TENANT_KEY)
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if tenant_id is None:
+            raise TenantScopeError(f"new {type(obj).__name__} without a tenant bound")
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise TenantScopeError(f"new {type(obj).__name__} for another tenant")
