@@ -1,0 +1,1 @@
+"""Trackers, their steps and events, workflow templates: the domain, free of HTTP."""

@@ -1,0 +1,166 @@
+"""Tables of the tracking domain. Every one is tenant-owned (see TenantScoped)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracee.db import Base, UTCDateTime, utcnow
+from tracee.tenancy.scope import TenantScoped
+
+PENDING, IN_PROGRESS, COMPLETED = "pending", "in_progress", "completed"
+
+
+class Tracker(TenantScoped, Base):
+    """One customer order followed through the steps of a workflow."""
+
+    __tablename__ = "trackers"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_trackers_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    template_slug: Mapped[str | None] = mapped_column(String(63))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Derived from the steps, kept on the row so lists can filter on it.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+    steps: Mapped[list["TrackerStep"]] = relationship(
+        order_by="TrackerStep.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        back_populates="tracker",
+    )
+    link: Mapped["TrackingLink"] = relationship(
+        cascade="all, delete-orphan", lazy="joined", back_populates="tracker"
+    )
+
+    @property
+    def tracking_token(self) -> uuid.UUID:
+        return self.link.token
+
+    @property
+    def is_completed(self) -> bool:
+        return self.completed_at is not None
+
+    def started_steps(self, visible_only: bool = False) -> list["TrackerStep"]:
+        return [
+            s for s in self.steps if s.started_at is not None and (s.visible or not visible_only)
+        ]
+
+    def current_step(self, visible_only: bool = False) -> "TrackerStep | None":
+        started = self.started_steps(visible_only)
+        return started[-1] if started else None
+
+
+class TrackerStep(TenantScoped, Base):
+    """A tracker's copy of a template step, with its own times."""
+
+    __tablename__ = "tracker_steps"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "tracker_id"], ["trackers.tenant_id", "trackers.id"], ondelete="CASCADE"
+        ),
+    )
+
+    tracker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    visible: Mapped[bool] = mapped_column(Boolean, default=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tracker: Mapped[Tracker] = relationship(back_populates="steps")
+
+    @property
+    def status(self) -> str:
+        if self.completed_at is not None:
+            return COMPLETED
+        if self.started_at is not None:
+            return IN_PROGRESS
+        return PENDING
+
+
+class TrackerEvent(TenantScoped, Base):
+    """The audit trail: who changed what, when. Source for webhooks."""
+
+    __tablename__ = "tracker_events"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "tracker_id"], ["trackers.tenant_id", "trackers.id"], ondelete="CASCADE"
+        ),
+    )
+
+    tracker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    process: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrackingLink(Base):
+    """The public address of a tracker: token -> (tenant, tracker).
+
+    A directory table like ``tenants`` and ``api_keys``: customers arrive
+    with nothing but the token, so it is read before the tenant is known,
+    and it holds no tenant data beyond the mapping itself.
+    """
+
+    __tablename__ = "tracking_links"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "tracker_id"], ["trackers.tenant_id", "trackers.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "tracker_id"),
+    )
+
+    token: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    tracker_id: Mapped[int] = mapped_column(Integer)
+
+    tracker: Mapped[Tracker] = relationship(back_populates="link")
+
+
+class WorkflowTemplate(TenantScoped, Base):
+    """A tenant's own workflow; built-in ones live in code (builtin_templates)."""
+
+    __tablename__ = "workflow_templates"
+
+    slug: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    steps: Mapped[list["TemplateStep"]] = relationship(
+        order_by="TemplateStep.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class TemplateStep(TenantScoped, Base):
+    __tablename__ = "template_steps"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "template_slug"],
+            ["workflow_templates.tenant_id", "workflow_templates.slug"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    template_slug: Mapped[str] = mapped_column(String(63), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    visible: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,182 @@
+"""What creating a tracker and starting or completing a step mean.
+
+Plain functions over a tenant-bound session, shared by the API, the pages
+and the command line. They raise the exceptions below for input that the
+caller should answer with a 4xx; they never commit.
+"""
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from tracee.db import utcnow
+from tracee.tenancy.models import allocate_tracker_id
+from tracee.tracking.models import Tracker, TrackerEvent, TrackerStep, TrackingLink
+from tracee.tracking.templates import find_template
+
+START, COMPLETE = "start", "complete"
+ACTIONS = (START, COMPLETE)
+MAX_NUMBER = 2**31 - 1
+_NUMBER_IN_NAME = re.compile(r"#\s*(\d{1,10})")
+
+
+class WorkflowError(ValueError):
+    """Input the domain refuses; ``field`` names what was wrong."""
+
+    field = None
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.details = details
+
+
+class UnknownTemplate(WorkflowError):
+    field = "template"
+
+
+class NumberTaken(WorkflowError):
+    field = "number"
+
+
+class UnknownProcess(WorkflowError):
+    field = "process"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, as recorded in the audit trail (e.g. ``key:3``, ``cli``)."""
+
+    label: str
+
+
+def _number_taken(session, number: int) -> bool:
+    return session.scalar(select(Tracker.id).where(Tracker.number == number)) is not None
+
+
+def _choose_number(session, requested: int | None, name: str) -> int:
+    if requested is not None:
+        if _number_taken(session, requested):
+            raise NumberTaken(f"number {requested} is already used by another tracker")
+        return requested
+    match = _NUMBER_IN_NAME.search(name)
+    if match and 0 < int(match.group(1)) <= MAX_NUMBER:
+        from_name = int(match.group(1))
+        if not _number_taken(session, from_name):
+            return from_name
+    highest = session.scalar(select(func.max(Tracker.number))) or 0
+    if highest >= MAX_NUMBER:
+        raise NumberTaken("no free order number is left; pass one explicitly")
+    return highest + 1
+
+
+def _record(tracker: Tracker, event_type: str, actor: Actor, process: str | None = None, at=None):
+    tracker.event_seq += 1
+    event = TrackerEvent(
+        tracker_id=tracker.id,
+        seq=tracker.event_seq,
+        type=event_type,
+        process=process,
+        actor=actor.label,
+        created_at=at or utcnow(),
+    )
+    return event
+
+
+def create_tracker(
+    session, tenant_id: int, name: str, actor: Actor, template: str | None = None,
+    number: int | None = None,
+) -> Tracker:
+    spec = None
+    if template is not None:
+        spec = find_template(session, template)
+        if spec is None:
+            raise UnknownTemplate(f"unknown template {template!r}")
+    tracker_id = allocate_tracker_id(session, tenant_id)
+    now = utcnow()
+    tracker = Tracker(
+        tenant_id=tenant_id,
+        id=tracker_id,
+        number=_choose_number(session, number, name),
+        name=name,
+        template_slug=spec.slug if spec else None,
+        created_at=now,
+        updated_at=now,
+        event_seq=0,
+        steps=[
+            TrackerStep(position=i, name=s.name, visible=s.visible)
+            for i, s in enumerate(spec.steps if spec else (), start=1)
+        ],
+        link=TrackingLink(tenant_id=tenant_id),
+    )
+    session.add(tracker)
+    session.add(_record(tracker, "tracker.created", actor, at=now))
+    session.flush()
+    return tracker
+
+
+def _normalise(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _find_step(tracker: Tracker, process: str) -> TrackerStep | None:
+    wanted = _normalise(process)
+    return next((s for s in tracker.steps if _normalise(s.name) == wanted), None)
+
+
+def apply_action(session, tracker: Tracker, process: str, action: str, actor: Actor) -> bool:
+    """Start or complete ``process``; return whether anything changed.
+
+    Acting on a step closes every earlier step still open; ``start`` on an
+    earlier step re-opens it and resets the steps after it (rework);
+    repeating an action that already holds changes nothing.
+    """
+    if action not in ACTIONS:
+        raise WorkflowError(f"action must be one of {', '.join(ACTIONS)}")
+    step = _find_step(tracker, process)
+    if step is None:
+        if tracker.template_slug is not None:
+            valid = [s.name for s in tracker.steps]
+            raise UnknownProcess(
+                f"unknown process {process!r}; valid: {', '.join(valid)}", valid=valid
+            )
+        # Without a template the steps are whatever the business reports, in order.
+        step = TrackerStep(position=len(tracker.steps) + 1, name=" ".join(process.split()))
+        tracker.steps.append(step)
+
+    now = utcnow()
+    changes = []
+    for earlier in tracker.steps[: step.position - 1]:
+        if earlier.completed_at is None:
+            earlier.started_at = earlier.started_at or now
+            earlier.completed_at = now
+            changes.append(("step.completed", earlier.name))
+
+    later_started = [s for s in tracker.steps[step.position :] if s.started_at is not None]
+    if action == START:
+        if step.status != "in_progress" or later_started:
+            if step.completed_at is not None:
+                changes.append(("step.reopened", step.name))
+            if step.started_at is None or step.completed_at is not None:
+                step.started_at = now
+                changes.append(("step.started", step.name))
+            step.completed_at = None
+            for later in later_started:
+                later.started_at = later.completed_at = None
+                changes.append(("step.reset", later.name))
+    elif step.completed_at is None:
+        step.started_at = step.started_at or now
+        step.completed_at = now
+        changes.append(("step.completed", step.name))
+
+    if not changes:
+        return False
+    last = tracker.steps[-1]
+    tracker.completed_at = last.completed_at
+    tracker.updated_at = now
+    for event_type, name in changes:
+        session.add(_record(tracker, event_type, actor, process=name, at=now))
+    if tracker.completed_at is not None:
+        session.add(_record(tracker, "tracker.completed", actor, at=now))
+    session.flush()
+    return True
