@@ -1,0 +1,16 @@
+"""The versioned REST API: Cornice services under /api/v1."""
+
+
+def add_rate_limit_headers(event):
+    verdict = getattr(event.request, "rate_limit", None)
+    if verdict is not None:
+        event.response.headers.update(verdict.headers())
+
+
+def includeme(config):
+    from pyramid.events import NewResponse
+
+    config.include("cornice")
+    config.add_subscriber(add_rate_limit_headers, NewResponse)
+    with config.route_prefix_context("/api/v1"):
+        config.scan("tracee.api.v1")

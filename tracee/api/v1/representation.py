@@ -1,0 +1,69 @@
+"""The JSON a tracker is shown as. Times are ISO 8601 in UTC with a ``Z``."""
+
+from tracee.tracking.models import Tracker, TrackerStep
+
+
+def iso(value):
+    if value is None:
+        return None
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _step(step: TrackerStep) -> dict:
+    return {
+        "name": step.name,
+        "order": step.position,
+        "visible": step.visible,
+        "status": step.status,
+        "started_at": iso(step.started_at),
+        "completed_at": iso(step.completed_at),
+    }
+
+
+def _history_entry(step: TrackerStep) -> dict:
+    return {
+        "process": step.name,
+        "status": step.status,
+        "started_at": iso(step.started_at),
+        "completed_at": iso(step.completed_at),
+    }
+
+
+def tracker_summary(tracker: Tracker, urls) -> dict:
+    current = tracker.current_step()
+    token = tracker.tracking_token
+    return {
+        "id": tracker.id,
+        "number": tracker.number,
+        "name": tracker.name,
+        "template": tracker.template_slug,
+        "tracking_token": str(token),
+        "tracking_url": urls.tracking(token),
+        "api_url": urls.api(tracker.id),
+        "embed_code": urls.embed_code(token),
+        "qr_code_url": urls.api_qr(tracker.id),
+        "current_process": current.name if current else None,
+        "is_completed": tracker.is_completed,
+        "created_at": iso(tracker.created_at),
+        "updated_at": iso(tracker.updated_at),
+    }
+
+
+def tracker_detail(tracker: Tracker, urls) -> dict:
+    return {
+        **tracker_summary(tracker, urls),
+        "history": [_history_entry(s) for s in tracker.started_steps()],
+        "steps": [_step(s) for s in tracker.steps],
+    }
+
+
+def template_json(spec) -> dict:
+    return {
+        "slug": spec.slug,
+        "name": spec.name,
+        "builtin": spec.builtin,
+        "steps": [
+            {"name": s.name, "order": i, "visible": s.visible}
+            for i, s in enumerate(spec.steps, start=1)
+        ],
+    }

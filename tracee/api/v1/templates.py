@@ -1,0 +1,66 @@
+"""/templates/: the built-in workflows and the tenant's own."""
+
+import colander
+
+from tracee.api.errors import api_error
+from tracee.api.schemas import StrictBoolean, json_body, slug_node, text_node
+from tracee.api.v1.representation import template_json
+from tracee.api.v1.services import api_service
+from tracee.tracking.builtin_templates import StepSpec
+from tracee.tracking.templates import TemplateExists, create_template, find_template, list_templates
+
+templates = api_service("templates", "/templates")
+template = api_service("template", "/templates/{slug}")
+
+MAX_STEPS = 50
+
+
+class StepSchema(colander.MappingSchema):
+    name = text_node(200)
+    visible = colander.SchemaNode(StrictBoolean(), missing=True)
+
+
+def _distinct_names(node, steps):
+    names = [" ".join(s["name"].split()).casefold() for s in steps]
+    if len(set(names)) != len(names):
+        raise colander.Invalid(node, "step names must be distinct")
+
+
+class TemplateCreate(colander.MappingSchema):
+    slug = slug_node()
+    name = text_node(200)
+    steps = colander.SchemaNode(
+        colander.Sequence(),
+        StepSchema(),
+        validator=colander.All(
+            colander.Length(min=1, max=MAX_STEPS, min_err="must list at least one step",
+                            max_err=f"must list at most {MAX_STEPS} steps"),
+            _distinct_names,
+        ),
+    )
+
+
+@templates.get()
+def list_all(request):
+    return [template_json(t) for t in list_templates(request.db)]
+
+
+@templates.post(validators=(json_body(TemplateCreate()),))
+def create(request):
+    data = request.validated
+    steps = [StepSpec(s["name"], s["visible"]) for s in data["steps"]]
+    try:
+        spec = create_template(request.db, data["slug"], data["name"], steps)
+    except TemplateExists:
+        raise api_error(409, f"template {data['slug']!r} already exists", name="slug") from None
+    request.response.status = 201
+    request.response.location = request.urls.base + f"/api/v1/templates/{spec.slug}/"
+    return template_json(spec)
+
+
+@template.get()
+def read(request):
+    spec = find_template(request.db, request.matchdict["slug"])
+    if spec is None:
+        raise api_error(404, "no such template", location="path", name="slug")
+    return template_json(spec)

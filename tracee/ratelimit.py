@@ -1,0 +1,95 @@
+"""Rate limits with `limits`: a moving window per API key and per client address.
+
+Storage is ``memory://`` in development and Redis in production
+(``tracee.ratelimit.storage`` / ``REDIS_URL``), so limits hold across workers.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import parse, storage, strategies
+from pyramid.httpexceptions import HTTPTooManyRequests
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: float  # epoch seconds when a slot frees up
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(math.ceil(self.reset_at)),
+        }
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self.reset_at - time.time()))
+
+
+class RateLimiter:
+    def __init__(self, storage_uri: str, api_default: str, public_default: str):
+        self.storage = storage.storage_from_string(storage_uri)
+        self.strategy = strategies.MovingWindowRateLimiter(self.storage)
+        self.api_default = parse(api_default)
+        self.public_default = parse(public_default)
+        self._parsed = {}
+
+    def _item(self, rate: str | None, default):
+        if rate is None:
+            return default
+        if rate not in self._parsed:
+            self._parsed[rate] = parse(rate)
+        return self._parsed[rate]
+
+    def hit(self, namespace: str, identity: str, rate: str | None = None) -> Verdict:
+        item = self._item(rate, self.api_default if namespace == "key" else self.public_default)
+        allowed = self.strategy.hit(item, namespace, identity)
+        stats = self.strategy.get_window_stats(item, namespace, identity)
+        return Verdict(allowed, item.amount, stats.remaining, stats.reset_time)
+
+    def reset(self) -> None:
+        self.storage.reset()
+
+
+def is_valid_rate(rate: str) -> bool:
+    try:
+        parse(rate)
+    except ValueError:
+        return False
+    return True
+
+
+def includeme(config):
+    settings = config.get_settings()
+    config.registry["ratelimiter"] = RateLimiter(
+        settings["tracee.ratelimit.storage"],
+        settings["tracee.ratelimit.api"],
+        settings["tracee.ratelimit.public"],
+    )
+    config.add_tween("tracee.ratelimit.public_rate_limit_tween_factory")
+
+
+PUBLIC_PREFIXES = ("/track/", "/embed/")
+
+
+def public_rate_limit_tween_factory(handler, registry):
+    """Customers' pages are limited per client address (the API limits per key)."""
+    limiter = registry["ratelimiter"]
+
+    def tween(request):
+        if not request.path_info.startswith(PUBLIC_PREFIXES):
+            return handler(request)
+        verdict = limiter.hit("addr", request.client_addr or "unknown")
+        if not verdict.allowed:
+            return HTTPTooManyRequests(
+                "Too many requests from your address; please wait a moment.",
+                headers={"Retry-After": str(verdict.retry_after), **verdict.headers()},
+            )
+        return handler(request)
+
+    return tween
