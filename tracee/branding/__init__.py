@@ -1,0 +1,1 @@
+"""How a tenant looks: branding found up the tenant chain, themes, QR codes."""

@@ -1,0 +1,1 @@
+"""HTML pages: the customer's tracking page, the embed widget, error pages."""

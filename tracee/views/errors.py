@@ -1,0 +1,48 @@
+"""Not-found and error answers: JSON under /api/, a friendly page elsewhere."""
+
+import json
+import logging
+
+from pyramid.httpexceptions import HTTPException, HTTPInternalServerError, HTTPNotFound
+from pyramid.view import exception_view_config, notfound_view_config
+
+from tracee.api.errors import error, error_body
+
+log = logging.getLogger(__name__)
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _json(status_exc, description, name=None, location="path"):
+    status_exc.content_type = "application/json"
+    status_exc.charset = "utf-8"
+    status_exc.text = json.dumps(error_body([error(location, name, description)]))
+    return status_exc
+
+
+@notfound_view_config(renderer="tracee:templates/errors/not_found.jinja2")
+def not_found(request):
+    if _is_api(request):
+        return _json(HTTPNotFound(), f"no API resource at {request.path_info}", location="url")
+    request.response.status = 404
+    return {}
+
+
+@exception_view_config(HTTPException)
+def http_exception(exc, request):
+    """HTTP errors raised by Pyramid or Cornice (405, 415...) in the API's shape."""
+    if _is_api(request) and exc.content_type != "application/json" and exc.status_code >= 400:
+        return _json(exc, exc.explanation or exc.title, location="request")
+    return exc
+
+
+@exception_view_config(Exception, renderer="tracee:templates/errors/server_error.jinja2")
+def server_error(exc, request):
+    log.exception("unhandled error on %s %s", request.method, request.path_info)
+    if _is_api(request):
+        return _json(HTTPInternalServerError(), "internal error; it has been logged",
+                     location="request")
+    request.response.status = 500
+    return {}

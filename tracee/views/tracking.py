@@ -1,0 +1,86 @@
+"""The customer's views of a tracker: full page, embed widget, QR code."""
+
+from dataclasses import dataclass
+
+from pyramid.view import view_config
+
+from tracee.api.v1.representation import iso
+from tracee.branding.acquisition import branding_for
+from tracee.branding.qr import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, qr_response
+from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
+from tracee.tracking.models import COMPLETED, IN_PROGRESS
+
+STATUS_LABELS = {"pending": "Waiting", IN_PROGRESS: "In progress", COMPLETED: "Done"}
+
+
+@dataclass(frozen=True)
+class PublicStep:
+    name: str
+    status: str
+    label: str
+    started_at: str | None
+    completed_at: str | None
+
+
+def _display_time(value):
+    return value.strftime("%d %b %Y, %H:%M UTC") if value else None
+
+
+def _public_view(context: TrackerResource, request) -> dict:
+    """What a customer may see: visible steps only, and nothing internal."""
+    tracker = context.tracker
+    visible = [s for s in tracker.steps if s.visible]
+    steps = [
+        PublicStep(s.name, s.status, STATUS_LABELS[s.status], s.started_at, s.completed_at)
+        for s in visible
+    ]
+    done = sum(1 for s in visible if s.status == COMPLETED)
+    current = next((s for s in reversed(visible) if s.status == IN_PROGRESS), None)
+    if tracker.is_completed:
+        headline = "Complete"
+    elif current is not None:
+        headline = current.name
+    elif done:
+        headline = f"{next(s for s in reversed(visible) if s.status == COMPLETED).name} done"
+    else:
+        headline = "Order received"
+    return {
+        "tracker": tracker,
+        "brand": branding_for(context),
+        "steps": steps,
+        "done": done,
+        "total": len(visible),
+        "headline": headline,
+        "is_completed": tracker.is_completed,
+        "updated_at": tracker.updated_at,
+        "iso": iso,
+        "display_time": _display_time,
+        "tracking_url": request.urls.tracking(tracker.tracking_token),
+        "qr_url": request.urls.public_qr(tracker.tracking_token),
+    }
+
+
+@view_config(
+    context=TrackerPage, request_method="GET", renderer="tracee:templates/tracking/page.jinja2"
+)
+def tracking_page(context, request):
+    return _public_view(context, request)
+
+
+@view_config(
+    context=EmbedPage, request_method="GET", renderer="tracee:templates/tracking/embed.jinja2"
+)
+def embed_page(context, request):
+    request.embeddable = True
+    return _public_view(context, request)
+
+
+@view_config(context=TrackerPage, name="qr.png", request_method="GET")
+def public_qr(context, request):
+    try:
+        size = int(request.GET.get("size", DEFAULT_SIZE))
+    except ValueError:
+        size = DEFAULT_SIZE
+    size = min(max(size, MIN_SIZE), MAX_SIZE)
+    url = request.urls.tracking(context.tracker.tracking_token)
+    return qr_response(request, url, size, "public, max-age=86400")
