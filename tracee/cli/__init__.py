@@ -1,0 +1,1 @@
+"""The ``tracee`` command: database, tenants, keys and demo data."""

@@ -1,0 +1,177 @@
+"""What each ``tracee`` command does. Each opens its own transaction."""
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyramid.paster import get_appsettings
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from tracee import migrations
+from tracee.api.keys import ApiKey, hash_key, issue_key
+from tracee.db import make_engine, make_session_factory, utcnow
+from tracee.ratelimit import is_valid_rate
+from tracee.settings import resolve
+from tracee.tenancy.models import Tenant
+from tracee.tenancy.scope import bind_tenant
+from tracee.tenancy.service import TenantError, create_tenant, find_tenant
+from tracee.tracking.models import Tracker
+from tracee.tracking.workflow import Actor, apply_action, create_tracker
+from tracee.urls import PublicUrls
+
+CLI = Actor("cli")
+DEMO_SLUG = "demo"
+DEMO_KEY_NAME = "demo key"
+
+
+class CommandError(Exception):
+    pass
+
+
+@dataclass
+class Environment:
+    config_path: str
+    settings: dict
+
+    @classmethod
+    def load(cls, config_path: str) -> "Environment":
+        if not Path(config_path).is_file():
+            raise CommandError(f"config file {config_path!r} not found (use -c or TRACEE_CONFIG)")
+        try:
+            settings = resolve(get_appsettings(config_path))
+        except (ValueError, LookupError) as exc:
+            raise CommandError(f"{config_path}: {exc}") from None
+        return cls(config_path, settings)
+
+    @property
+    def url(self) -> str:
+        return self.settings["sqlalchemy.url"]
+
+    @contextmanager
+    def session(self):
+        engine = make_engine(self.settings)
+        try:
+            migrations.check_schema(engine, self.config_path)
+        except migrations.SchemaOutOfDate as exc:
+            raise CommandError(str(exc)) from None
+        except OperationalError as exc:
+            raise CommandError(f"cannot reach the database: {exc.orig}") from None
+        session = make_session_factory(engine)()
+        try:
+            yield session
+            session.commit()
+        except TenantError as exc:
+            session.rollback()
+            raise CommandError(str(exc)) from None
+        finally:
+            session.close()
+            engine.dispose()
+
+
+def db_upgrade(env: Environment, _args) -> None:
+    try:
+        migrations.upgrade(env.url)
+    except OperationalError as exc:
+        raise CommandError(f"cannot reach the database: {exc.orig}") from None
+    print("database is up to date")
+
+
+def tenant_create(env: Environment, args) -> None:
+    with env.session() as session:
+        tenant = create_tenant(
+            session, args.slug, args.name, parent=args.parent, domain=args.domain,
+            color=args.color, logo_url=args.logo_url,
+        )
+        print(f"created tenant {tenant.slug} (id {tenant.id})")
+
+
+def tenant_list(env: Environment, _args) -> None:
+    with env.session() as session:
+        tenants = session.scalars(select(Tenant).order_by(Tenant.slug)).all()
+        parents = {t.id: t.slug for t in tenants}
+        for t in tenants:
+            agency = f" agency={parents[t.parent_id]}" if t.parent_id else ""
+            domain = f" domain={t.domain}" if t.domain else ""
+            print(f"{t.id}\t{t.slug}\t{t.name}{agency}{domain}")
+
+
+def key_create(env: Environment, args) -> None:
+    if args.rate_limit is not None and not is_valid_rate(args.rate_limit):
+        raise CommandError(f"rate limit {args.rate_limit!r} is not like '1000/minute'")
+    name = args.name.strip()
+    if not name or len(name) > 100:
+        raise CommandError("key name must be 1 to 100 characters")
+    with env.session() as session:
+        tenant = find_tenant(session, args.slug)
+        issued = issue_key(session, tenant.id, name, args.rate_limit)
+        print(f"created key {issued.record.id} ({issued.record.masked}) for {tenant.slug}.")
+        print("Store it now; it will not be shown again:")
+        print(issued.secret)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def key_list(env: Environment, args) -> None:
+    with env.session() as session:
+        tenant = find_tenant(session, args.slug)
+        keys = session.scalars(
+            select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.id)
+        ).all()
+        print("id\tname\tkey\tcreated\tlast used\trevoked\trate limit")
+        for k in keys:
+            print(
+                f"{k.id}\t{k.name}\t{k.masked}\t{_when(k.created_at)}\t{_when(k.last_used_at)}"
+                f"\t{_when(k.revoked_at)}\t{k.rate_limit or 'default'}"
+            )
+
+
+def key_revoke(env: Environment, args) -> None:
+    with env.session() as session:
+        tenant = find_tenant(session, args.slug)
+        query = select(ApiKey).where(ApiKey.tenant_id == tenant.id)
+        if args.key.isdigit():
+            query = query.where(ApiKey.id == int(args.key))
+        else:
+            query = query.where(ApiKey.key_hash == hash_key(args.key.strip()))
+        key = session.scalar(query)
+        if key is None:
+            raise CommandError(f"tenant {tenant.slug} has no such key")
+        if key.revoked_at is not None:
+            print(f"key {key.id} was already revoked at {_when(key.revoked_at)}")
+            return
+        key.revoked_at = utcnow()
+        print(f"revoked key {key.id} ({key.masked})")
+
+
+def demo(env: Environment, _args) -> None:
+    """A demo tenant with a fresh key and a sample tracker. Safe to run again."""
+    urls = PublicUrls(env.settings["tracee.public_url"])
+    with env.session() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == DEMO_SLUG))
+        if tenant is None:
+            tenant = create_tenant(session, DEMO_SLUG, "Demo Print Shop", color="#0f766e")
+        bind_tenant(session, tenant.id)
+        tracker = session.scalar(select(Tracker).where(Tracker.number == 1234))
+        if tracker is None:
+            tracker = create_tracker(
+                session, tenant.id, "Order #1234 - Blue Vase", CLI, template="3d-printing"
+            )
+            apply_action(session, tracker, "3D Printing", "start", CLI)
+        # Keys are shown once, so a re-run issues a new one and retires the old.
+        previous = session.scalars(
+            select(ApiKey).where(
+                ApiKey.tenant_id == tenant.id, ApiKey.name == DEMO_KEY_NAME,
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+        for old in previous:
+            old.revoked_at = utcnow()
+        issued = issue_key(session, tenant.id, DEMO_KEY_NAME)
+        print(f"Demo tenant:  {tenant.name} ({tenant.slug})")
+        print(f"Tracking URL: {urls.tracking(tracker.tracking_token)}")
+        print(f"API tracker:  {urls.api(tracker.id)}")
+        print("API key (shown once):")
+        print(issued.secret)

@@ -1,0 +1,70 @@
+"""``tracee -c CONFIG <command>``: every command fails with one line and exit 2.
+
+CONFIG defaults to ``$TRACEE_CONFIG``, then ``development.ini``.
+"""
+
+import argparse
+import os
+import sys
+
+from tracee.cli import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tracee", description="Tracee administration")
+    parser.add_argument(
+        "-c", "--config",
+        default=os.environ.get("TRACEE_CONFIG", "development.ini"),
+        help="ini file (default: $TRACEE_CONFIG, then development.ini)",
+    )
+    areas = parser.add_subparsers(dest="area", required=True, metavar="COMMAND")
+
+    db = areas.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="run the migrations").set_defaults(run=commands.db_upgrade)
+
+    tenant = areas.add_parser("tenant", help="tenants and agencies").add_subparsers(
+        dest="action", required=True
+    )
+    create = tenant.add_parser("create", help="create a tenant")
+    create.add_argument("slug")
+    create.add_argument("--name", required=True)
+    create.add_argument("--parent", help="slug of the agency tenant that manages this one")
+    create.add_argument("--domain", help="custom tracking domain, e.g. track.example.com")
+    create.add_argument("--color", help="brand colour as #rrggbb")
+    create.add_argument("--logo-url", help="https URL of the logo shown on tracking pages")
+    create.set_defaults(run=commands.tenant_create)
+    tenant.add_parser("list", help="list tenants").set_defaults(run=commands.tenant_list)
+
+    key = areas.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
+    key_create = key.add_parser("create", help="issue a key; printed once, on the last line")
+    key_create.add_argument("slug")
+    key_create.add_argument("--name", required=True)
+    key_create.add_argument("--rate-limit", help='e.g. "1000/minute" (default: the setting)')
+    key_create.set_defaults(run=commands.key_create)
+    key_list = key.add_parser("list", help="list a tenant's keys")
+    key_list.add_argument("slug")
+    key_list.set_defaults(run=commands.key_list)
+    key_revoke = key.add_parser("revoke", help="revoke a key by id or by the full key")
+    key_revoke.add_argument("slug")
+    key_revoke.add_argument("key")
+    key_revoke.set_defaults(run=commands.key_revoke)
+
+    areas.add_parser("demo", help="create the demo tenant, key and tracker").set_defaults(
+        run=commands.demo
+    )
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        env = commands.Environment.load(args.config)
+        args.run(env, args)
+    except commands.CommandError as exc:
+        print(f"tracee: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
