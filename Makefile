@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= development.ini
+
+.PHONY: run test install lint bench clean
+
+$(BIN)/tracee: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,prod]'
+	@touch $@
+
+install: $(BIN)/tracee
+
+## make run: install, migrate, create the demo data (key printed), serve on :6543
+run: install
+	$(BIN)/tracee -c $(CONFIG) db upgrade
+	$(BIN)/tracee -c $(CONFIG) demo
+	@echo "Serving on http://localhost:6543 (Ctrl+C to stop)"
+	$(BIN)/pserve $(CONFIG)
+
+## make test: the whole suite, on SQLite and (when reachable) PostgreSQL
+test: install
+	$(BIN)/ruff check tracee tests alembic
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check tracee tests alembic
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache test-artifacts
