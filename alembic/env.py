@@ -6,12 +6,12 @@ reads the ini's ``[app:main]`` with the same environment overrides.
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import tracee.api.keys  # noqa: F401  (registers the tables on Base.metadata)
 import tracee.tenancy.models  # noqa: F401
 import tracee.tracking.models  # noqa: F401
-from alembic import context
 from tracee.db import Base
 from tracee.settings import resolve
 

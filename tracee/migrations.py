@@ -2,11 +2,10 @@
 
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-
-from alembic import command
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "alembic"
 

@@ -11,7 +11,6 @@ Create Date: 2026-11-26 19:17:28.961811
 """
 
 import sqlalchemy as sa
-
 from alembic import op
 
 TENANT_TABLES = (
