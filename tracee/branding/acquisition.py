@@ -10,6 +10,20 @@ from tracee.tenancy.resources import TenantResource
 
 PLATFORM_NAME = "Tracee"
 PLATFORM_COLOR = "#4f46e5"
+INK = "#1f2933"
+# Relative luminance of the page background (--bg in tracee.css), where branded
+# text has less contrast than on the white card.
+PAGE_BACKGROUND_LUMINANCE = 0.9198
+WCAG_AA_TEXT = 4.5
+
+
+def _luminance(hex_color: str) -> float:
+    """WCAG relative luminance of ``#rrggbb``."""
+    total = 0.0
+    for weight, start in ((0.2126, 1), (0.7152, 3), (0.0722, 5)):
+        c = int(hex_color[start : start + 2], 16) / 255
+        total += weight * (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
+    return total
 
 
 @dataclass(frozen=True)
@@ -17,6 +31,16 @@ class Branding:
     display_name: str
     color: str
     logo_url: str | None
+
+    @property
+    def text_color(self) -> str:
+        """The brand colour where it is readable as text, else ink.
+
+        Tenants may pick any colour; a pale one keeps the bars and borders
+        but must not carry headings and links below WCAG AA contrast.
+        """
+        contrast = (PAGE_BACKGROUND_LUMINANCE + 0.05) / (_luminance(self.color) + 0.05)
+        return self.color if contrast >= WCAG_AA_TEXT else INK
 
 
 def _tenants_up(resource):
