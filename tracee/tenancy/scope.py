@@ -10,6 +10,8 @@ data on an unbound session is a programming error and raises.
 
 from sqlalchemy import ForeignKey, event, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import TableClause
 
 TENANT_KEY = "tenant_id"
 
@@ -54,19 +56,38 @@ def _rls_on_begin(session, _transaction, connection):
         _set_rls_tenant(connection, tenant_id)
 
 
+def _tenant_tables_in(statement) -> set[str]:
+    """Names of tenant tables anywhere in ``statement``: FROM, joins, subqueries, CTEs.
+
+    ``all_mappers`` only lists the entities being selected, so a count over a
+    subquery or ``select(func.count()).select_from(TrackerStep)`` escaped it.
+    """
+    tenant_tables, pending = set(), list(TenantScoped.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "__table__" in vars(cls):
+            tenant_tables.add(cls.__table__.name)
+    return {
+        element.name for element in visitors.iterate(statement)
+        if isinstance(element, TableClause) and element.name in tenant_tables
+    }
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statement(state):
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_column_load or state.is_relationship_load:
         return  # already scoped by the statement that loaded the parent
-    scoped = [m for m in state.all_mappers if issubclass(m.class_, TenantScoped)]
-    if not scoped:
-        return
     tenant_id = state.session.info.get(TENANT_KEY)
     if tenant_id is None:
-        names = ", ".join(sorted(m.class_.__name__ for m in scoped))
-        raise TenantScopeError(f"query on {names} without a tenant bound")
+        touched = _tenant_tables_in(state.statement)
+        if touched:
+            raise TenantScopeError(f"query on {', '.join(sorted(touched))} without a tenant bound")
+        return
+    # Added whenever a tenant is bound: the criteria reach the tenant's
+    # entities wherever they appear in the statement, subqueries included.
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped,

@@ -8,7 +8,7 @@ caller should answer with a 4xx; they never commit.
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tracee.db import utcnow
 from tracee.tenancy.models import allocate_tracker_id
@@ -18,7 +18,8 @@ from tracee.tracking.templates import find_template
 START, COMPLETE = "start", "complete"
 ACTIONS = (START, COMPLETE)
 MAX_NUMBER = 2**31 - 1
-_NUMBER_IN_NAME = re.compile(r"#\s*(\d{1,10})")
+# (?!\d): a longer run of digits is no order number, not its first ten digits.
+_NUMBER_IN_NAME = re.compile(r"#\s*(\d{1,10})(?!\d)")
 
 
 class WorkflowError(ValueError):
@@ -115,6 +116,24 @@ def create_tracker(
     return tracker
 
 
+def tracker_for_update(session, tracker_id: int) -> Tracker | None:
+    """The tracker, locked until commit so concurrent changes queue up behind it."""
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE; any write takes its database lock (waiting
+        # for other writers), so the read below sees their committed changes.
+        session.execute(
+            update(Tracker)
+            .where(Tracker.id == tracker_id)
+            .values(event_seq=Tracker.event_seq)
+            .execution_options(synchronize_session=False)
+        )
+    # OF trackers: the link is eager-loaded by an outer join, and PostgreSQL
+    # refuses FOR UPDATE on the nullable side of one.
+    return session.scalar(
+        select(Tracker).where(Tracker.id == tracker_id).with_for_update(of=Tracker)
+    )
+
+
 def _normalise(name: str) -> str:
     return " ".join(name.split()).casefold()
 
@@ -127,9 +146,10 @@ def _find_step(tracker: Tracker, process: str) -> TrackerStep | None:
 def apply_action(session, tracker: Tracker, process: str, action: str, actor: Actor) -> bool:
     """Start or complete ``process``; return whether anything changed.
 
-    Acting on a step closes every earlier step still open; ``start`` on an
-    earlier step re-opens it and resets the steps after it (rework);
-    repeating an action that already holds changes nothing.
+    Acting on a step closes every earlier step still open; ``start`` on a
+    step behind the work (a later step has started) re-opens it and resets
+    the steps after it (rework); an action that already holds changes
+    nothing, so ``start`` retried after ``complete`` is harmless.
     """
     if action not in ACTIONS:
         raise WorkflowError(f"action must be one of {', '.join(ACTIONS)}")
@@ -154,7 +174,10 @@ def apply_action(session, tracker: Tracker, process: str, action: str, actor: Ac
 
     later_started = [s for s in tracker.steps[step.position :] if s.started_at is not None]
     if action == START:
-        if step.status != "in_progress" or later_started:
+        # "Started" already holds for a step that has started, even if it has
+        # since completed: a retried start must not undo work. Only a start on
+        # a step *behind* the work (a later step has started) is rework.
+        if step.started_at is None or later_started:
             if step.completed_at is not None:
                 changes.append(("step.reopened", step.name))
             if step.started_at is None or step.completed_at is not None:

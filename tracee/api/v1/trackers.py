@@ -7,10 +7,12 @@ from sqlalchemy import func, or_, select
 
 from tracee.api.errors import api_error
 from tracee.api.schemas import (
+    MAX_INT,
     StrictString,
     json_body,
     path_id,
     positive_int_node,
+    printable,
     querystring,
     slug_node,
     text_node,
@@ -18,7 +20,7 @@ from tracee.api.schemas import (
 from tracee.api.v1.representation import tracker_detail, tracker_summary
 from tracee.api.v1.services import api_service
 from tracee.tracking.models import Tracker
-from tracee.tracking.workflow import WorkflowError, create_tracker
+from tracee.tracking.workflow import WorkflowError, create_tracker, tracker_for_update
 
 trackers = api_service("trackers", "/trackers")
 tracker = api_service("tracker", "/trackers/{id}")
@@ -33,9 +35,15 @@ class TrackerCreate(colander.MappingSchema):
 class TrackerQuery(colander.MappingSchema):
     page = colander.SchemaNode(colander.Int(), missing=1, validator=colander.Range(1, 100_000))
     per_page = colander.SchemaNode(colander.Int(), missing=25, validator=colander.Range(1, 100))
-    completed = colander.SchemaNode(colander.Boolean(false_choices=("false", "0", "no")),
-                                    missing=None)
-    q = colander.SchemaNode(StrictString(), missing=None, validator=colander.Length(max=200))
+    # Both lists given: anything else is refused (alone, false_choices made "maybe" true).
+    completed = colander.SchemaNode(
+        colander.Boolean(false_choices=("false", "0", "no"), true_choices=("true", "1", "yes")),
+        missing=None,
+    )
+    # printable: a NUL would reach PostgreSQL's LIKE and fail there (a 500).
+    q = colander.SchemaNode(
+        StrictString(), missing=None, validator=colander.All(colander.Length(max=200), printable)
+    )
 
 
 def domain_error(exc: WorkflowError):
@@ -44,12 +52,15 @@ def domain_error(exc: WorkflowError):
 
 
 def load_tracker(request, lock: bool = False) -> Tracker:
-    """The tenant's tracker named in the path; another tenant's is simply not found."""
+    """The tenant's tracker named in the path; another tenant's is simply not found.
+
+    ``lock`` holds it until commit, so concurrent changes apply one after the other.
+    """
     tracker_id = path_id(request)
-    query = select(Tracker).where(Tracker.id == tracker_id)
     if lock:
-        query = query.with_for_update()
-    found = request.db.scalar(query)
+        found = tracker_for_update(request.db, tracker_id)
+    else:
+        found = request.db.scalar(select(Tracker).where(Tracker.id == tracker_id))
     if found is None:
         raise api_error(404, f"no tracker with id {tracker_id}", location="path", name="id")
     return found
@@ -85,10 +96,16 @@ def list_trackers(request):
     if params["q"]:
         text = params["q"].strip()
         conditions = [func.lower(Tracker.name).contains(text.lower(), autoescape=True)]
-        if text.lstrip("#").isdigit() and len(text.lstrip("#")) <= 10:
-            conditions.append(Tracker.number == int(text.lstrip("#")))
+        digits = text.lstrip("#")
+        # Bounded: a larger literal is out of range for PostgreSQL's integer (a 500).
+        if digits.isascii() and digits.isdigit() and 0 < len(digits) <= 10 and (
+            int(digits) <= MAX_INT
+        ):
+            conditions.append(Tracker.number == int(digits))
         query = query.where(or_(*conditions))
-    total = request.db.scalar(select(func.count()).select_from(query.subquery()))
+    # Counted on Tracker itself, scoped exactly like the rows (a count over a
+    # subquery once escaped the tenant criteria and counted every tenant's trackers).
+    total = request.db.scalar(query.with_only_columns(func.count(Tracker.id)))
     page, per_page = params["page"], params["per_page"]
     rows = request.db.scalars(
         query.order_by(Tracker.created_at.desc(), Tracker.id.desc())
