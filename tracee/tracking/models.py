@@ -12,7 +12,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from tracee.db import Base, UTCDateTime, utcnow
 from tracee.tenancy.scope import TenantScoped
@@ -67,17 +67,27 @@ class Tracker(TenantScoped, Base):
         return started[-1] if started else None
 
 
-class TrackerStep(TenantScoped, Base):
+class TrackerOwned(TenantScoped):
+    """Mixin for rows that belong to one tracker and go when it goes."""
+
+    tracker_id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-1)
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        return (
+            ForeignKeyConstraint(
+                ["tenant_id", "tracker_id"],
+                ["trackers.tenant_id", "trackers.id"],
+                ondelete="CASCADE",
+            ),
+        )
+
+
+class TrackerStep(TrackerOwned, Base):
     """A tracker's copy of a template step, with its own times."""
 
     __tablename__ = "tracker_steps"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "tracker_id"], ["trackers.tenant_id", "trackers.id"], ondelete="CASCADE"
-        ),
-    )
 
-    tracker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     visible: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -95,17 +105,11 @@ class TrackerStep(TenantScoped, Base):
         return PENDING
 
 
-class TrackerEvent(TenantScoped, Base):
+class TrackerEvent(TrackerOwned, Base):
     """The audit trail: who changed what, when. Source for webhooks."""
 
     __tablename__ = "tracker_events"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "tracker_id"], ["trackers.tenant_id", "trackers.id"], ondelete="CASCADE"
-        ),
-    )
 
-    tracker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(40))
     process: Mapped[str | None] = mapped_column(String(200))
