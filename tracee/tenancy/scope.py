@@ -24,7 +24,7 @@ class TenantScoped:
     """Mixin for tenant-owned tables: ``tenant_id`` leads the primary key."""
 
     tenant_id: Mapped[int] = mapped_column(
-        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, sort_order=-1
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, sort_order=-2
     )
 
 
