@@ -31,3 +31,24 @@ def test_upgrade_and_downgrade_round_trip_on_sqlite(tmp_path):
     migrations.upgrade(url)
     assert "trackers" in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
+                 "template_steps")
+
+
+def test_tenant_id_leads_every_key_of_tenant_data(database):
+    """What lets the tables be distributed by tenant_id later without a redesign."""
+    inspector = sa.inspect(database.admin_engine)
+    for table in TENANT_TABLES:
+        assert inspector.get_pk_constraint(table)["constrained_columns"][0] == "tenant_id", table
+        for unique in inspector.get_unique_constraints(table):
+            assert "tenant_id" in unique["column_names"], (table, unique)
+        for index in inspector.get_indexes(table):
+            if index["unique"]:
+                assert "tenant_id" in index["column_names"], (table, index)
+
+
+def test_models_put_tenant_id_first_too():
+    for table in TENANT_TABLES:
+        assert Base.metadata.tables[table].primary_key.columns.values()[0].name == "tenant_id"
