@@ -6,6 +6,7 @@ INCLUDES = (
     "tracee.urls",  # public addresses of trackers (tracking_url, embed_code, ...)
     "tracee.ratelimit",  # limiter storage, and the per-address limit on public pages
     "tracee.headers",  # security headers on every response
+    "tracee.encoding",  # a path or query string that is not UTF-8 gets a 400, not a 500
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
     "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers
 )

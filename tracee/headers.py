@@ -23,7 +23,10 @@ def security_headers_tween_factory(handler, registry):
         response = handler(request)
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        if request.path_info.startswith("/api/"):
+        # The raw PATH_INFO: the prefixes are ASCII, and request.path_info raises
+        # on an address that is not UTF-8 (tracee.encoding answers those below).
+        path = request.environ.get("PATH_INFO", "")
+        if path.startswith("/api/"):
             headers.setdefault("Content-Security-Policy", API_CSP)
             headers.setdefault("Cache-Control", "no-store")
             headers.setdefault("Referrer-Policy", "no-referrer")
@@ -37,7 +40,7 @@ def security_headers_tween_factory(handler, registry):
         )
         if not embeddable:
             headers.setdefault("X-Frame-Options", "DENY")
-        if request.path_info.startswith(CAPABILITY_PATHS):
+        if path.startswith(CAPABILITY_PATHS):
             headers["Referrer-Policy"] = "no-referrer"
         else:
             headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

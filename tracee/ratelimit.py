@@ -8,7 +8,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits import parse, storage, strategies
+from limits import parse, parse_many, storage, strategies
 from pyramid.httpexceptions import HTTPTooManyRequests
 
 
@@ -56,12 +56,22 @@ class RateLimiter:
         self.storage.reset()
 
 
+RATE_MAX_LENGTH = 40  # api_keys.rate_limit
+
+
 def is_valid_rate(rate: str) -> bool:
+    """One limit such as ``1000/minute``: at least one request in a non-empty period.
+
+    ``limits`` also parses ``0/minute`` (a key nobody can use), ``5/0 minute``
+    and ``1/second;9/day`` (of which only the first would be applied).
+    """
+    if len(rate) > RATE_MAX_LENGTH or rate != rate.strip():
+        return False
     try:
-        parse(rate)
+        items = parse_many(rate)
     except ValueError:
         return False
-    return True
+    return len(items) == 1 and items[0].amount >= 1 and items[0].multiples >= 1
 
 
 def includeme(config):
@@ -77,14 +87,32 @@ def includeme(config):
 PUBLIC_PREFIXES = ("/track/", "/embed/")
 
 
+def client_address(request, proxy_hops: int) -> str:
+    """The address to limit: REMOTE_ADDR, or the one our own proxies put in X-Forwarded-For.
+
+    Not ``request.client_addr``: that takes the *first* X-Forwarded-For entry,
+    which the client writes, so every forged value got a fresh budget. With
+    ``tracee.ratelimit.proxy_hops = N`` (N trusted proxies in front, e.g. a load
+    balancer before gunicorn) the N-th entry from the right is the client as our
+    outermost proxy saw it; entries left of it are the client's own claims.
+    """
+    if proxy_hops:
+        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        forwarded = [a for a in forwarded if a]
+        if len(forwarded) >= proxy_hops:
+            return forwarded[-proxy_hops]
+    return request.remote_addr or "unknown"
+
+
 def public_rate_limit_tween_factory(handler, registry):
     """Customers' pages are limited per client address (the API limits per key)."""
     limiter = registry["ratelimiter"]
+    proxy_hops = int(registry.settings.get("tracee.ratelimit.proxy_hops", "0"))
 
     def tween(request):
         if not request.path_info.startswith(PUBLIC_PREFIXES):
             return handler(request)
-        verdict = limiter.hit("addr", request.client_addr or "unknown")
+        verdict = limiter.hit("addr", client_address(request, proxy_hops))
         if not verdict.allowed:
             return HTTPTooManyRequests(
                 "Too many requests from your address; please wait a moment.",

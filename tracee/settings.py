@@ -18,6 +18,7 @@ DEFAULTS = {
     "tracee.ratelimit.storage": "memory://",
     "tracee.ratelimit.api": "100/minute",
     "tracee.ratelimit.public": "600/minute",
+    "tracee.ratelimit.proxy_hops": "0",  # trusted proxies adding X-Forwarded-For
     "tracee.max_body_bytes": "65536",
 }
 

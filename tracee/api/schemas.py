@@ -11,7 +11,8 @@ import colander
 
 from tracee.api.errors import api_error
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# \Z, not $: "$" also matches before a trailing newline ("abc\n" is no slug).
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 MAX_INT = 2**31 - 1
 
 
@@ -87,13 +88,24 @@ def _read_json_object(request):
     limit = int(request.registry.settings["tracee.max_body_bytes"])
     if (request.content_length or 0) > limit:
         raise api_error(413, f"request body is larger than {limit} bytes")
-    raw = request.body
+    # Read one byte past the limit and no further: a body sent without a
+    # Content-Length (chunked) must not be taken in whole before it is refused.
+    raw = request.body_file.read(limit + 1)
     if len(raw) > limit:
         raise api_error(413, f"request body is larger than {limit} bytes")
     if not raw.strip():
         raise api_error(400, "request body must be a JSON object")
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
+        # "\ud800" is valid JSON but no text: no database can store it.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise api_error(400, "request body is not valid JSON: nested too deeply") from None
+    except UnicodeEncodeError:
+        raise api_error(
+            400, "request body is not valid JSON: a string holds an unpaired surrogate "
+            "(\\ud800-\\udfff), which is not Unicode text"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise api_error(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

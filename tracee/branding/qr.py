@@ -19,7 +19,7 @@ BORDER_MODULES = 4  # the quiet zone scanners need
 @dataclass(frozen=True)
 class QrImage:
     png: bytes
-    etag: str
+    etag: str  # the opaque tag, without quotes (WebOb adds and strips them)
 
 
 @lru_cache(maxsize=2048)
@@ -33,17 +33,19 @@ def render_qr(url: str, size: int = DEFAULT_SIZE) -> QrImage:
     buffer = io.BytesIO()
     code.make_image().save(buffer)
     png = buffer.getvalue()
-    return QrImage(png, '"' + hashlib.sha256(png).hexdigest()[:32] + '"')
+    return QrImage(png, hashlib.sha256(png).hexdigest()[:32])
 
 
 def qr_response(request, url: str, size: int, cache_control: str):
     image = render_qr(url, size)
     response = request.response
-    response.content_type = "image/png"
-    response.headers["ETag"] = image.etag
+    response.etag = image.etag
     response.headers["Cache-Control"] = cache_control
+    # if_none_match holds the tags unquoted: comparing the quoted form never matched.
     if image.etag in request.if_none_match:
         response.status = 304
+        del response.content_type  # a 304 has no content to describe
         return response
+    response.content_type = "image/png"
     response.body = image.png
     return response

@@ -61,7 +61,8 @@ def main(argv=None) -> int:
         env = commands.Environment.load(args.config)
         args.run(env, args)
     except commands.CommandError as exc:
-        print(f"tracee: {exc}", file=sys.stderr)
+        # One line, always: driver messages (psycopg's among them) span several.
+        print(f"tracee: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     return 0
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
+from tracee.tenancy.service import DOMAIN_RE
 from tracee.tracking.models import Tracker, TrackingLink
 
 
@@ -108,8 +109,10 @@ class TrackerDirectory:
 
 def root_factory(request):
     """Pick the root by Host: a tenant's custom domain, else the platform."""
-    host = (request.host or "").split(":")[0].lower()
-    if host and host not in request.registry["platform_hosts"]:
+    host = (request.host or "").split(":")[0].lower().rstrip(".")
+    # Only a well-formed host name is looked up: a NUL byte in a forged Host
+    # header would otherwise fail inside PostgreSQL (a 500).
+    if DOMAIN_RE.fullmatch(host) and host not in request.registry["platform_hosts"]:
         tenant = request.db.scalar(select(Tenant).where(Tenant.domain == host))
         if tenant is not None:
             return DomainRoot(request, tenant)

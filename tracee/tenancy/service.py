@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from tracee.tenancy.models import Tenant
 
+# Used with fullmatch(): "$" alone also matches before a trailing newline.
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -33,7 +34,7 @@ def _depth(session, tenant: Tenant) -> int:
 
 
 def validate_branding(color: str | None, logo_url: str | None) -> None:
-    if color is not None and not COLOR_RE.match(color):
+    if color is not None and not COLOR_RE.fullmatch(color):
         raise TenantError("brand colour must look like #1a2b3c")
     if logo_url is not None:
         parts = urlsplit(logo_url)
@@ -45,7 +46,7 @@ def create_tenant(
     session, slug: str, name: str, parent: str | None = None, domain: str | None = None,
     color: str | None = None, logo_url: str | None = None,
 ) -> Tenant:
-    if not SLUG_RE.match(slug) or len(slug) > 63:
+    if not SLUG_RE.fullmatch(slug) or len(slug) > 63:
         raise TenantError("slug must be lower-case letters, digits and single hyphens (max 63)")
     name = name.strip()
     if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
@@ -54,7 +55,7 @@ def create_tenant(
         raise TenantError(f"a tenant with slug {slug!r} already exists")
     if domain is not None:
         domain = domain.strip().lower().rstrip(".")
-        if not DOMAIN_RE.match(domain):
+        if not DOMAIN_RE.fullmatch(domain):
             raise TenantError(f"{domain!r} is not a valid host name")
         if session.scalar(select(Tenant.id).where(Tenant.domain == domain)) is not None:
             raise TenantError(f"domain {domain!r} already belongs to another tenant")

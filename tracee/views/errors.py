@@ -23,9 +23,15 @@ def _json(status_exc, description, name=None, location="path"):
 
 
 @notfound_view_config(renderer="tracee:templates/errors/not_found.jinja2")
-def not_found(request):
+def not_found(exc, request):
     if _is_api(request):
+        if exc.content_type == "application/json":
+            return exc  # the API's own 404 ("no tracker with id 7"): keep what it says
         return _json(HTTPNotFound(), f"no API resource at {request.path_info}", location="url")
+    if request.path_info.startswith("/embed/"):
+        # A stale widget token must show this message inside the shop's page, not a
+        # browser "refused to connect" box.
+        request.embeddable = True
     request.response.status = 404
     return {}
 

@@ -3,7 +3,7 @@
 import colander
 
 from tracee.api.errors import api_error
-from tracee.api.schemas import StrictBoolean, json_body, slug_node, text_node
+from tracee.api.schemas import SLUG_RE, StrictBoolean, json_body, slug_node, text_node
 from tracee.api.v1.representation import template_json
 from tracee.api.v1.services import api_service
 from tracee.tracking.builtin_templates import StepSpec
@@ -60,7 +60,9 @@ def create(request):
 
 @template.get()
 def read(request):
-    spec = find_template(request.db, request.matchdict["slug"])
+    slug = request.matchdict["slug"]
+    # A malformed slug names no template; it never reaches the database.
+    spec = find_template(request.db, slug) if SLUG_RE.match(slug) and len(slug) <= 63 else None
     if spec is None:
         raise api_error(404, "no such template", location="path", name="slug")
     return template_json(spec)

@@ -1,0 +1,226 @@
+"""PostgreSQL row-level security: the second wall behind the ORM scope.
+
+These tests talk to the database as the application's own role
+(``database.app_url``), which is neither superuser nor table owner, in plain
+SQL that bypasses the ORM scope entirely: what they see is what the policies
+allow. On SQLite there is no row-level security, so they are skipped there.
+"""
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from tracee.tenancy.scope import TenantScoped, bind_tenant
+from tracee.tracking.models import Tracker
+
+TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
+                 "template_steps")
+# Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
+# before the tenant is known (key -> tenant, token -> tracker).
+DIRECTORY_TABLES = {"api_keys", "tracking_links"}
+
+
+@pytest.fixture
+def pg(database):
+    if database.kind != "postgresql":
+        pytest.skip("row-level security exists only on PostgreSQL")
+    return database
+
+
+@pytest.fixture
+def app_engine(pg):
+    engine = sa.create_engine(pg.app_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def populated(app, pg, tenant, other_tenant):
+    """Both tenants own rows in every tenant table (through the API)."""
+    for handle, names in ((tenant, ("A1", "A2")), (other_tenant, ("B1",))):
+        for name in names:
+            created = app.post_json("/api/v1/trackers/", {"name": name, "template": "3d-printing"},
+                                    headers=handle.headers, status=201).json
+            app.post_json(f"/api/v1/trackers/{created['id']}/status/",
+                          {"process": "3D Printing", "action": "start"}, headers=handle.headers)
+        app.post_json("/api/v1/templates/", {
+            "slug": f"flow-{handle.slug}", "name": "Flow",
+            "steps": [{"name": "One"}, {"name": "Two", "visible": False}],
+        }, headers=handle.headers, status=201)
+    return tenant, other_tenant
+
+
+def owner_counts(pg, tenant_id) -> dict:
+    """Counts as the superuser sees them (no RLS), for one tenant."""
+    with pg.admin_engine.connect() as conn:
+        return {
+            t: conn.scalar(sa.text(f"SELECT count(*) FROM {t} WHERE tenant_id = :t"),
+                           {"t": tenant_id})
+            for t in TENANT_TABLES
+        }
+
+
+def visible_counts(conn) -> dict:
+    return {t: conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in TENANT_TABLES}
+
+
+def set_tenant(conn, tenant_id):
+    conn.execute(sa.text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
+
+
+def test_the_app_role_is_neither_superuser_nor_owner(app_engine, pg):
+    with app_engine.connect() as conn:
+        me = conn.scalar(sa.text("SELECT current_user"))
+        role = conn.execute(sa.text(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+        owners = dict(conn.execute(sa.text(
+            "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'")).all())
+    assert me == "tracee_test_app"
+    assert role == (False, False)
+    assert set(TENANT_TABLES) <= set(owners)
+    assert all(owner != me for owner in owners.values()), owners
+
+
+def test_rls_is_enabled_and_forced_on_every_tenant_table(app_engine):
+    mapped = {cls.__table__.name for cls in _tenant_classes()}
+    assert mapped == set(TENANT_TABLES)  # a new tenant table must be added here and migrated
+    with app_engine.connect() as conn:
+        flags = {
+            name: (enabled, forced)
+            for name, enabled, forced in conn.execute(sa.text(
+                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind = 'r'"))
+        }
+        policies = {
+            row.tablename: row for row in conn.execute(sa.text(
+                "SELECT tablename, qual, with_check, cmd FROM pg_policies "
+                "WHERE schemaname = 'public'"))
+        }
+        with_tenant_id = {
+            row[0] for row in conn.execute(sa.text(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND column_name = 'tenant_id'"))
+        }
+    for table in TENANT_TABLES:
+        assert flags[table] == (True, True), f"{table}: RLS enabled/forced = {flags[table]}"
+        policy = policies[table]
+        assert policy.cmd == "ALL"
+        assert "app.tenant_id" in policy.qual and "app.tenant_id" in policy.with_check
+    # every table carrying tenant data is either behind RLS or a known directory table
+    assert with_tenant_id - set(TENANT_TABLES) == DIRECTORY_TABLES
+
+
+def _tenant_classes():
+    pending, found = list(TenantScoped.__subclasses__()), []
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "__table__" in vars(cls):
+            found.append(cls)
+    return found
+
+
+def test_without_a_tenant_no_rows_are_visible(app_engine, pg, populated):
+    tenant, other = populated
+    assert all(owner_counts(pg, tenant.id).values())  # there is something to hide
+    with app_engine.connect() as conn:
+        assert visible_counts(conn) == dict.fromkeys(TENANT_TABLES, 0)
+    with app_engine.begin() as conn:  # an empty setting is "no tenant" too
+        conn.execute(sa.text("SELECT set_config('app.tenant_id', '', true)"))
+        assert visible_counts(conn) == dict.fromkeys(TENANT_TABLES, 0)
+
+
+@pytest.mark.parametrize("which", ["first", "second"])
+def test_with_a_tenant_only_its_rows_are_visible(app_engine, pg, populated, which):
+    tenant = populated[0 if which == "first" else 1]
+    with app_engine.begin() as conn:
+        set_tenant(conn, tenant.id)
+        assert visible_counts(conn) == owner_counts(pg, tenant.id)
+        for table in TENANT_TABLES:
+            owners = conn.scalars(sa.text(f"SELECT DISTINCT tenant_id FROM {table}")).all()
+            assert owners == [tenant.id], table
+
+
+def test_the_setting_dies_with_the_transaction(app_engine, populated):
+    tenant, _ = populated
+    with app_engine.connect() as conn:
+        with conn.begin():
+            set_tenant(conn, tenant.id)
+            assert conn.scalar(sa.text("SELECT count(*) FROM trackers")) == 2
+        # same connection, next transaction: nothing
+        assert conn.scalar(sa.text("SELECT count(*) FROM trackers")) == 0
+        conn.rollback()
+
+
+INSERT_TRACKER = (
+    "INSERT INTO trackers (tenant_id, id, number, name, created_at, updated_at, event_seq) "
+    "VALUES (:t, :i, :i, 'smuggled', now(), now(), 0)"
+)
+INSERT_TEMPLATE = (
+    "INSERT INTO workflow_templates (tenant_id, slug, name, created_at) "
+    "VALUES (:t, 'stolen', 'x', now())"
+)
+
+
+def as_tenant(app_engine, tenant_id, sql, **params):
+    """Run one statement in its own transaction as the app role, with app.tenant_id set."""
+    with app_engine.connect() as conn, conn.begin():
+        if tenant_id is not None:
+            set_tenant(conn, tenant_id)
+        return conn.execute(sa.text(sql), params).rowcount
+
+
+def test_insert_for_another_tenant_is_refused(app_engine, pg, populated):
+    tenant, other = populated
+    before = owner_counts(pg, other.id)
+    with pytest.raises(DBAPIError, match="row-level security"):
+        as_tenant(app_engine, tenant.id, INSERT_TRACKER, t=other.id, i=500)
+    with pytest.raises(DBAPIError, match="row-level security"):
+        as_tenant(app_engine, tenant.id, INSERT_TEMPLATE, t=other.id)
+    with pytest.raises(DBAPIError, match="row-level security"):
+        # and without any tenant, not even for one's own
+        as_tenant(app_engine, None, INSERT_TRACKER, t=tenant.id, i=501)
+    assert owner_counts(pg, other.id) == before
+
+
+def test_own_insert_is_allowed(app_engine, pg, populated):
+    tenant, _ = populated
+    assert as_tenant(app_engine, tenant.id, INSERT_TRACKER, t=tenant.id, i=600) == 1
+    assert owner_counts(pg, tenant.id)["trackers"] == 3
+
+
+def test_rows_cannot_be_moved_to_or_changed_in_another_tenant(app_engine, pg, populated):
+    tenant, other = populated
+    before = {t.id: owner_counts(pg, t.id) for t in populated}
+    with pytest.raises(DBAPIError, match="row-level security"):
+        as_tenant(app_engine, tenant.id, "UPDATE trackers SET tenant_id = :o", o=other.id)
+    touched = as_tenant(app_engine, tenant.id,
+                        "UPDATE trackers SET name = 'x' WHERE tenant_id = :o", o=other.id)
+    deleted = as_tenant(app_engine, tenant.id,
+                        "DELETE FROM tracker_steps WHERE tenant_id = :o", o=other.id)
+    assert (touched, deleted) == (0, 0)
+    assert {t.id: owner_counts(pg, t.id) for t in populated} == before
+    with pg.admin_engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT name FROM trackers WHERE tenant_id = :o"),
+                           {"o": other.id}) == "B1"
+
+
+def test_app_sessions_carry_the_tenant_to_postgres(registry, populated):
+    """bind_tenant sets app.tenant_id: raw SQL through a bound session sees one tenant,
+    in this transaction and the next, and the pooled connection forgets it after."""
+    tenant, other = populated
+    session = registry["db.session_factory"]()
+    bind_tenant(session, tenant.id)
+    raw = sa.text("SELECT count(*) FROM trackers")
+    assert session.scalar(raw) == 2
+    session.commit()
+    assert session.scalar(raw) == 2  # after_begin sets it again for the new transaction
+    assert session.get(Tracker, (other.id, 1)) is None
+    session.close()
+    fresh = registry["db.session_factory"]()
+    try:
+        assert fresh.scalar(raw) == 0
+        assert fresh.scalar(sa.text("SELECT current_setting('app.tenant_id', true)")) in (None, "")
+    finally:
+        fresh.close()
