@@ -116,6 +116,8 @@ def test_duplicate_slug_is_one_line_and_exit_2(run, ini, database):
         (["ok", "--name", "   "], ["name"]),
         (["ok", "--name", "x" * 201], ["name"]),
         (["ok", "--name", "bell\x07"], ["name"]),
+        (["ok", "--name", "del\x7f"], ["name"]),
+        (["ok", "--name", "c1\x85inside"], ["name"]),
         (["ok", "--name", "x", "--color", "red"], ["colour"]),
         (["ok", "--name", "x", "--color", "#0f766e\n"], ["colour"]),
         (["ok", "--name", "x", "--color", "#0f766e0"], ["colour"]),
@@ -164,7 +166,7 @@ def test_bad_rate_limit(run, ini, database, rate):
     assert rows(database, "SELECT count(*) FROM api_keys") == [(0,)]
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "nul\x00name", "tab\tname"])
 def test_bad_key_name(run, ini, name):
     assert run(ini, "tenant", "create", "acme", "--name", "Acme")[0] == 0
     assert_fails(run(ini, "key", "create", "acme", "--name", name), "key name")
@@ -314,3 +316,15 @@ def test_app_refuses_to_start_on_an_unmigrated_database(fresh_sqlite_ini):
     message = str(exc.value)
     assert "not migrated" in message
     assert f"tracee -c {fresh_sqlite_ini} db upgrade" in message
+
+
+@pytest.mark.parametrize(
+    "argv", [["bogus"], ["key", "create"], ["tenant", "create", "x"], ["db"]]
+)
+def test_usage_mistakes_are_one_line_and_exit_2(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("tracee"), err
+    assert "--help" in err

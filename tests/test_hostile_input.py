@@ -425,6 +425,8 @@ def test_wrong_method_is_json_405(app, database, world, method, path, allowed):
     response = attempt(app, database, world, method, path, {"name": "x"})
     assert_json_error(response, 405, says="not allowed")
     assert allowed in [m.strip() for m in response.headers["Allow"].split(",")]
+    # The body says what to use, for clients that do not read headers.
+    assert allowed in response.json["errors"][0]["description"]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import re
 import colander
 
 from tracee.api.errors import api_error
+from tracee.text import is_printable
 
 # \Z, not $: "$" also matches before a trailing newline ("abc\n" is no slug).
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
@@ -49,7 +50,7 @@ def clean_text(value):
 
 
 def printable(node, value):
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
+    if not is_printable(value):
         raise colander.Invalid(node, "must not contain control characters or NUL bytes")
 
 

@@ -16,6 +16,7 @@ from tracee.settings import resolve
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import TenantError, create_tenant, find_tenant
+from tracee.text import is_printable
 from tracee.tracking.models import Tracker
 from tracee.tracking.workflow import Actor, apply_action, create_tracker
 from tracee.urls import PublicUrls
@@ -100,14 +101,15 @@ def key_create(env: Environment, args) -> None:
     if args.rate_limit is not None and not is_valid_rate(args.rate_limit):
         raise CommandError(f"rate limit {args.rate_limit!r} is not like '1000/minute'")
     name = args.name.strip()
-    if not name or len(name) > 100:
-        raise CommandError("key name must be 1 to 100 characters")
+    if not name or len(name) > 100 or not is_printable(name):
+        raise CommandError("key name must be 1 to 100 printable characters")
     with env.session() as session:
         tenant = find_tenant(session, args.slug)
         issued = issue_key(session, tenant.id, name, args.rate_limit)
-        print(f"created key {issued.record.id} ({issued.record.masked}) for {tenant.slug}.")
-        print("Store it now; it will not be shown again:")
-        print(issued.secret)
+    # Printed only once committed: a key shown for a rolled-back row would never work.
+    print(f"created key {issued.record.id} ({issued.record.masked}) for {tenant.slug}.")
+    print("Store it now; it will not be shown again:")
+    print(issued.secret)
 
 
 def _when(value) -> str:
@@ -170,8 +172,8 @@ def demo(env: Environment, _args) -> None:
         for old in previous:
             old.revoked_at = utcnow()
         issued = issue_key(session, tenant.id, DEMO_KEY_NAME)
-        print(f"Demo tenant:  {tenant.name} ({tenant.slug})")
-        print(f"Tracking URL: {urls.tracking(tracker.tracking_token)}")
-        print(f"API tracker:  {urls.api(tracker.id)}")
-        print("API key (shown once):")
-        print(issued.secret)
+    print(f"Demo tenant:  {tenant.name} ({tenant.slug})")
+    print(f"Tracking URL: {urls.tracking(tracker.tracking_token)}")
+    print(f"API tracker:  {urls.api(tracker.id)}")
+    print("API key (shown once):")
+    print(issued.secret)

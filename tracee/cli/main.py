@@ -10,8 +10,15 @@ import sys
 from tracee.cli import commands
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes get one line and exit 2, like every other refusal."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tracee", description="Tracee administration")
+    parser = OneLineParser(prog="tracee", description="Tracee administration")
     parser.add_argument(
         "-c", "--config",
         default=os.environ.get("TRACEE_CONFIG", "development.ini"),

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from tracee.tenancy.models import Tenant
+from tracee.text import is_printable
 
 # Used with fullmatch(): "$" alone also matches before a trailing newline.
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -49,7 +50,7 @@ def create_tenant(
     if not SLUG_RE.fullmatch(slug) or len(slug) > 63:
         raise TenantError("slug must be lower-case letters, digits and single hyphens (max 63)")
     name = name.strip()
-    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+    if not name or len(name) > 200 or not is_printable(name):
         raise TenantError("name must be 1 to 200 printable characters")
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise TenantError(f"a tenant with slug {slug!r} already exists")

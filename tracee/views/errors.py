@@ -40,7 +40,10 @@ def not_found(exc, request):
 def http_exception(exc, request):
     """HTTP errors raised by Pyramid or Cornice (405, 415...) in the API's shape."""
     if _is_api(request) and exc.content_type != "application/json" and exc.status_code >= 400:
-        return _json(exc, exc.explanation or exc.title, location="request")
+        description = exc.explanation or exc.title
+        if exc.status_code == 405 and exc.allow:
+            description = f"{request.method} is not allowed here; use {', '.join(exc.allow)}"
+        return _json(exc, description, location="request")
     return exc
 
 
