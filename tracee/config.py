@@ -2,7 +2,7 @@
 
 INCLUDES = (
     "pyramid_jinja2",  # page templates; autoescaping on for every .jinja2 file
-    "tracee.db",  # engine, request.db, one transaction per request (pyramid_tm)
+    "tracee.db",  # engine, request.db, one transaction per request (a tween)
     "tracee.urls",  # public addresses of trackers (tracking_url, embed_code, ...)
     "tracee.ratelimit",  # limiter storage, and the per-address limit on public pages
     "tracee.headers",  # security headers on every response

@@ -47,8 +47,18 @@ class RateLimiter:
         return self._parsed[rate]
 
     def hit(self, namespace: str, identity: str, rate: str | None = None) -> Verdict:
+        """Count one request; the verdict carries the figures for the headers."""
+        return self.verdict(namespace, identity, self.allow(namespace, identity, rate), rate)
+
+    def allow(self, namespace: str, identity: str, rate: str | None = None) -> bool:
+        """Count one request and only say whether it is within the limit: one
+        storage round trip where ``hit`` takes two."""
         item = self._item(rate, self.api_default if namespace == "key" else self.public_default)
-        allowed = self.strategy.hit(item, namespace, identity)
+        return self.strategy.hit(item, namespace, identity)
+
+    def verdict(self, namespace: str, identity: str, allowed: bool,
+                rate: str | None = None) -> Verdict:
+        item = self._item(rate, self.api_default if namespace == "key" else self.public_default)
         stats = self.strategy.get_window_stats(item, namespace, identity)
         return Verdict(allowed, item.amount, stats.remaining, stats.reset_time)
 
@@ -112,8 +122,10 @@ def public_rate_limit_tween_factory(handler, registry):
     def tween(request):
         if not request.path_info.startswith(PUBLIC_PREFIXES):
             return handler(request)
-        verdict = limiter.hit("addr", client_address(request, proxy_hops))
-        if not verdict.allowed:
+        address = client_address(request, proxy_hops)
+        # Pages carry no X-RateLimit headers, so the figures are fetched for a refusal only.
+        if not limiter.allow("addr", address):
+            verdict = limiter.verdict("addr", address, allowed=False)
             return HTTPTooManyRequests(
                 "Too many requests from your address; please wait a moment.",
                 headers={"Retry-After": str(verdict.retry_after), **verdict.headers()},

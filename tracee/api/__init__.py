@@ -10,6 +10,10 @@ def add_rate_limit_headers(event):
 def includeme(config):
     from pyramid.events import NewResponse
 
+    from tracee.api.keys import KeyCache
+
+    seconds = float(config.get_settings()["tracee.api.key_cache_seconds"])
+    config.registry["api.key_cache"] = KeyCache(seconds)
     config.include("cornice")
     config.add_subscriber(add_rate_limit_headers, NewResponse)
     with config.route_prefix_context("/api/v1"):

@@ -7,7 +7,7 @@ without a valid key, a bound tenant and a rate-limit verdict.
 from dataclasses import dataclass
 
 from tracee.api.errors import api_error
-from tracee.api.keys import ApiKey, find_active_key, touch
+from tracee.api.keys import ActiveKey, active_key, touch
 from tracee.tenancy.scope import bind_tenant
 from tracee.tracking.workflow import Actor
 
@@ -17,7 +17,7 @@ KEY_HEADER = "X-API-Key"
 @dataclass
 class ApiContext:
     tenant_id: int
-    key: ApiKey
+    key: ActiveKey
 
     @property
     def actor(self) -> Actor:
@@ -34,7 +34,7 @@ def _unauthorized(description):
 def _authenticate(request, secret):
     if not secret:
         raise _unauthorized("an API key is required in the X-API-Key header")
-    key = find_active_key(request.db, secret.strip())
+    key = active_key(request.db, secret.strip(), request.registry["api.key_cache"])
     if key is None:
         raise _unauthorized("the API key is not valid or has been revoked")
     verdict = request.registry["ratelimiter"].hit("key", str(key.id), key.rate_limit)
@@ -46,7 +46,7 @@ def _authenticate(request, secret):
             headers={"Retry-After": str(verdict.retry_after)},
         )
     bind_tenant(request.db, key.tenant_id)
-    touch(key)
+    touch(request.db, key)
     return ApiContext(key.tenant_id, key)
 
 

@@ -7,11 +7,12 @@ reject mistyped or made-up keys without a database round trip.
 
 import hashlib
 import secrets
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracee.db import Base, UTCDateTime, utcnow
@@ -95,15 +96,78 @@ def issue_key(session, tenant_id: int, name: str, rate_limit: str | None = None)
     return IssuedKey(record, secret)
 
 
-def find_active_key(session, secret: str) -> ApiKey | None:
+@dataclass
+class ActiveKey:
+    """What a request needs of its key; small enough to keep in memory for a few seconds."""
+
+    id: int
+    tenant_id: int
+    rate_limit: str | None
+    last_used_at: datetime | None
+
+
+class KeyCache:
+    """Active keys read in the last ``seconds``, by hash, in this process.
+
+    It saves the key lookup on most API requests. The price is the window: a
+    revoked key keeps working for at most ``seconds`` in a worker that read it
+    just before. ``seconds`` = 0 turns it off (the default; production.ini
+    sets ``tracee.api.key_cache_seconds``). Only active keys are kept, so an
+    invalid or revoked key is looked up every time.
+    """
+
+    def __init__(self, seconds: float, max_entries: int = 10_000, clock=time.monotonic):
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: dict[str, tuple[float, ActiveKey]] = {}
+
+    def get(self, key_hash: str) -> ActiveKey | None:
+        expires, key = self._entries.get(key_hash, (0.0, None))
+        if key is not None and expires <= self.clock():
+            del self._entries[key_hash]
+            return None
+        return key
+
+    def put(self, key_hash: str, key: ActiveKey) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # crude but bounded; refilled within one window
+        self._entries[key_hash] = (self.clock() + self.seconds, key)
+
+
+# Core statements, built once: they run on most API requests, and api_keys is
+# a directory table, so there is no tenant scope for the ORM to add.
+_api_keys = ApiKey.__table__
+_ACTIVE_KEY = select(
+    _api_keys.c.id, _api_keys.c.tenant_id, _api_keys.c.rate_limit, _api_keys.c.last_used_at
+).where(_api_keys.c.key_hash == bindparam("key_hash"), _api_keys.c.revoked_at.is_(None))
+_TOUCH = (
+    update(_api_keys)
+    .where(_api_keys.c.id == bindparam("key_id"))
+    .values(last_used_at=bindparam("now"))
+)
+
+
+def active_key(session, secret: str, cache: KeyCache) -> ActiveKey | None:
+    """The active key for ``secret``, from ``cache`` if it was read moments ago."""
     if not is_well_formed(secret):
         return None
-    return session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
-    )
+    key_hash = hash_key(secret)
+    key = cache.get(key_hash)
+    if key is None:
+        row = session.connection().execute(_ACTIVE_KEY, {"key_hash": key_hash}).first()
+        if row is None:
+            return None
+        key = ActiveKey(*row)
+        cache.put(key_hash, key)
+    return key
 
 
-def touch(key: ApiKey) -> None:
+def touch(session, key: ActiveKey) -> None:
+    """Record the use, at most once per LAST_USED_RESOLUTION (and per worker, when cached)."""
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        session.connection().execute(_TOUCH, {"key_id": key.id, "now": now})
         key.last_used_at = now

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, update
+from sqlalchemy import ForeignKey, Integer, String, bindparam, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracee.db import Base, UTCDateTime, utcnow
@@ -35,15 +35,21 @@ class Tenant(Base):
         return f"<Tenant {self.slug}>"
 
 
+_tenants = Tenant.__table__
+# Core, built once: the ORM's bulk-update path (synchronising the session)
+# cost a sixth of a create. Nothing reads tracker_seq from a loaded Tenant.
+_NEXT_TRACKER_ID = (
+    update(_tenants)
+    .where(_tenants.c.id == bindparam("tenant"))
+    .values(tracker_seq=_tenants.c.tracker_seq + 1)
+    .returning(_tenants.c.tracker_seq)
+)
+
+
 def allocate_tracker_id(session, tenant_id: int) -> int:
     """Take the tenant's next tracker id.
 
     The UPDATE locks the tenant row until commit, which also serialises the
     choice of the next free order number between concurrent creates.
     """
-    return session.execute(
-        update(Tenant)
-        .where(Tenant.id == tenant_id)
-        .values(tracker_seq=Tenant.tracker_seq + 1)
-        .returning(Tenant.tracker_seq)
-    ).scalar_one()
+    return session.connection().execute(_NEXT_TRACKER_ID, {"tenant": tenant_id}).scalar_one()

@@ -8,12 +8,14 @@ found by walking up it (acquisition), not by looking at the URL.
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
 
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import DOMAIN_RE
-from tracee.tracking.models import Tracker, TrackingLink
+from tracee.tracking.models import TrackingLink
+from tracee.tracking.reads import TrackerView, read_tracker
 
 
 class PlatformRoot:
@@ -56,7 +58,7 @@ class TenantResource:
 
 
 class TrackerResource:
-    def __init__(self, tracker: Tracker, parent: TenantResource):
+    def __init__(self, tracker: TrackerView, parent: TenantResource):
         self.tracker = tracker
         self.__name__ = str(tracker.tracking_token)
         self.__parent__ = parent
@@ -85,6 +87,18 @@ def tenant_lineage(request, tenant: Tenant, platform) -> TenantResource:
     return parent
 
 
+# A link with its tenant's chain (agencies nest at most three deep), in one
+# query; built once, as building it took longer than running it.
+_agency, _agency_parent = aliased(Tenant), aliased(Tenant)
+LINK_WITH_TENANTS = (
+    select(TrackingLink, Tenant, _agency, _agency_parent)
+    .join(Tenant, Tenant.id == TrackingLink.tenant_id)
+    .outerjoin(_agency, _agency.id == Tenant.parent_id)
+    .outerjoin(_agency_parent, _agency_parent.id == _agency.parent_id)
+    .where(TrackingLink.token == bindparam("token"))
+)
+
+
 class TrackerDirectory:
     def __init__(self, root: PlatformRoot, name: str, page_class):
         self.__parent__ = root
@@ -98,12 +112,13 @@ class TrackerDirectory:
         except ValueError:
             raise KeyError(token) from None
         request = root.request
-        link = request.db.scalar(select(TrackingLink).where(TrackingLink.token == token))
-        if link is None or not root.owns(link.tenant_id):
+        # The agencies land in the session: tenant_lineage finds them there.
+        found = request.db.execute(LINK_WITH_TENANTS, {"token": token}).first()
+        if found is None or not root.owns(found[0].tenant_id):
             raise KeyError(token)
+        link, tenant = found[0], found[1]
         bind_tenant(request.db, link.tenant_id)
-        tracker = request.db.get(Tracker, (link.tenant_id, link.tracker_id))
-        tenant = request.db.get(Tenant, link.tenant_id)
+        tracker = read_tracker(request.db, link.tracker_id)
         return self.page_class(tracker, tenant_lineage(request, tenant, root))
 
 

@@ -33,7 +33,10 @@ def bind_tenant(session: Session, tenant_id: int) -> None:
     if bound is not None and bound != tenant_id:
         raise TenantScopeError("a session serves one tenant")
     session.info[TENANT_KEY] = tenant_id
-    if session.get_bind().dialect.name == "postgresql":
+    # A transaction already under way gets the setting now; otherwise
+    # _rls_on_begin sets it as the next one begins, before its first statement
+    # (so binding alone costs no round trip, and it is never sent twice).
+    if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
         _set_rls_tenant(session.connection(), tenant_id)
 
 
@@ -41,12 +44,21 @@ def bound_tenant(session: Session) -> int | None:
     return session.info.get(TENANT_KEY)
 
 
+def require_tenant(session: Session) -> int:
+    """The bound tenant, for the few Core queries the ORM hook below never sees."""
+    tenant_id = session.info.get(TENANT_KEY)
+    if tenant_id is None:
+        raise TenantScopeError("tenant data read without a tenant bound")
+    return tenant_id
+
+
+# is_local=true: the setting dies with the transaction, so a pooled
+# connection never carries one tenant's id into another request.
+_SET_RLS_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
+
+
 def _set_rls_tenant(connection, tenant_id: int) -> None:
-    # is_local=true: the setting dies with the transaction, so a pooled
-    # connection never carries one tenant's id into another request.
-    connection.execute(
-        text("SELECT set_config('app.tenant_id', :tenant, true)"), {"tenant": str(tenant_id)}
-    )
+    connection.execute(_SET_RLS_TENANT, {"tenant": str(tenant_id)})
 
 
 @event.listens_for(Session, "after_begin")

@@ -20,7 +20,41 @@ from tracee.tenancy.scope import TenantScoped
 PENDING, IN_PROGRESS, COMPLETED = "pending", "in_progress", "completed"
 
 
-class Tracker(TenantScoped, Base):
+class TrackerState:
+    """What a tracker's own fields say about it, for Tracker and for the
+    read-only TrackerView (tracee.tracking.reads) alike."""
+
+    __slots__ = ()
+
+    @property
+    def is_completed(self) -> bool:
+        return self.completed_at is not None
+
+    def started_steps(self, visible_only: bool = False) -> list:
+        return [
+            s for s in self.steps if s.started_at is not None and (s.visible or not visible_only)
+        ]
+
+    def current_step(self, visible_only: bool = False):
+        started = self.started_steps(visible_only)
+        return started[-1] if started else None
+
+
+class StepState:
+    """A step's status from its times, for TrackerStep and StepView alike."""
+
+    __slots__ = ()
+
+    @property
+    def status(self) -> str:
+        if self.completed_at is not None:
+            return COMPLETED
+        if self.started_at is not None:
+            return IN_PROGRESS
+        return PENDING
+
+
+class Tracker(TrackerState, TenantScoped, Base):
     """One customer order followed through the steps of a workflow."""
 
     __tablename__ = "trackers"
@@ -53,19 +87,6 @@ class Tracker(TenantScoped, Base):
     def tracking_token(self) -> uuid.UUID:
         return self.link.token
 
-    @property
-    def is_completed(self) -> bool:
-        return self.completed_at is not None
-
-    def started_steps(self, visible_only: bool = False) -> list["TrackerStep"]:
-        return [
-            s for s in self.steps if s.started_at is not None and (s.visible or not visible_only)
-        ]
-
-    def current_step(self, visible_only: bool = False) -> "TrackerStep | None":
-        started = self.started_steps(visible_only)
-        return started[-1] if started else None
-
 
 class TrackerOwned(TenantScoped):
     """Mixin for rows that belong to one tracker and go when it goes."""
@@ -83,7 +104,7 @@ class TrackerOwned(TenantScoped):
         )
 
 
-class TrackerStep(TrackerOwned, Base):
+class TrackerStep(StepState, TrackerOwned, Base):
     """A tracker's copy of a template step, with its own times."""
 
     __tablename__ = "tracker_steps"
@@ -95,14 +116,6 @@ class TrackerStep(TrackerOwned, Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tracker: Mapped[Tracker] = relationship(back_populates="steps")
-
-    @property
-    def status(self) -> str:
-        if self.completed_at is not None:
-            return COMPLETED
-        if self.started_at is not None:
-            return IN_PROGRESS
-        return PENDING
 
 
 class TrackerEvent(TrackerOwned, Base):

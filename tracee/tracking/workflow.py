@@ -129,6 +129,9 @@ def tracker_for_update(session, tracker_id: int) -> Tracker | None:
         )
     # OF trackers: the link is eager-loaded by an outer join, and PostgreSQL
     # refuses FOR UPDATE on the nullable side of one.
+    # Not joinedload(Tracker.steps): steps joined into this statement would come
+    # from the snapshot taken before it waited for the lock, i.e. stale. Loaded
+    # by their own query once the lock is held, they are current.
     return session.scalar(
         select(Tracker).where(Tracker.id == tracker_id).with_for_update(of=Tracker)
     )

@@ -20,6 +20,7 @@ from tracee.api.schemas import (
 from tracee.api.v1.representation import tracker_detail, tracker_summary
 from tracee.api.v1.services import api_service
 from tracee.tracking.models import Tracker
+from tracee.tracking.reads import TrackerView, read_tracker
 from tracee.tracking.workflow import WorkflowError, create_tracker, tracker_for_update
 
 trackers = api_service("trackers", "/trackers")
@@ -51,16 +52,18 @@ def domain_error(exc: WorkflowError):
     return api_error(status, str(exc), name=exc.field)
 
 
-def load_tracker(request, lock: bool = False) -> Tracker:
+def load_tracker(request, lock: bool = False) -> Tracker | TrackerView:
     """The tenant's tracker named in the path; another tenant's is simply not found.
 
-    ``lock`` holds it until commit, so concurrent changes apply one after the other.
+    To read, a TrackerView (one Core query, see tracee.tracking.reads). With
+    ``lock``, the ORM Tracker to change, held until commit so concurrent
+    changes apply one after the other.
     """
     tracker_id = path_id(request)
     if lock:
         found = tracker_for_update(request.db, tracker_id)
     else:
-        found = request.db.scalar(select(Tracker).where(Tracker.id == tracker_id))
+        found = read_tracker(request.db, tracker_id)
     if found is None:
         raise api_error(404, f"no tracker with id {tracker_id}", location="path", name="id")
     return found
