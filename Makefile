@@ -26,6 +26,10 @@ test: install
 	$(BIN)/ruff check tracee tests alembic
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## make bench: production config on gunicorn vs a bare-WSGI floor (docs/performance.md)
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check tracee tests alembic
 

@@ -1,0 +1,413 @@
+"""The floor: the benchmark's requests answered by a bare WSGI app (no framework, no ORM).
+
+It runs on the same gunicorn with the same settings and the same database
+role as the app, and for each endpoint issues the SQL statements the app
+issues per request (listed in docs/performance.md), written straight against
+psycopg, then builds a response of the same shape and size. Whatever the app
+spends beyond this is framework, ORM, templates and our own code.
+
+The QR route serves a fixed PNG (``BENCH_QR_PNG``, the bytes the app renders
+for the repeated tracker) as raw bytes: the floor of a cached image.
+
+Nothing here is production code; it is deliberately simple and unchecked.
+"""
+
+import hashlib
+import html
+import json
+import os
+import re
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
+PUBLIC = os.environ["TRACEE_PUBLIC_URL"].rstrip("/")
+QR_FILE = Path(os.environ.get("BENCH_QR_PNG", "/nonexistent"))
+QR_PNG = QR_FILE.read_bytes() if QR_FILE.is_file() else b""
+
+API_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("Cache-Control", "no-store"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+]
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self' 'nonce-{nonce}'; img-src 'self' https: data:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+)
+
+JOINED_SQL = (  # a tracker, its token and its steps in one query, as the app loads one
+    "SELECT t.id, t.number, t.name, t.template_slug, t.created_at, t.updated_at, "
+    "t.completed_at, t.event_seq, l.token, s.position, s.name, s.visible, s.started_at, "
+    "s.completed_at FROM trackers t "
+    "JOIN tracking_links l ON l.tenant_id = t.tenant_id AND l.tracker_id = t.id "
+    "LEFT JOIN tracker_steps s ON s.tenant_id = t.tenant_id AND s.tracker_id = t.id "
+    "WHERE t.tenant_id = %s AND t.id = %s ORDER BY s.position"
+)
+TRACKER_SQL = (
+    "SELECT t.id, t.number, t.name, t.template_slug, t.created_at, t.updated_at, "
+    "t.completed_at, t.event_seq, l.token FROM trackers t "
+    "JOIN tracking_links l ON l.tenant_id = t.tenant_id AND l.tracker_id = t.id "
+    "WHERE t.tenant_id = %s AND t.id = %s"
+)
+STEPS_SQL = (
+    "SELECT position, name, visible, started_at, completed_at FROM tracker_steps "
+    "WHERE tenant_id = %s AND tracker_id = %s ORDER BY position"
+)
+TEMPLATE_STEPS = [  # the built-in 3d-printing workflow, as the benchmark creates it
+    ("Preparing/Slicing", True), ("3D Printing", True), ("Post-Processing", True),
+    ("Quality Check", False), ("Packaging", True), ("Ready for Shipping", True),
+]
+
+KEY_CACHE_SECONDS = float(os.environ.get("BENCH_KEY_CACHE_SECONDS", "5"))  # as production.ini
+LAST_USED_SECONDS = 60
+
+_connection = None
+_keys = {}  # key hash -> (expires, [id, tenant_id, rate_limit, last_used_at])
+
+
+def connection():
+    """One connection per worker process, opened after the fork."""
+    global _connection
+    if _connection is None or _connection.closed:
+        _connection = psycopg.connect(DSN, autocommit=True)
+    return _connection
+
+
+def iso(value):
+    return None if value is None else value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def status_of(step):
+    return "completed" if step[4] else "in_progress" if step[3] else "pending"
+
+
+def authenticate(cur, environ):
+    """Key -> tenant, remembered for KEY_CACHE_SECONDS like the app; then the RLS setting."""
+    secret = environ.get("HTTP_X_API_KEY", "")
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    now = time.monotonic()
+    expires, key = _keys.get(digest, (0, None))
+    if key is None or expires <= now:
+        cur.execute(
+            "SELECT id, tenant_id, rate_limit, last_used_at FROM api_keys "
+            "WHERE key_hash = %s AND revoked_at IS NULL",
+            (digest,),
+        )
+        key = list(cur.fetchone())
+        _keys[digest] = (now + KEY_CACHE_SECONDS, key)
+    cur.execute("SELECT set_config('app.tenant_id', %s, true)", (str(key[1]),))
+    wall = datetime.now(UTC)
+    if key[3] is None or (wall - key[3]).total_seconds() >= LAST_USED_SECONDS:
+        cur.execute("UPDATE api_keys SET last_used_at = %s WHERE id = %s", (wall, key[0]))
+        key[3] = wall
+    return key
+
+
+def load_tracker(cur, tenant_id, tracker_id):
+    cur.execute(JOINED_SQL, (tenant_id, tracker_id))
+    rows = cur.fetchall()
+    steps = [r[9:] for r in rows if r[9] is not None]
+    return rows[0][:9], steps
+
+
+def tracker_json(row, steps):
+    tracker_id, number, name, template, created, updated, completed, _seq, token = row
+    started = [s for s in steps if s[3] is not None]
+    return {
+        "id": tracker_id,
+        "number": number,
+        "name": name,
+        "template": template,
+        "tracking_token": str(token),
+        "tracking_url": f"{PUBLIC}/track/{token}",
+        "api_url": f"{PUBLIC}/api/v1/trackers/{tracker_id}/",
+        "embed_code": f'<iframe src="{PUBLIC}/embed/{token}/" width="100%" height="400" '
+        'frameborder="0" title="Order tracking" loading="lazy" '
+        'style="border:0;border-radius:12px;box-shadow:0 2px 8px rgba(0,0,0,0.1);"></iframe>',
+        "qr_code_url": f"{PUBLIC}/api/v1/trackers/{tracker_id}/qr/",
+        "current_process": started[-1][1] if started else None,
+        "is_completed": completed is not None,
+        "created_at": iso(created),
+        "updated_at": iso(updated),
+        "history": [
+            {"process": s[1], "status": status_of(s), "started_at": iso(s[3]),
+             "completed_at": iso(s[4])}
+            for s in started
+        ],
+        "steps": [
+            {"name": s[1], "order": s[0], "visible": s[2], "status": status_of(s),
+             "started_at": iso(s[3]), "completed_at": iso(s[4])}
+            for s in steps
+        ],
+    }
+
+
+def get_tracker(environ, tracker_id):
+    with connection().transaction(), connection().cursor() as cur:
+        key = authenticate(cur, environ)
+        row, steps = load_tracker(cur, key[1], tracker_id)
+    return "200 OK", tracker_json(row, steps)
+
+
+def create_tracker(environ):
+    body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+    now = datetime.now(UTC)
+    with connection().transaction(), connection().cursor() as cur:
+        key = authenticate(cur, environ)
+        tenant_id = key[1]
+        cur.execute(
+            "UPDATE tenants SET tracker_seq = tracker_seq + 1 WHERE id = %s RETURNING tracker_seq",
+            (tenant_id,),
+        )
+        tracker_id = cur.fetchone()[0]
+        cur.execute("SELECT max(number) FROM trackers WHERE tenant_id = %s", (tenant_id,))
+        number = (cur.fetchone()[0] or 0) + 1
+        cur.execute(
+            "INSERT INTO trackers (tenant_id, id, number, name, template_slug, created_at, "
+            "updated_at, completed_at, event_seq) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, 1)",
+            (tenant_id, tracker_id, number, body["name"], body["template"], now, now),
+        )
+        cur.execute(
+            "INSERT INTO tracker_events (tenant_id, tracker_id, seq, type, process, actor, "
+            "created_at) VALUES (%s, %s, 1, 'tracker.created', NULL, %s, %s)",
+            (tenant_id, tracker_id, f"key:{key[0]}", now),
+        )
+        steps = [(i, name, visible, None, None) for i, (name, visible) in
+                 enumerate(TEMPLATE_STEPS, 1)]
+        cur.executemany(
+            "INSERT INTO tracker_steps (tenant_id, tracker_id, position, name, visible, "
+            "started_at, completed_at) VALUES (%s, %s, %s, %s, %s, NULL, NULL)",
+            [(tenant_id, tracker_id, s[0], s[1], s[2]) for s in steps],
+        )
+        token = uuid.uuid4()
+        cur.execute(
+            "INSERT INTO tracking_links (token, tenant_id, tracker_id) VALUES (%s, %s, %s)",
+            (token, tenant_id, tracker_id),
+        )
+    row = (tracker_id, number, body["name"], body["template"], now, now, None, 1, token)
+    return "201 Created", tracker_json(row, steps)
+
+
+def apply_action(steps, process, action, now):
+    """The workflow rule (tracee.tracking.workflow.apply_action) on plain lists."""
+    wanted = " ".join(process.split()).casefold()
+    index = next(i for i, s in enumerate(steps) if " ".join(s[1].split()).casefold() == wanted)
+    changes, changed = [], set()
+    for i in range(index):
+        if steps[i][4] is None:
+            steps[i] = (*steps[i][:3], steps[i][3] or now, now)
+            changes.append(("step.completed", steps[i][1]))
+            changed.add(i)
+    step = steps[index]
+    later = [i for i in range(index + 1, len(steps)) if steps[i][3] is not None]
+    if action == "start":
+        if step[3] is None or later:
+            if step[4] is not None:
+                changes.append(("step.reopened", step[1]))
+            started = step[3]
+            if step[3] is None or step[4] is not None:
+                started = now
+                changes.append(("step.started", step[1]))
+            steps[index] = (*step[:3], started, None)
+            changed.add(index)
+            for i in later:
+                steps[i] = (*steps[i][:3], None, None)
+                changes.append(("step.reset", steps[i][1]))
+                changed.add(i)
+    elif step[4] is None:
+        steps[index] = (*step[:3], step[3] or now, now)
+        changes.append(("step.completed", step[1]))
+        changed.add(index)
+    return changes, sorted(changed)
+
+
+def update_status(environ, tracker_id):
+    body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+    now = datetime.now(UTC)
+    with connection().transaction(), connection().cursor() as cur:
+        key = authenticate(cur, environ)
+        tenant_id = key[1]
+        cur.execute(TRACKER_SQL + " FOR UPDATE OF t", (tenant_id, tracker_id))
+        row = cur.fetchone()
+        cur.execute(STEPS_SQL, (tenant_id, tracker_id))
+        steps = cur.fetchall()
+        changes, changed = apply_action(steps, body["process"], body["action"], now)
+        if changes:
+            cur.executemany(
+                "UPDATE tracker_steps SET started_at = %s, completed_at = %s "
+                "WHERE tenant_id = %s AND tracker_id = %s AND position = %s",
+                [(steps[i][3], steps[i][4], tenant_id, tracker_id, steps[i][0]) for i in changed],
+            )
+            completed = steps[-1][4]
+            if completed is not None:
+                changes.append(("tracker.completed", None))
+            seq = row[7]
+            events = []
+            for event_type, process in changes:
+                seq += 1
+                events.append((tenant_id, tracker_id, seq, event_type, process, f"key:{key[0]}",
+                               now))
+            cur.execute(
+                "UPDATE trackers SET updated_at = %s, completed_at = %s, event_seq = %s "
+                "WHERE tenant_id = %s AND id = %s",
+                (now, completed, seq, tenant_id, tracker_id),
+            )
+            cur.executemany(
+                "INSERT INTO tracker_events (tenant_id, tracker_id, seq, type, process, actor, "
+                "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                events,
+            )
+            row = (*row[:4], row[4], now, completed, seq, row[8])
+    return "200 OK", tracker_json(row, steps)
+
+
+def load_public(token):
+    """Token -> tenant chain (one query), then the tracker with its steps, as the app does."""
+    with connection().transaction(), connection().cursor() as cur:
+        cur.execute(
+            "SELECT l.tenant_id, l.tracker_id, t.name, t.logo_url, t.brand_color, "
+            "a.name, a.logo_url, a.brand_color, p.name, p.logo_url, p.brand_color "
+            "FROM tracking_links l JOIN tenants t ON t.id = l.tenant_id "
+            "LEFT JOIN tenants a ON a.id = t.parent_id "
+            "LEFT JOIN tenants p ON p.id = a.parent_id WHERE l.token = %s",
+            (uuid.UUID(token),),
+        )
+        found = cur.fetchone()
+        tenant_id, tracker_id = found[:2]
+        chain = [found[i:i + 3] for i in (2, 5, 8) if found[i] is not None]
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
+        row, steps = load_tracker(cur, tenant_id, tracker_id)
+    return row, steps, chain
+
+
+LABELS = {"pending": "Waiting", "in_progress": "In progress", "completed": "Done"}
+
+
+def display_time(value):
+    return value.strftime("%d %b %Y, %H:%M UTC")
+
+
+def page_html(token, embed):
+    row, steps, chain = load_public(token)
+    name = chain[0][0]
+    logo = next((t[1] for t in chain if t[1]), None)
+    color = next((t[2] for t in chain if t[2]), "#4f46e5")
+    visible = [s for s in steps if s[2]]
+    done = sum(1 for s in visible if s[4] is not None)
+    current = next((s for s in reversed(visible) if status_of(s) == "in_progress"), None)
+    headline = ("Complete" if row[6] else current[1] if current else
+                f"{next(s for s in reversed(visible) if s[4])[1]} done" if done else
+                "Order received")
+    nonce = secrets.token_urlsafe(16)
+    e = html.escape
+    items = []
+    for s in visible:
+        status = status_of(s)
+        when = ""
+        if not embed and s[4]:
+            when = f' · <time datetime="{iso(s[4])}">{display_time(s[4])}</time>'
+        elif not embed and s[3]:
+            when = f' · since <time datetime="{iso(s[3])}">{display_time(s[3])}</time>'
+        items.append(
+            f'  <li class="step step-{status}">\n    <span class="marker" aria-hidden="true">'
+            f'</span>\n    <span class="step-body">\n      <span class="step-name">{e(s[1])}'
+            f'</span>\n      <span class="step-status">{LABELS[status]}{when}</span>\n'
+            "    </span>\n  </li>\n"
+        )
+    tracking_url = f"{PUBLIC}/track/{token}"
+    progress = (
+        '<section class="status" aria-labelledby="status-heading">\n'
+        '  <p class="status-label" id="status-heading">Current step</p>\n'
+        f'  <p class="headline">{e(headline)}</p>\n  <div class="meter">\n'
+        f'    <progress id="progress" max="{len(visible)}" value="{done}">{done} of '
+        f'{len(visible)}</progress>\n    <label for="progress" class="meter-label">{done} of '
+        f'{len(visible)} steps done</label>\n  </div>\n</section>\n'
+        f'<ol class="steps" aria-label="Steps">\n{"".join(items)}</ol>\n'
+    )
+    if embed:
+        body = (
+            f'<main class="card compact">\n  <p class="eyebrow">{e(name)} · Order #{row[1]}</p>\n'
+            f"  <h1>{e(row[2])}</h1>\n{progress}  <p class=\"card-foot\"><a href=\""
+            f'{tracking_url}" target="_blank" rel="noopener noreferrer">Open full tracking '
+            "page</a></p>\n</main>\n"
+        )
+    else:
+        brand = (f'<img class="logo" src="{e(logo)}" alt="{e(name)}">' if logo else
+                 f'<span class="brand-name">{e(name)}</span>')
+        body = (
+            f'<header class="brand-bar">\n  {brand}\n</header>\n<main class="card" id="main">\n'
+            f'  <p class="eyebrow">Order #{row[1]}</p>\n  <h1>{e(row[2])}</h1>\n{progress}'
+            f'  <footer class="card-foot">\n    <p>Last update <time datetime="{iso(row[5])}">'
+            f"{display_time(row[5])}</time>. Reload this page to see new progress.</p>\n"
+            '    <details class="qr">\n      <summary>Show QR code for this page</summary>\n'
+            f'      <img src="{tracking_url}/qr.png?size=240" width="240" height="240" '
+            'alt="QR code linking to this tracking page">\n    </details>\n  </footer>\n'
+            f'</main>\n<p class="powered">Tracking by {e(name)}</p>\n'
+        )
+    document = (
+        '<!doctype html>\n<html lang="en">\n<head>\n  <meta charset="utf-8">\n'
+        '  <meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '  <meta name="robots" content="noindex, nofollow">\n'
+        f"  <title>{e(row[2])} · {e(name)}</title>\n"
+        '  <link rel="stylesheet" href="/static/tracee.css">\n'
+        f'  <style nonce="{nonce}">:root {{ --brand: {color}; }}</style>\n</head>\n'
+        f'<body class="{"embed" if embed else "page"}">\n{body}</body>\n</html>'
+    )
+    headers = [
+        ("Content-Type", "text/html; charset=UTF-8"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy",
+         PAGE_CSP.format(nonce=nonce, ancestors="*" if embed else "'none'")),
+        ("Referrer-Policy", "no-referrer"),
+    ]
+    if not embed:
+        headers.append(("X-Frame-Options", "DENY"))
+    return headers, document.encode()
+
+
+ROUTES = [
+    ("GET", re.compile(r"^/api/v1/trackers/(\d+)/?$"), "get"),
+    ("POST", re.compile(r"^/api/v1/trackers/?$"), "create"),
+    ("POST", re.compile(r"^/api/v1/trackers/(\d+)/status/?$"), "status"),
+    ("GET", re.compile(r"^/api/v1/trackers/(\d+)/qr/?$"), "qr"),
+    ("GET", re.compile(r"^/track/([0-9a-f-]{36})$"), "page"),
+    ("GET", re.compile(r"^/embed/([0-9a-f-]{36})/$"), "embed"),
+]
+
+
+def app(environ, start_response):
+    method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+    for route_method, pattern, route in ROUTES:
+        match = pattern.match(path)
+        if match and method == route_method:
+            name = route
+            break
+    else:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found"]
+    if name in ("page", "embed"):
+        headers, body = page_html(match.group(1), embed=name == "embed")
+        status = "200 OK"
+    elif name == "qr":
+        status, body = "200 OK", QR_PNG
+        headers = [("Content-Type", "image/png"), ("Cache-Control", "private, max-age=86400"),
+                   ("ETag", '"floor"')]
+    else:
+        if name == "get":
+            status, data = get_tracker(environ, int(match.group(1)))
+        elif name == "create":
+            status, data = create_tracker(environ)
+        else:
+            status, data = update_status(environ, int(match.group(1)))
+        body = json.dumps(data).encode()
+        headers = [("Content-Type", "application/json"), *API_HEADERS]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(status, headers)
+    return [body]

@@ -1,0 +1,531 @@
+"""``make bench``: Tracee's production configuration against a bare-WSGI floor.
+
+    .venv/bin/python -m bench.run [--seconds 8] [--rounds 2] [--warmup 2] [--quick]
+
+1. Checks PostgreSQL (127.0.0.1:5432, user postgres) and Redis (127.0.0.1:6379)
+   and starts them if they are down.
+2. Creates two databases of its own, ``tracee_bench_<random>``: 1,000 tenants
+   each, with 10 trackers per tenant (10k) and with 1,000 (1M), loaded
+   set-based; one raised-limit key per tenant. Each is migrated as its owner
+   and served to a restricted role, so row-level security is in force.
+3. Starts four servers on loopback, all from gunicorn.conf.py with the same
+   worker settings: the app (``gunicorn --paste production.ini``) and the
+   floor (``bench/floor.py``), on each database. Only one is loaded at a
+   time; the others sit idle.
+4. Measures each endpoint in rounds that alternate between the servers being
+   compared (app and floor, and for the scale figures 10k and 1M), so that a
+   shared machine's drift hits them alike; then paced runs at 70 % of each
+   endpoint's maximum rate while sampling worker memory.
+5. Prints the table and the targets (met / NOT MET), writes bench-results/,
+   stops the servers and drops the databases.
+
+See docs/performance.md for what is measured and why.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import data, servers, wrk
+from bench.wrk import Request
+
+ROOT = servers.ROOT
+RESULTS = ROOT / "bench-results"
+FIRST_PORT = 18080
+REDIS_URL = os.environ.get("TRACEE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+PUBLIC_URL = "https://tracee.app"
+CONNECTIONS = 8  # saturating runs: 4 per worker, so no worker ever waits for work
+PACED_CONNECTIONS = 16  # paced runs: enough idle connections to send on schedule
+SAMPLE = 40_000  # distinct trackers / tokens per workload
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- services -----------------------------------------------------------------------------
+
+
+def _postgres_up() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(data.ADMIN_URL, connect_timeout=3).close()
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _redis_up() -> bool:
+    return subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True,
+                          text=True).stdout.strip() == "PONG"
+
+
+def ensure_services() -> None:
+    if not _postgres_up():
+        log("PostgreSQL is down; starting it")
+        versions = os.listdir("/etc/postgresql")
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[0], "main",
+                        "start"], check=True)
+    if not _redis_up():
+        log("Redis is down; starting it")
+        subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1",
+                        "--port", "6379", "--save", "", "--appendonly", "no",
+                        "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"],
+                       check=True)
+    for _ in range(50):
+        if _postgres_up() and _redis_up():
+            return
+        time.sleep(0.2)
+    raise SystemExit("PostgreSQL or Redis did not come up")
+
+
+# -- workloads ----------------------------------------------------------------------------
+
+
+def _status_body(tracker_id: int) -> str:
+    steps = ["Preparing/Slicing", "3D Printing", "Post-Processing", "Quality Check",
+             "Packaging", "Ready for Shipping"]
+    process = steps[(tracker_id * 5) % len(steps)]
+    action = "start" if tracker_id % 3 == 0 else "complete"
+    return json.dumps({"process": process, "action": action})
+
+
+def _client(n: int) -> str:
+    """One of 1,000 customer addresses, as the load balancer in front appends it
+    (production.ini trusts one proxy hop), so the per-address limit sees customers."""
+    return f"10.0.{n // 250 % 4}.{n % 250 + 1}"
+
+
+@dataclass
+class Workload:
+    keys: dict[int, str]
+    links: list[tuple[str, int, int]]  # (token, tenant, tracker), shuffled
+
+    def part(self, index: int, parts: int = 4) -> list[tuple[str, int, int]]:
+        """Disjoint slices, so writes and first renders never meet their own earlier run."""
+        return [x for x in self.links if x[2] % parts == index]
+
+    def repeat(self) -> list[tuple[str, int, int]]:
+        return [x for x in self.links if x[1] == 21][:500]  # one shop reprinting its slips
+
+    def get(self, links):
+        return [Request("GET", f"/api/v1/trackers/{i}/", self.keys[t]) for _, t, i in links]
+
+    def page(self, links):
+        return [Request("GET", f"/track/{token}", forwarded_for=_client(n))
+                for n, (token, _, _) in enumerate(links)]
+
+    def embed(self, links):
+        return [Request("GET", f"/embed/{token}/", forwarded_for=_client(n))
+                for n, (token, _, _) in enumerate(links)]
+
+    def create(self, _links=None):
+        body = json.dumps({"name": "Bench order - Blue Vase", "template": data.TEMPLATE})
+        return [Request("POST", "/api/v1/trackers/", self.keys[t], body) for t in self.keys]
+
+    def status(self, links):
+        return [Request("POST", f"/api/v1/trackers/{i}/status/", self.keys[t], _status_body(i))
+                for _, t, i in links]
+
+    def qr(self, links):
+        return [Request("GET", f"/api/v1/trackers/{i}/qr/", self.keys[t]) for _, t, i in links]
+
+
+def _chunks(items: list, count: int) -> list[list]:
+    size = -(-len(items) // count)
+    return [items[i * size:(i + 1) * size] for i in range(count)]
+
+
+@dataclass
+class Scenario:
+    name: str
+    label: str
+    target: float | None  # minimum ratio to the floor
+    app: list[list[Request]]  # one request list per round
+    floor: list[list[Request]] | None  # None: not served by the floor
+    warmup: list[Request]
+    paced: list[Request]  # for the run at 70 % of the maximum rate
+
+
+def scenarios(w: Workload, rounds: int) -> list[Scenario]:
+    """The endpoints. Requests that change state (status) or must meet a cold
+    cache (first QR render) get fresh trackers in every round, every server
+    and the paced run; the others may repeat."""
+    def same(requests):
+        return [requests] * rounds
+
+    p0, p1, p2, p3 = (w.part(i) for i in range(4))
+    half = len(p3) // 2
+    everyone = w.links
+    return [
+        Scenario("get", "GET /api/v1/trackers/{id}/", 0.5, same(w.get(everyone)),
+                 same(w.get(everyone)), w.get(everyone), w.get(everyone)),
+        Scenario("page", "GET /track/<token>", 0.5, same(w.page(everyone)),
+                 same(w.page(everyone)), w.page(everyone), w.page(everyone)),
+        Scenario("embed", "GET /embed/<token>/", 0.5, same(w.embed(everyone)),
+                 same(w.embed(everyone)), w.embed(everyone), w.embed(everyone)),
+        Scenario("create", "POST /api/v1/trackers/", 0.4, same(w.create()), same(w.create()),
+                 w.create(), w.create()),
+        Scenario("status", "POST /api/v1/trackers/{id}/status/", 0.4,
+                 [w.status(c) for c in _chunks(p0, rounds)],
+                 [w.status(c) for c in _chunks(p2, rounds)],
+                 w.status(p3[:half]), w.status(p3[half:])),
+        Scenario("qr_repeat", "GET .../qr/ (repeat, cached)", 0.8, same(w.qr(w.repeat())),
+                 same(w.qr(w.repeat())), w.qr(w.repeat()), w.qr(w.repeat())),
+        Scenario("qr_first", "GET .../qr/ (first render)", None,
+                 [w.qr(c) for c in _chunks(p1, rounds)], None, w.qr(p3[half:]), w.qr(p2)),
+    ]
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float  # worker CPU per request
+    requests: int
+    errors: dict
+    wrk_cpu_pct: float
+    steal_pct: float = 0.0  # of the machine's CPU time, taken by the hypervisor
+    busy_pct: float = 0.0  # of the machine's CPU time, used by anyone (us included)
+
+    @classmethod
+    def of(cls, result: wrk.Result, cpu_s: float, ticks) -> "Measurement":
+        (busy0, steal0, total0), (busy1, steal1, total1) = ticks
+        total = max(total1 - total0, 1)
+        return cls(round(result.rps, 1), result.p50_ms, result.p99_ms,
+                   round(cpu_s * 1000 / max(result.requests, 1), 3), result.requests,
+                   result.errors, round(100 * result.wrk_cpu_s / result.seconds, 1),
+                   round(100 * (steal1 - steal0) / total, 1),
+                   round(100 * (busy1 - busy0) / total, 1))
+
+    @classmethod
+    def combined(cls, rounds: list["Measurement"]) -> "Measurement":
+        """Rounds of one server: throughput and CPU over all of them; latency
+        percentiles averaged (wrk reports them per run)."""
+        requests = sum(m.requests for m in rounds)
+        seconds = sum(m.requests / m.rps for m in rounds if m.rps)
+        errors = {}
+        for m in rounds:
+            for kind, count in m.errors.items():
+                errors[kind] = errors.get(kind, 0) + count
+        def mean(attribute):
+            return round(sum(getattr(m, attribute) for m in rounds) / len(rounds), 3)
+
+        return cls(
+            round(requests / seconds, 1) if seconds else 0.0,
+            mean("p50_ms"), mean("p99_ms"),
+            round(sum(m.cpu_ms * m.requests for m in rounds) / max(requests, 1), 3),
+            requests, errors, mean("wrk_cpu_pct"), mean("steal_pct"), mean("busy_pct"),
+        )
+
+
+@dataclass
+class Runner:
+    seconds: float  # per round
+    warmup: float
+    scripts: Path
+    cpu: int = field(default_factory=wrk.last_cpu)
+
+    def measure(self, server: servers.Server, name: str, requests: list[Request],
+                rate: float = 0, seconds: float | None = None) -> Measurement:
+        script = wrk.write_script(self.scripts / f"{server.name}-{name}.lua", requests, rate)
+        cpu_before, ticks_before = server.cpu_seconds(), servers.cpu_ticks()
+        result = wrk.run(server.url, script, seconds or self.seconds,
+                         PACED_CONNECTIONS if rate else CONNECTIONS, self.cpu)
+        measurement = Measurement.of(result, server.cpu_seconds() - cpu_before,
+                                     (ticks_before, servers.cpu_ticks()))
+        if result.failed:
+            log(f"  {server.name} {name}: {result.failed} failed requests {result.errors}")
+        log(f"  {server.name:9} {name:16} {measurement.rps:7.1f} req/s  p50 "
+            f"{measurement.p50_ms:6.2f} ms  p99 {measurement.p99_ms:7.2f} ms  "
+            f"cpu {measurement.cpu_ms:.2f} ms/req  steal {measurement.steal_pct:.0f}%")
+        return measurement
+
+    def warm(self, server: servers.Server, name: str, requests: list[Request]) -> None:
+        if self.warmup and requests:
+            script = wrk.write_script(self.scripts / f"{server.name}-{name}-warmup.lua",
+                                      requests)
+            wrk.run(server.url, script, self.warmup, CONNECTIONS, self.cpu)
+
+    def interleaved(self, name: str, lineup: dict[str, tuple[servers.Server, list]],
+                    warmup: list[Request]) -> dict[str, Measurement]:
+        """Each server's rounds in turn, the order rotating every round."""
+        for server, _ in lineup.values():
+            self.warm(server, name, warmup)
+        rounds = {label: [] for label in lineup}
+        order = list(lineup)
+        for n in range(len(next(iter(lineup.values()))[1])):
+            for label in order[n % len(order):] + order[:n % len(order)]:
+                server, per_round = lineup[label]
+                rounds[label].append(self.measure(server, f"{name}-{n + 1}", per_round[n]))
+        return {label: Measurement.combined(runs) for label, runs in rounds.items()}
+
+
+def server_env(db: data.BenchDatabase) -> dict:
+    return {"DATABASE_URL": db.app_dsn, "REDIS_URL": REDIS_URL, "TRACEE_PUBLIC_URL": PUBLIC_URL,
+            "BENCH_QR_PNG": str(RESULTS / "floor-qr.png")}
+
+
+def app_config(app_root: Path, overrides: dict[str, str], name: str = "bench") -> Path:
+    """production.ini itself, or (to try a setting, or an older checkout) a
+    generated ini that uses it with a few settings changed."""
+    if not overrides:
+        return app_root / "production.ini"
+    path = RESULTS / f"{name}.ini"
+    lines = [f"{key} = {value}" for key, value in overrides.items()]
+    path.write_text(
+        "# Generated by bench/run.py: production.ini with these settings changed.\n"
+        f"[app:main]\nuse = config:{app_root / 'production.ini'}#main\n" + "\n".join(lines) + "\n"
+    )
+    return path
+
+
+def start_app(stack, name, db, port, workers, app_root=ROOT, overrides=None):
+    ini = str(app_config(app_root, overrides or {}, name))
+    return stack.enter_context(servers.serve(
+        name, ["--paste", ini], server_env(db), port, workers, RESULTS / f"{name}.log", app_root))
+
+
+def start_floor(stack, name, db, port, workers):
+    return stack.enter_context(servers.serve(
+        name, ["bench.floor:app"], server_env(db), port, workers, RESULTS / f"{name}.log"))
+
+
+def qr_render_cpu_ms(count: int = 200) -> float:
+    """CPU per first render of a tracking-URL QR code at the default size, in process."""
+    from tracee.branding.qr import DEFAULT_SIZE, render_qr
+
+    urls = [f"{PUBLIC_URL}/track/{uuid.uuid4()}" for _ in range(count)]
+    render = getattr(render_qr, "__wrapped__", render_qr)
+    render(urls[0], DEFAULT_SIZE)
+    started = time.process_time()
+    for url in urls:
+        render(url, DEFAULT_SIZE)
+    return (time.process_time() - started) * 1000 / count
+
+
+def _repeat_png(w: Workload) -> bytes:
+    """The PNG the app serves for the first repeated tracker: what the floor serves raw."""
+    from tracee.branding.qr import DEFAULT_SIZE, render_qr
+
+    token = w.repeat()[0][0]
+    return render_qr(f"{PUBLIC_URL}/track/{token}", DEFAULT_SIZE).png
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+def load(per_tenant: int) -> tuple[data.BenchDatabase, dict[int, str], float]:
+    db = data.create_database()
+    data.load_tenants(db)
+    keys = data.issue_keys(db)
+    started = time.monotonic()
+    data.load_trackers(db, 1, per_tenant)
+    return db, keys, time.monotonic() - started
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=8,
+                        help="measured seconds per endpoint and server, split into rounds")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up before each endpoint")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default: gunicorn.conf.py, i.e. one per core)")
+    parser.add_argument("--quick", action="store_true",
+                        help="GET and page at 10k only: no 1M, pacing or memory (development)")
+    parser.add_argument("--app-root", type=Path, default=ROOT,
+                        help="measure the app of another checkout (e.g. an older commit)")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                        help="change an app setting for this run (to measure its effect)")
+    args = parser.parse_args(argv)
+    started, ticks = time.monotonic(), servers.cpu_ticks()
+    RESULTS.mkdir(exist_ok=True)
+    scripts = RESULTS / "scripts"
+    shutil.rmtree(scripts, ignore_errors=True)
+    scripts.mkdir()
+    for old in RESULTS.glob("*.log"):
+        old.unlink()
+    workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
+    overrides = dict(item.split("=", 1) for item in args.set)
+    per_round = max(1, args.seconds // args.rounds)
+    runner = Runner(per_round, args.warmup, scripts)
+    ensure_services()
+    report = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "workers": workers,
+              "cpus": os.cpu_count(), "seconds": per_round * args.rounds, "rounds": args.rounds,
+              "warmup": args.warmup, "connections": CONNECTIONS, "wrk_cpu": runner.cpu,
+              "overrides": overrides, "app_root": str(args.app_root), "results": {}}
+    results = report["results"]
+    databases = []
+    try:
+        log("creating the 10k database")
+        small, small_keys, _ = load(10)
+        databases.append(small)
+        w10k = Workload(small_keys, data.sample_links(small, SAMPLE, seed=1))
+        if not args.quick:
+            log("creating the 1M database (set-based load)")
+            big, big_keys, seconds = load(1000)
+            databases.append(big)
+            report["load_1m_seconds"] = round(seconds, 1)
+            log(f"  1,000,000 trackers loaded in {seconds:.0f} s")
+            w1m = Workload(big_keys, data.sample_links(big, SAMPLE, seed=2))
+            (RESULTS / "floor-qr.png").write_bytes(_repeat_png(w1m))
+        with ExitStack() as stack:
+            port = iter(range(FIRST_PORT, FIRST_PORT + 10))
+            app10k = start_app(stack, "app-10k", small, next(port), workers, args.app_root,
+                               overrides)
+            floor10k = start_floor(stack, "floor-10k", small, next(port), workers)
+            small_scenarios = {s.name: s for s in scenarios(w10k, args.rounds)}
+            if args.quick:
+                for name in ("get", "page"):
+                    s = small_scenarios[name]
+                    measured = runner.interleaved(name, {
+                        "app@10k": (app10k, s.app), "floor@10k": (floor10k, s.floor)},
+                        s.warmup)
+                    results[name] = {"label": s.label, "target": s.target,
+                                     **{k: asdict(v) for k, v in measured.items()}}
+            else:
+                app1m = start_app(stack, "app-1m", big, next(port), workers, args.app_root,
+                                  overrides)
+                floor1m = start_floor(stack, "floor-1m", big, next(port), workers)
+                for s in scenarios(w1m, args.rounds):
+                    lineup = {"app@1m": (app1m, s.app)}
+                    if s.floor is not None:
+                        lineup["floor@1m"] = (floor1m, s.floor)
+                    if s.name in ("get", "page"):  # the scale figures, in the same rounds
+                        small_s = small_scenarios[s.name]
+                        lineup["app@10k"] = (app10k, small_s.app)
+                        lineup["floor@10k"] = (floor10k, small_s.floor)
+                    measured = runner.interleaved(s.name, lineup, s.warmup)
+                    results[s.name] = {"label": s.label, "target": s.target,
+                                       **{k: asdict(v) for k, v in measured.items()}}
+                report["paced"], report["rss"] = paced_runs(
+                    runner, app1m, scenarios(w1m, args.rounds), results)
+        report["qr_render_cpu_ms"] = round(qr_render_cpu_ms(), 2)
+    finally:
+        for db in databases:
+            log(f"dropping {db.name}")
+            data.drop_database(db)
+    report["total_seconds"] = round(time.monotonic() - started, 1)
+    busy1, steal1, total1 = servers.cpu_ticks()
+    report["steal_pct"] = round(100 * (steal1 - ticks[1]) / max(total1 - ticks[2], 1), 1)
+    table = render(report)
+    print(table)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"results-{stamp}.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / f"results-{stamp}.txt").write_text(table + "\n")
+    (RESULTS / "latest.txt").write_text(table + "\n")
+    return 0
+
+
+def paced_runs(runner: Runner, app: servers.Server, all_scenarios: list[Scenario],
+               results: dict):
+    """Each endpoint at 70 % of its measured maximum, back to back (about a
+    minute in all), on fresh trackers where it matters. Worker memory is sampled
+    throughout: the same stretch is the memory run."""
+    samples = [(0.0, app.rss_kib())]
+    paced = {}
+    began = time.monotonic()
+    for s in all_scenarios:
+        rate = 0.7 * results[s.name]["app@1m"]["rps"]
+        # Two seconds at the paced rate first, unmeasured: the previous run's
+        # backlog drains and the schedule settles; then 8 s measured.
+        runner.measure(app, s.name + "-settle", s.warmup, rate=rate, seconds=2)
+        m = runner.measure(app, s.name + "-paced", s.paced, rate=rate,
+                           seconds=runner.seconds * 2)
+        paced[s.name] = {"target_rps": round(rate, 1), **asdict(m)}
+        samples.append((round(time.monotonic() - began, 1), app.rss_kib()))
+    return paced, samples
+
+
+# -- the table ----------------------------------------------------------------------------
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT MET"
+
+
+def render(report: dict) -> str:
+    results = report["results"]
+    lines = [
+        f"Tracee benchmark {report['date']}: {report['cpus']} CPUs, {report['workers']} gunicorn "
+        f"sync workers, wrk -t1 -c{report['connections']} pinned to CPU {report['wrk_cpu']}; "
+        f"per endpoint and server {report['rounds']} rounds of "
+        f"{report['seconds'] // report['rounds']} s, interleaved, after {report['warmup']} s "
+        "warm-up",
+        "",
+        f"{'endpoint':36} {'scale':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'floor/s':>7} {'ratio':>5} {'cpu ms':>6} {'floor':>5}",
+    ]
+    for entry in results.values():
+        for scale in ("1m", "10k"):
+            app, floor = entry.get(f"app@{scale}"), entry.get(f"floor@{scale}")
+            if app is None:
+                continue
+            ratio = f"{app['rps'] / floor['rps']:.2f}" if floor else "-"
+            lines.append(
+                f"{entry['label']:36} {scale:>5} {app['rps']:7.0f} {app['p50_ms']:7.2f} "
+                f"{app['p99_ms']:7.2f} {(floor['rps'] if floor else 0):7.0f} {ratio:>5} "
+                f"{app['cpu_ms']:6.2f} {(floor['cpu_ms'] if floor else 0):5.2f}"
+            )
+    lines += ["", "ratio = app req/s / floor req/s; cpu = worker CPU per request (ms); "
+              "p50/p99 at the maximum rate", "", "Targets:"]
+    main_scale = "1m" if any("app@1m" in e for e in results.values()) else "10k"
+    for entry in results.values():
+        app, floor = entry.get(f"app@{main_scale}"), entry.get(f"floor@{main_scale}")
+        if entry.get("target") and floor:
+            ratio = app["rps"] / floor["rps"]
+            lines.append(f"  {entry['label']:36} ratio {ratio:.2f} >= {entry['target']}: "
+                         f"{_verdict(ratio >= entry['target'])}")
+    if "qr_render_cpu_ms" in report:
+        cpu = report["qr_render_cpu_ms"]
+        lines.append(f"  {'QR first render (CPU, in process)':36} {cpu:.2f} ms < 5 ms: "
+                     f"{_verdict(cpu < 5)}")
+    for name in ("get", "page"):
+        entry = results.get(name, {})
+        if "app@1m" in entry and "app@10k" in entry:
+            cost = entry["app@10k"]["rps"] / entry["app@1m"]["rps"]
+            floor_cost = entry["floor@10k"]["rps"] / entry["floor@1m"]["rps"]
+            lines.append(f"  {name + ' cost at 1M / at 10k':36} {cost:.2f} <= 1.25: "
+                         f"{_verdict(cost <= 1.25)}  (floor {floor_cost:.2f})")
+    for name, m in report.get("paced", {}).items():
+        ratio = m["p99_ms"] / m["p50_ms"] if m["p50_ms"] else float("inf")
+        lines.append(
+            f"  {name + ' p99/p50 at 70% of max':36} {ratio:.2f} <= 4: {_verdict(ratio <= 4)}  "
+            f"({m['rps']:.0f} of {m['target_rps']:.0f} req/s, p50 {m['p50_ms']:.2f} ms, "
+            f"p99 {m['p99_ms']:.2f} ms, steal {m['steal_pct']:.0f}%)"
+        )
+    if report.get("rss"):
+        first, last = report["rss"][0], report["rss"][-1]
+        span = last[0] - first[0]
+        for pid, start_kib in first[1].items():
+            end_kib = last[1].get(pid, start_kib)
+            growth = 100 * (end_kib - start_kib) / start_kib
+            lines.append(f"  {f'worker {pid} RSS over {span:.0f} s':36} "
+                         f"{start_kib / 1024:.1f} -> {end_kib / 1024:.1f} MiB "
+                         f"({growth:+.1f}%) < 10%: {_verdict(growth < 10)}")
+    tail = f"whole run {report['total_seconds']:.0f} s"
+    if "steal_pct" in report:
+        tail += f"; CPU steal by the hypervisor over the run {report['steal_pct']:.1f}%"
+    if "load_1m_seconds" in report:
+        tail = f"1M load {report['load_1m_seconds']:.0f} s; " + tail
+    lines += ["", tail]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
