@@ -1,14 +1,17 @@
 """Interleaved A/B runs: what one change buys, measured against noise.
 
+    mkdir -p /tmp/before && git archive <commit> | tar -x -C /tmp/before
     .venv/bin/python -m bench.compare [--rounds 5] [--seconds 3] [--scenarios get,page] \\
-        before=/tmp/tracee-e8a1f37 after=. no-key-cache=.,tracee.api.key_cache_seconds=0
+        before=/tmp/before after=. cache-5s=.,tracee.api.key_cache_seconds=5
 
 Each VARIANT is ``name=checkout[,setting=value...]``: the app of that checkout
 (``git archive <commit> | tar -x -C DIR`` for an older one), with settings
 changed as listed. All variants and the floor run at once on loopback (each
-idle while another is measured), on one fresh 10,000-tracker database, and
-are measured in turn, round after round, in a rotating order. A shared
-machine's drift then hits every variant alike.
+idle while another is measured), on one fresh database (10 trackers per
+tenant, or ``--per-tenant``), each with trackers of its own, and are measured
+in turn, round after round, in a rotating order. A shared machine's drift
+then hits every variant alike. The floor remembers keys as long as the first
+variant does.
 """
 
 import argparse
@@ -23,6 +26,7 @@ from bench.run import (
     Runner,
     Workload,
     ensure_services,
+    key_cache_seconds,
     log,
     scenarios,
     start_app,
@@ -63,7 +67,10 @@ def main(argv=None) -> int:
         links = data.sample_links(db, data.TENANTS * args.per_tenant, seed=1)
         wanted = args.scenarios.split(",")
         with ExitStack() as stack:
-            floor = start_floor(stack, "compare-floor", db, FIRST_PORT, args.workers)
+            # The floor remembers keys as long as the first variant does.
+            first_root, first_settings = parse_variant(args.variants[0])[1:]
+            floor = start_floor(stack, "compare-floor", db, FIRST_PORT, args.workers,
+                                key_cache_seconds(first_root, first_settings))
             apps = {}
             for n, text in enumerate(args.variants, start=1):
                 name, root, settings = parse_variant(text)

@@ -45,7 +45,7 @@ REDIS_URL = os.environ.get("TRACEE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"
 PUBLIC_URL = "https://tracee.app"
 CONNECTIONS = 8  # saturating runs: 4 per worker, so no worker ever waits for work
 PACED_CONNECTIONS = 16  # paced runs: enough idle connections to send on schedule
-SAMPLE = 40_000  # distinct trackers / tokens per workload
+SAMPLE = 48_000  # distinct trackers / tokens per workload
 
 
 def log(message: str) -> None:
@@ -111,7 +111,7 @@ class Workload:
     keys: dict[int, str]
     links: list[tuple[str, int, int]]  # (token, tenant, tracker), shuffled
 
-    def part(self, index: int, parts: int = 4) -> list[tuple[str, int, int]]:
+    def part(self, index: int, parts: int = 8) -> list[tuple[str, int, int]]:
         """Disjoint slices, so writes and first renders never meet their own earlier run."""
         return [x for x in self.links if x[2] % parts == index]
 
@@ -154,36 +154,41 @@ class Scenario:
     app: list[list[Request]]  # one request list per round
     floor: list[list[Request]] | None  # None: not served by the floor
     warmup: list[Request]
-    paced: list[Request]  # for the run at 70 % of the maximum rate
+    app_paced: list[list[Request]]  # per round, at 70 % of the maximum rate
+    floor_paced: list[list[Request]] | None
 
 
 def scenarios(w: Workload, rounds: int) -> list[Scenario]:
     """The endpoints. Requests that change state (status) or must meet a cold
-    cache (first QR render) get fresh trackers in every round, every server
-    and the paced run; the others may repeat."""
+    cache (first QR render) get trackers of their own in every round and run,
+    for the app and for the floor alike; the others may repeat."""
     def same(requests):
         return [requests] * rounds
 
-    p0, p1, p2, p3 = (w.part(i) for i in range(4))
-    half = len(p3) // 2
+    def fresh(kind, part):
+        return [kind(c) for c in _chunks(w.part(part, 8), rounds)]
+
     everyone = w.links
     return [
         Scenario("get", "GET /api/v1/trackers/{id}/", 0.5, same(w.get(everyone)),
-                 same(w.get(everyone)), w.get(everyone), w.get(everyone)),
+                 same(w.get(everyone)), w.get(everyone), same(w.get(everyone)),
+                 same(w.get(everyone))),
         Scenario("page", "GET /track/<token>", 0.5, same(w.page(everyone)),
-                 same(w.page(everyone)), w.page(everyone), w.page(everyone)),
+                 same(w.page(everyone)), w.page(everyone), same(w.page(everyone)),
+                 same(w.page(everyone))),
         Scenario("embed", "GET /embed/<token>/", 0.5, same(w.embed(everyone)),
-                 same(w.embed(everyone)), w.embed(everyone), w.embed(everyone)),
+                 same(w.embed(everyone)), w.embed(everyone), same(w.embed(everyone)),
+                 same(w.embed(everyone))),
         Scenario("create", "POST /api/v1/trackers/", 0.4, same(w.create()), same(w.create()),
-                 w.create(), w.create()),
-        Scenario("status", "POST /api/v1/trackers/{id}/status/", 0.4,
-                 [w.status(c) for c in _chunks(p0, rounds)],
-                 [w.status(c) for c in _chunks(p2, rounds)],
-                 w.status(p3[:half]), w.status(p3[half:])),
+                 w.create(), same(w.create()), same(w.create())),
+        Scenario("status", "POST /api/v1/trackers/{id}/status/", 0.4, fresh(w.status, 0),
+                 fresh(w.status, 1), w.status(w.part(2, 8)), fresh(w.status, 3),
+                 fresh(w.status, 4)),
         Scenario("qr_repeat", "GET .../qr/ (repeat, cached)", 0.8, same(w.qr(w.repeat())),
-                 same(w.qr(w.repeat())), w.qr(w.repeat()), w.qr(w.repeat())),
-        Scenario("qr_first", "GET .../qr/ (first render)", None,
-                 [w.qr(c) for c in _chunks(p1, rounds)], None, w.qr(p3[half:]), w.qr(p2)),
+                 same(w.qr(w.repeat())), w.qr(w.repeat()), same(w.qr(w.repeat())),
+                 same(w.qr(w.repeat()))),
+        Scenario("qr_first", "GET .../qr/ (first render)", None, fresh(w.qr, 5), None,
+                 w.qr(w.part(6, 8)), fresh(w.qr, 7), None),
     ]
 
 
@@ -300,9 +305,21 @@ def start_app(stack, name, db, port, workers, app_root=ROOT, overrides=None):
         name, ["--paste", ini], server_env(db), port, workers, RESULTS / f"{name}.log", app_root))
 
 
-def start_floor(stack, name, db, port, workers):
+def start_floor(stack, name, db, port, workers, key_cache_seconds: str = "0"):
+    env = {**server_env(db), "BENCH_KEY_CACHE_SECONDS": key_cache_seconds}
     return stack.enter_context(servers.serve(
-        name, ["bench.floor:app"], server_env(db), port, workers, RESULTS / f"{name}.log"))
+        name, ["bench.floor:app"], env, port, workers, RESULTS / f"{name}.log"))
+
+
+def key_cache_seconds(app_root: Path, overrides: dict[str, str]) -> str:
+    """The app's tracee.api.key_cache_seconds, so the floor remembers keys exactly as long."""
+    from pyramid.paster import get_appsettings
+
+    from tracee.settings import DEFAULTS
+
+    name = "tracee.api.key_cache_seconds"
+    settings = get_appsettings(str(app_root / "production.ini"))
+    return overrides.get(name, settings.get(name, DEFAULTS.get(name, "0")))
 
 
 def qr_render_cpu_ms(count: int = 200) -> float:
@@ -362,13 +379,15 @@ def main(argv=None) -> int:
         old.unlink()
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
     overrides = dict(item.split("=", 1) for item in args.set)
+    key_cache = key_cache_seconds(args.app_root, overrides)
     per_round = max(1, args.seconds // args.rounds)
     runner = Runner(per_round, args.warmup, scripts)
     ensure_services()
     report = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "workers": workers,
               "cpus": os.cpu_count(), "seconds": per_round * args.rounds, "rounds": args.rounds,
               "warmup": args.warmup, "connections": CONNECTIONS, "wrk_cpu": runner.cpu,
-              "overrides": overrides, "app_root": str(args.app_root), "results": {}}
+              "overrides": overrides, "app_root": str(args.app_root),
+              "key_cache_seconds": key_cache, "results": {}}
     results = report["results"]
     databases = []
     try:
@@ -388,7 +407,7 @@ def main(argv=None) -> int:
             port = iter(range(FIRST_PORT, FIRST_PORT + 10))
             app10k = start_app(stack, "app-10k", small, next(port), workers, args.app_root,
                                overrides)
-            floor10k = start_floor(stack, "floor-10k", small, next(port), workers)
+            floor10k = start_floor(stack, "floor-10k", small, next(port), workers, key_cache)
             small_scenarios = {s.name: s for s in scenarios(w10k, args.rounds)}
             if args.quick:
                 for name in ("get", "page"):
@@ -401,7 +420,7 @@ def main(argv=None) -> int:
             else:
                 app1m = start_app(stack, "app-1m", big, next(port), workers, args.app_root,
                                   overrides)
-                floor1m = start_floor(stack, "floor-1m", big, next(port), workers)
+                floor1m = start_floor(stack, "floor-1m", big, next(port), workers, key_cache)
                 for s in scenarios(w1m, args.rounds):
                     lineup = {"app@1m": (app1m, s.app)}
                     if s.floor is not None:
@@ -414,7 +433,7 @@ def main(argv=None) -> int:
                     results[s.name] = {"label": s.label, "target": s.target,
                                        **{k: asdict(v) for k, v in measured.items()}}
                 report["paced"], report["rss"] = paced_runs(
-                    runner, app1m, scenarios(w1m, args.rounds), results)
+                    runner, app1m, floor1m, scenarios(w1m, args.rounds), results)
         report["qr_render_cpu_ms"] = round(qr_render_cpu_ms(), 2)
     finally:
         for db in databases:
@@ -432,22 +451,30 @@ def main(argv=None) -> int:
     return 0
 
 
-def paced_runs(runner: Runner, app: servers.Server, all_scenarios: list[Scenario],
-               results: dict):
-    """Each endpoint at 70 % of its measured maximum, back to back (about a
-    minute in all), on fresh trackers where it matters. Worker memory is sampled
-    throughout: the same stretch is the memory run."""
+def paced_runs(runner: Runner, app: servers.Server, floor: servers.Server,
+               all_scenarios: list[Scenario], results: dict):
+    """Each endpoint at 70 % of its measured maximum, the app's rounds
+    alternating with the floor's at 70 % of the floor's maximum: the floor's
+    tail is the control for what the machine does to any server. Worker memory
+    is sampled throughout; that stretch is the memory run."""
     samples = [(0.0, app.rss_kib())]
     paced = {}
     began = time.monotonic()
     for s in all_scenarios:
-        rate = 0.7 * results[s.name]["app@1m"]["rps"]
-        # Two seconds at the paced rate first, unmeasured: the previous run's
-        # backlog drains and the schedule settles; then 8 s measured.
-        runner.measure(app, s.name + "-settle", s.warmup, rate=rate, seconds=2)
-        m = runner.measure(app, s.name + "-paced", s.paced, rate=rate,
-                           seconds=runner.seconds * 2)
-        paced[s.name] = {"target_rps": round(rate, 1), **asdict(m)}
+        lineup = {"app": (app, s.app_paced, 0.7 * results[s.name]["app@1m"]["rps"])}
+        if s.floor_paced is not None:
+            lineup["floor"] = (floor, s.floor_paced, 0.7 * results[s.name]["floor@1m"]["rps"])
+        rounds = {label: [] for label in lineup}
+        for server, _, rate in lineup.values():
+            # Unmeasured, at the rate: the previous run's backlog drains first.
+            runner.measure(server, s.name + "-settle", s.warmup, rate=rate, seconds=2)
+        for n in range(len(s.app_paced)):
+            for label, (server, per_round, rate) in lineup.items():
+                rounds[label].append(runner.measure(server, f"{s.name}-paced-{n + 1}",
+                                                    per_round[n], rate=rate))
+        paced[s.name] = {label: {"target_rps": round(lineup[label][2], 1),
+                                 **asdict(Measurement.combined(runs))}
+                         for label, runs in rounds.items()}
         samples.append((round(time.monotonic() - began, 1), app.rss_kib()))
     return paced, samples
 
@@ -502,12 +529,17 @@ def render(report: dict) -> str:
             floor_cost = entry["floor@10k"]["rps"] / entry["floor@1m"]["rps"]
             lines.append(f"  {name + ' cost at 1M / at 10k':36} {cost:.2f} <= 1.25: "
                          f"{_verdict(cost <= 1.25)}  (floor {floor_cost:.2f})")
-    for name, m in report.get("paced", {}).items():
+    for name, runs in report.get("paced", {}).items():
+        m = runs["app"]
         ratio = m["p99_ms"] / m["p50_ms"] if m["p50_ms"] else float("inf")
+        control = ""
+        if "floor" in runs:
+            f = runs["floor"]
+            control = f"; floor {f['p99_ms'] / f['p50_ms']:.2f}" if f["p50_ms"] else ""
         lines.append(
             f"  {name + ' p99/p50 at 70% of max':36} {ratio:.2f} <= 4: {_verdict(ratio <= 4)}  "
             f"({m['rps']:.0f} of {m['target_rps']:.0f} req/s, p50 {m['p50_ms']:.2f} ms, "
-            f"p99 {m['p99_ms']:.2f} ms, steal {m['steal_pct']:.0f}%)"
+            f"p99 {m['p99_ms']:.2f} ms, steal {m['steal_pct']:.0f}%{control})"
         )
     if report.get("rss"):
         first, last = report["rss"][0], report["rss"][-1]
