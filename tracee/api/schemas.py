@@ -5,15 +5,13 @@ field refuses 5, an integer field refuses "5", 5.5 and true.
 """
 
 import json
-import re
 
 import colander
 
 from tracee.api.errors import api_error
+from tracee.tenancy.service import SLUG_RE
 from tracee.text import is_printable
 
-# \Z, not $: "$" also matches before a trailing newline ("abc\n" is no slug).
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 MAX_INT = 2**31 - 1
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from tracee.tenancy.models import Tenant
 from tracee.text import is_printable
 
-# Used with fullmatch(): "$" alone also matches before a trailing newline.
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# \Z, not $: "$" also matches before a trailing newline ("abc\n" is no slug).
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 MAX_AGENCY_DEPTH = 3
