@@ -91,20 +91,24 @@ def status_of(step):
 
 
 def authenticate(cur, environ):
-    """Key -> tenant, remembered for KEY_CACHE_SECONDS like the app; then the RLS setting."""
+    """Key -> tenant, remembered for KEY_CACHE_SECONDS like the app. The lookup
+    sets the RLS tenant as it reads the row, as the app's does; a remembered
+    key needs a set_config of its own."""
     secret = environ.get("HTTP_X_API_KEY", "")
     digest = hashlib.sha256(secret.encode()).hexdigest()
     now = time.monotonic()
     expires, key = _keys.get(digest, (0, None))
     if key is None or expires <= now:
         cur.execute(
-            "SELECT id, tenant_id, rate_limit, last_used_at FROM api_keys "
+            "SELECT id, tenant_id, rate_limit, last_used_at, "
+            "set_config('app.tenant_id', CAST(tenant_id AS TEXT), true) FROM api_keys "
             "WHERE key_hash = %s AND revoked_at IS NULL",
             (digest,),
         )
-        key = list(cur.fetchone())
+        key = list(cur.fetchone())[:4]
         _keys[digest] = (now + KEY_CACHE_SECONDS, key)
-    cur.execute("SELECT set_config('app.tenant_id', %s, true)", (str(key[1]),))
+    else:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)", (str(key[1]),))
     wall = datetime.now(UTC)
     if key[3] is None or (wall - key[3]).total_seconds() >= LAST_USED_SECONDS:
         cur.execute("UPDATE api_keys SET last_used_at = %s WHERE id = %s", (wall, key[0]))
@@ -271,11 +275,13 @@ def update_status(environ, tracker_id):
 
 
 def load_public(token):
-    """Token -> tenant chain (one query), then the tracker with its steps, as the app does."""
+    """Token -> tenant chain (one query, which also sets the RLS tenant), then the
+    tracker with its steps, as the app does."""
     with connection().transaction(), connection().cursor() as cur:
         cur.execute(
             "SELECT l.tenant_id, l.tracker_id, t.name, t.logo_url, t.brand_color, "
-            "a.name, a.logo_url, a.brand_color, p.name, p.logo_url, p.brand_color "
+            "a.name, a.logo_url, a.brand_color, p.name, p.logo_url, p.brand_color, "
+            "set_config('app.tenant_id', CAST(l.tenant_id AS TEXT), true) "
             "FROM tracking_links l JOIN tenants t ON t.id = l.tenant_id "
             "LEFT JOIN tenants a ON a.id = t.parent_id "
             "LEFT JOIN tenants p ON p.id = a.parent_id WHERE l.token = %s",
@@ -284,7 +290,6 @@ def load_public(token):
         found = cur.fetchone()
         tenant_id, tracker_id = found[:2]
         chain = [found[i:i + 3] for i in (2, 5, 8) if found[i] is not None]
-        cur.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
         row, steps = load_tracker(cur, tenant_id, tracker_id)
     return row, steps, chain
 

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from tracee.tenancy.scope import TenantScoped, bind_tenant
+from tracee.tenancy.resources import LINK_WITH_TENANTS
+from tracee.tenancy.scope import TenantScoped, bind_tenant, read_directory_row
 from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
@@ -224,3 +225,63 @@ def test_app_sessions_carry_the_tenant_to_postgres(registry, populated):
         assert fresh.scalar(sa.text("SELECT current_setting('app.tenant_id', true)")) in (None, "")
     finally:
         fresh.close()
+
+
+def _links_of(pg, tenant_id) -> list:
+    with pg.admin_engine.connect() as conn:
+        return list(conn.scalars(sa.text("SELECT token FROM tracking_links WHERE tenant_id = :t"),
+                                 {"t": tenant_id}))
+
+
+def test_a_directory_row_binds_rls_to_its_own_tenant_only(registry, pg, populated):
+    """The link lookup sets app.tenant_id as it reads the row; bind_tenant trusts
+    that only for the tenant the row named, in the same transaction."""
+    tenant, other = populated
+    raw = sa.text("SELECT count(*) FROM trackers")
+    session = registry["db.session_factory"]()
+    try:
+        row = read_directory_row(session, LINK_WITH_TENANTS, {"token": _links_of(pg, tenant.id)[0]})
+        assert (row.tenant_id, row.rls_tenant) == (tenant.id, str(tenant.id))
+        assert session.scalar(raw) == 2  # set by the lookup itself
+        bind_tenant(session, tenant.id)
+        assert session.scalar(raw) == 2
+    finally:
+        session.close()
+
+    session = registry["db.session_factory"]()
+    try:
+        read_directory_row(session, LINK_WITH_TENANTS, {"token": _links_of(pg, tenant.id)[0]})
+        bind_tenant(session, other.id)  # not the row's tenant: set_config is sent
+        assert session.scalar(raw) == 1
+    finally:
+        session.close()
+
+    session = registry["db.session_factory"]()
+    try:
+        read_directory_row(session, LINK_WITH_TENANTS, {"token": _links_of(pg, tenant.id)[0]})
+        session.commit()  # the setting died with that transaction
+        bind_tenant(session, tenant.id)
+        assert session.scalar(raw) == 2  # after_begin set it for the new one
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def statements(registry):
+    seen = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    engine = registry["db.engine"]
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_hot_reads_bind_rls_without_a_round_trip_of_their_own(app, pg, populated, statements):
+    tenant, _ = populated
+    app.get("/api/v1/trackers/1/", headers=tenant.headers, status=200)
+    app.get(f"/track/{_links_of(pg, tenant.id)[0]}", status=200)
+    assert sum("set_config('app.tenant_id'" in s for s in statements) == 2
+    assert not [s for s in statements if s.startswith("SELECT set_config")]

@@ -16,6 +16,7 @@ from sqlalchemy import ForeignKey, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracee.db import Base, UTCDateTime, utcnow
+from tracee.tenancy.scope import RLS_COLUMN, read_directory_row, rls_tenant_of
 
 PREFIX = "tk_live_"
 BODY_LENGTH = 32
@@ -141,7 +142,8 @@ class KeyCache:
 # a directory table, so there is no tenant scope for the ORM to add.
 _api_keys = ApiKey.__table__
 _ACTIVE_KEY = select(
-    _api_keys.c.id, _api_keys.c.tenant_id, _api_keys.c.rate_limit, _api_keys.c.last_used_at
+    _api_keys.c.id, _api_keys.c.tenant_id, _api_keys.c.rate_limit, _api_keys.c.last_used_at,
+    rls_tenant_of(_api_keys.c.tenant_id).label(RLS_COLUMN),
 ).where(_api_keys.c.key_hash == bindparam("key_hash"), _api_keys.c.revoked_at.is_(None))
 _TOUCH = (
     update(_api_keys)
@@ -157,10 +159,10 @@ def active_key(session, secret: str, cache: KeyCache) -> ActiveKey | None:
     key_hash = hash_key(secret)
     key = cache.get(key_hash)
     if key is None:
-        row = session.connection().execute(_ACTIVE_KEY, {"key_hash": key_hash}).first()
+        row = read_directory_row(session, _ACTIVE_KEY, {"key_hash": key_hash})
         if row is None:
             return None
-        key = ActiveKey(*row)
+        key = ActiveKey(*row[:4])
         cache.put(key_hash, key)
     return key
 

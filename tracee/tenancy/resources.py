@@ -7,12 +7,12 @@ found by walking up it (acquisition), not by looking at the URL.
 """
 
 import uuid
+from dataclasses import dataclass, fields
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import aliased
 
 from tracee.tenancy.models import Tenant
-from tracee.tenancy.scope import bind_tenant
+from tracee.tenancy.scope import RLS_COLUMN, bind_tenant, read_directory_row, rls_tenant_of
 from tracee.tenancy.service import DOMAIN_RE
 from tracee.tracking.models import TrackingLink
 from tracee.tracking.reads import TrackerView, read_tracker
@@ -51,7 +51,7 @@ class DomainRoot(PlatformRoot):
 
 
 class TenantResource:
-    def __init__(self, tenant: Tenant, parent):
+    def __init__(self, tenant: "Tenant | TenantView", parent):
         self.tenant = tenant
         self.__name__ = tenant.slug
         self.__parent__ = parent
@@ -64,7 +64,7 @@ class TrackerResource:
         self.__parent__ = parent
 
     @property
-    def tenant(self) -> Tenant:
+    def tenant(self) -> "Tenant | TenantView":
         return self.__parent__.tenant
 
 
@@ -76,9 +76,25 @@ class EmbedPage(TrackerResource):
     """The compact page made for an iframe (``/embed/<token>/``)."""
 
 
-def tenant_lineage(request, tenant: Tenant, platform) -> TenantResource:
-    """The tenant's resource with its agencies above it, up to the platform."""
-    chain = [tenant]
+@dataclass(frozen=True, slots=True)
+class TenantView:
+    """What pages need of a tenant, read with its tracking link (see below)."""
+
+    id: int
+    slug: str
+    name: str
+    parent_id: int | None
+    logo_url: str | None
+    brand_color: str | None
+
+
+def tenant_lineage(request, tenant, platform, agencies=()) -> TenantResource:
+    """The tenant's resource with its agencies above it, up to the platform.
+
+    ``agencies`` are the ones already read, nearest first; deeper ones (rare)
+    are looked up here.
+    """
+    chain = [tenant, *agencies]
     while chain[-1].parent_id is not None and len(chain) < 8:
         chain.append(request.db.get(Tenant, chain[-1].parent_id))
     parent = platform
@@ -87,16 +103,37 @@ def tenant_lineage(request, tenant: Tenant, platform) -> TenantResource:
     return parent
 
 
-# A link with its tenant's chain (agencies nest at most three deep), in one
-# query; built once, as building it took longer than running it.
-_agency, _agency_parent = aliased(Tenant), aliased(Tenant)
+# A link with its tenant's chain (agencies nest at most three deep) in one
+# Core query, built once; it also binds RLS to the link's tenant (see
+# rls_tenant_of), so the tracker read that follows needs no set_config.
+_links, _tenants = TrackingLink.__table__, Tenant.__table__
+_agency, _agency_parent = _tenants.alias("agency"), _tenants.alias("agency_parent")
+_LINEAGE = (_tenants, _agency, _agency_parent)
+_TENANT_FIELDS = [field.name for field in fields(TenantView)]
 LINK_WITH_TENANTS = (
-    select(TrackingLink, Tenant, _agency, _agency_parent)
-    .join(Tenant, Tenant.id == TrackingLink.tenant_id)
-    .outerjoin(_agency, _agency.id == Tenant.parent_id)
-    .outerjoin(_agency_parent, _agency_parent.id == _agency.parent_id)
-    .where(TrackingLink.token == bindparam("token"))
+    select(
+        _links.c.tenant_id,
+        _links.c.tracker_id,
+        *(table.c[name] for table in _LINEAGE for name in _TENANT_FIELDS),
+        rls_tenant_of(_links.c.tenant_id).label(RLS_COLUMN),
+    )
+    .join_from(_links, _tenants, _tenants.c.id == _links.c.tenant_id)
+    .outerjoin(_agency, _agency.c.id == _tenants.c.parent_id)
+    .outerjoin(_agency_parent, _agency_parent.c.id == _agency.c.parent_id)
+    .where(_links.c.token == bindparam("token"))
 )
+
+
+def _lineage_views(row) -> list[TenantView]:
+    """The tenant and the agencies read with it, nearest first."""
+    width = len(_TENANT_FIELDS)
+    views = []
+    for start in range(2, 2 + width * len(_LINEAGE), width):
+        values = row[start : start + width]
+        if values[0] is None:
+            break
+        views.append(TenantView(*values))
+    return views
 
 
 class TrackerDirectory:
@@ -112,14 +149,13 @@ class TrackerDirectory:
         except ValueError:
             raise KeyError(token) from None
         request = root.request
-        # The agencies land in the session: tenant_lineage finds them there.
-        found = request.db.execute(LINK_WITH_TENANTS, {"token": token}).first()
-        if found is None or not root.owns(found[0].tenant_id):
+        found = read_directory_row(request.db, LINK_WITH_TENANTS, {"token": token})
+        if found is None or not root.owns(found.tenant_id):
             raise KeyError(token)
-        link, tenant = found[0], found[1]
-        bind_tenant(request.db, link.tenant_id)
-        tracker = read_tracker(request.db, link.tracker_id)
-        return self.page_class(tracker, tenant_lineage(request, tenant, root))
+        bind_tenant(request.db, found.tenant_id)
+        tracker = read_tracker(request.db, found.tracker_id)
+        tenant, *agencies = _lineage_views(found)
+        return self.page_class(tracker, tenant_lineage(request, tenant, root, agencies))
 
 
 def root_factory(request):

@@ -8,10 +8,12 @@ security policies (the second wall, see the migrations). Touching tenant
 data on an unbound session is a programming error and raises.
 """
 
-from sqlalchemy import ForeignKey, event, text
+from sqlalchemy import ForeignKey, String, event, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.functions import FunctionElement
 
 TENANT_KEY = "tenant_id"
 
@@ -33,10 +35,13 @@ def bind_tenant(session: Session, tenant_id: int) -> None:
     if bound is not None and bound != tenant_id:
         raise TenantScopeError("a session serves one tenant")
     session.info[TENANT_KEY] = tenant_id
-    # A transaction already under way gets the setting now; otherwise
-    # _rls_on_begin sets it as the next one begins, before its first statement
-    # (so binding alone costs no round trip, and it is never sent twice).
-    if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+    # A transaction already under way gets the setting now, unless the
+    # directory row that named the tenant set it already (read_directory_row);
+    # otherwise _rls_on_begin sets it as the next one begins, before its first
+    # statement. So binding costs at most one round trip, and often none.
+    if not session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return
+    if session.info.get(_RLS_SET_BY_ROW) != (session.get_transaction(), str(tenant_id)):
         _set_rls_tenant(session.connection(), tenant_id)
 
 
@@ -59,6 +64,46 @@ _SET_RLS_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
 
 def _set_rls_tenant(connection, tenant_id: int) -> None:
     connection.execute(_SET_RLS_TENANT, {"tenant": str(tenant_id)})
+
+
+class rls_tenant_of(FunctionElement):
+    """A column for a directory query (an API key, a tracking link): on
+    PostgreSQL, reading the row also sets the transaction's ``app.tenant_id``
+    to the row's tenant, saving the round trip of a separate ``set_config``.
+    It reads as the tenant id set (text), NULL on other databases.
+
+    The directory query's WHERE must select at most the row whose tenant is
+    about to be bound: PostgreSQL evaluates it for every row returned.
+    """
+
+    name = "rls_tenant_of"
+    type = String()
+    inherit_cache = True
+
+
+@compiles(rls_tenant_of)
+def _no_rls(element, compiler, **kw):
+    return "NULL"
+
+
+@compiles(rls_tenant_of, "postgresql")
+def _set_rls_from_row(element, compiler, **kw):
+    tenant_id = compiler.process(element.clauses, **kw)
+    return f"set_config('app.tenant_id', CAST({tenant_id} AS TEXT), true)"
+
+
+_RLS_SET_BY_ROW = "rls_set_by_row"
+RLS_COLUMN = "rls_tenant"
+
+
+def read_directory_row(session: Session, statement, params: dict):
+    """The first row of a directory query carrying ``rls_tenant_of(...)`` labelled
+    RLS_COLUMN, noting for :func:`bind_tenant` which tenant it set, and in which
+    transaction (the setting dies with it)."""
+    row = session.connection().execute(statement, params).first()
+    if row is not None and row._mapping[RLS_COLUMN] is not None:
+        session.info[_RLS_SET_BY_ROW] = (session.get_transaction(), row._mapping[RLS_COLUMN])
+    return row
 
 
 @event.listens_for(Session, "after_begin")
