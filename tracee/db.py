@@ -5,10 +5,11 @@ by the transaction tween below; there is no global scoped session.
 """
 
 import sys
+import time
 from datetime import UTC, datetime
 
 from pyramid.tweens import EXCVIEW
-from sqlalchemy import DateTime, MetaData, engine_from_config, event
+from sqlalchemy import DateTime, MetaData, engine_from_config, event, exc
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -50,7 +51,37 @@ def make_engine(settings: dict):
     engine = engine_from_config(settings, "sqlalchemy.")
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    idle = float(settings.get("tracee.db.ping_after_idle_seconds") or 0)
+    if idle > 0:
+        ping_after_idle(engine, idle)
     return engine
+
+
+def ping_after_idle(engine, seconds: float) -> None:
+    """Check a pooled connection before use only when it has sat idle for ``seconds``.
+
+    ``pool_pre_ping`` pings on every checkout: a round trip per request, to
+    catch a connection the server or a firewall dropped, which happens to idle
+    connections. One returned to the pool milliseconds ago is taken as is; if
+    the server died since, that request fails, and SQLAlchemy then replaces
+    every pooled connection at once (its disconnect handling).
+    """
+
+    @event.listens_for(engine.pool, "connect")
+    @event.listens_for(engine.pool, "checkin")
+    def _note_checkin(_dbapi_connection, record):
+        if record is not None:
+            record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get("checked_in_at", 0.0) < seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out a fresh one.
+            raise exc.DisconnectionError() from error
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
