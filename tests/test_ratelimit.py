@@ -246,3 +246,24 @@ def test_the_app_limits_across_workers_with_redis(database, redis_url, make_tena
         assert_429(response, 4)
     finally:
         workers[0].app.registry["ratelimiter"].reset()
+
+
+def test_redis_hit_is_one_round_trip_and_survives_lost_scripts(redis_url, monkeypatch):
+    url, client = redis_url
+    limiter = RateLimiter(url, "2/minute", "2/minute")
+    pool = limiter.storage.get_connection().connection_pool
+    checkouts, original = [], pool.get_connection
+
+    def counted(*args, **kwargs):  # one checkout per round trip
+        checkouts.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "get_connection", counted)
+    key = f"trip-{uuid.uuid4()}"
+    first = limiter.hit("key", key)
+    assert (first.allowed, first.remaining) == (True, 1)
+    assert len(checkouts) == 1
+    client.script_flush()  # as after a Redis restart: the scripts must be loaded again
+    second, third = limiter.hit("key", key), limiter.hit("key", key)
+    assert [(v.allowed, v.remaining) for v in (second, third)] == [(True, 0), (False, 0)]
+    assert 59 <= third.reset_at - time.time() <= 60
