@@ -4,6 +4,7 @@ from pyramid.config import Configurator
 
 from tracee import settings as settings_module
 from tracee.config import configure
+from tracee.front_cache import FrontCache
 
 
 def main(global_config, **settings):
@@ -11,7 +12,7 @@ def main(global_config, **settings):
     settings = settings_module.resolve(settings)
     with Configurator(settings=settings) as config:
         configure(config)
-    app = config.make_wsgi_app()
+    app = FrontCache(config.make_wsgi_app())
     if settings.get("tracee.check_schema", "true").lower() == "true":
         from tracee.migrations import SchemaOutOfDate, check_schema
 

@@ -7,6 +7,7 @@ from pyramid.view import view_config
 from tracee.api.v1.representation import iso
 from tracee.branding.acquisition import branding_for
 from tracee.branding.qr import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, qr_response
+from tracee.front_cache import mark_immutable
 from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
 from tracee.tracking.models import COMPLETED, IN_PROGRESS
 
@@ -83,4 +84,6 @@ def public_qr(context, request):
         size = DEFAULT_SIZE
     size = min(max(size, MIN_SIZE), MAX_SIZE)
     url = request.urls.tracking(context.tracker.tracking_token)
+    # Tokens are never reassigned: this host, address and query always get these bytes.
+    mark_immutable(request)
     return qr_response(request, url, size, "public, max-age=86400")
