@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=3, help="per round")
     parser.add_argument("--scenarios", default="get,page",
-                        help="of get,page,embed,create,status,qr_repeat,qr_first")
+                        help="of get,page,embed,create,status,qr_repeat,qr_public,qr_first")
     parser.add_argument("--per-tenant", type=int, default=10,
                         help="trackers per tenant (100 gives status and first QR renders "
                         "enough fresh trackers for several variants)")

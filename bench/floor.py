@@ -384,6 +384,7 @@ ROUTES = [
     ("POST", re.compile(r"^/api/v1/trackers/?$"), "create"),
     ("POST", re.compile(r"^/api/v1/trackers/(\d+)/status/?$"), "status"),
     ("GET", re.compile(r"^/api/v1/trackers/(\d+)/qr/?$"), "qr"),
+    ("GET", re.compile(r"^/track/([0-9a-f-]{36})/qr\.png$"), "public_qr"),
     ("GET", re.compile(r"^/track/([0-9a-f-]{36})$"), "page"),
     ("GET", re.compile(r"^/embed/([0-9a-f-]{36})/$"), "embed"),
 ]
@@ -402,9 +403,10 @@ def app(environ, start_response):
     if name in ("page", "embed"):
         headers, body = page_html(match.group(1), embed=name == "embed")
         status = "200 OK"
-    elif name == "qr":
+    elif name in ("qr", "public_qr"):
         status, body = "200 OK", QR_PNG
-        headers = [("Content-Type", "image/png"), ("Cache-Control", "private, max-age=86400"),
+        cache = "private" if name == "qr" else "public"
+        headers = [("Content-Type", "image/png"), ("Cache-Control", f"{cache}, max-age=86400"),
                    ("ETag", '"floor"')]
     else:
         if name == "get":

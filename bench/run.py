@@ -140,6 +140,10 @@ class Workload:
     def qr(self, links):
         return [Request("GET", f"/api/v1/trackers/{i}/qr/", self.keys[t]) for _, t, i in links]
 
+    def public_qr(self, links):
+        return [Request("GET", f"/track/{token}/qr.png", forwarded_for=_client(n))
+                for n, (token, _, _) in enumerate(links)]
+
 
 def _chunks(items: list, count: int) -> list[list]:
     size = -(-len(items) // count)
@@ -184,9 +188,13 @@ def scenarios(w: Workload, rounds: int) -> list[Scenario]:
         Scenario("status", "POST /api/v1/trackers/{id}/status/", 0.4, fresh(w.status, 0),
                  fresh(w.status, 1), w.status(w.part(2, 8)), fresh(w.status, 3),
                  fresh(w.status, 4)),
-        Scenario("qr_repeat", "GET .../qr/ (repeat, cached)", 0.8, same(w.qr(w.repeat())),
+        Scenario("qr_repeat", "GET .../qr/ (repeat, keyed)", 0.8, same(w.qr(w.repeat())),
                  same(w.qr(w.repeat())), w.qr(w.repeat()), same(w.qr(w.repeat())),
                  same(w.qr(w.repeat()))),
+        Scenario("qr_public", "GET /track/<token>/qr.png (repeat)", 0.8,
+                 same(w.public_qr(w.repeat())), same(w.public_qr(w.repeat())),
+                 w.public_qr(w.repeat()), same(w.public_qr(w.repeat())),
+                 same(w.public_qr(w.repeat()))),
         Scenario("qr_first", "GET .../qr/ (first render)", None, fresh(w.qr, 5), None,
                  w.qr(w.part(6, 8)), fresh(w.qr, 7), None),
     ]
