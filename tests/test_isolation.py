@@ -416,6 +416,24 @@ def test_bound_session_updates_and_deletes_only_its_tenant(registry, database, s
     assert events == {other.id: 1}
 
 
+def test_trackers_are_created_only_for_the_bound_tenant(registry, database, seeded):
+    tenant, other = seeded
+    with database.admin_engine.connect() as conn:
+        before = conn.scalar(sa.text("SELECT count(*) FROM trackers"))
+    session = registry["db.session_factory"]()
+    try:
+        with pytest.raises(TenantScopeError, match="without a tenant"):
+            create_tracker(session, tenant.id, "unbound", Actor("test"))
+        bind_tenant(session, tenant.id)
+        with pytest.raises(TenantScopeError, match="another tenant"):
+            create_tracker(session, other.id, "smuggled", Actor("test"), template="3d-printing")
+        session.commit()
+    finally:
+        session.close()
+    with database.admin_engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM trackers")) == before
+
+
 def test_session_serves_one_tenant(tenant_session, seeded):
     tenant, other = seeded
     session = tenant_session(tenant.id)
