@@ -21,7 +21,6 @@ from tracee.tracking.workflow import (
     WorkflowError,
     apply_action,
     create_tracker,
-    tracker_for_update,
 )
 
 SIX_STEPS = [
@@ -229,8 +228,7 @@ def test_process_names_match_ignoring_case_and_spaces(create, act, spelling):
 
 def test_process_names_match_any_white_space_in_the_domain(tenant, tenant_session):
     session = tenant_session(tenant.id)
-    created = create_tracker(session, tenant.id, "Order #1", TEST_ACTOR, template="3d-printing")
-    tracker = tracker_for_update(session, created.id)
+    tracker = create_tracker(session, tenant.id, "Order #1", TEST_ACTOR, template="3d-printing")
     assert apply_action(session, tracker, "\t3d\n printing ", "start", TEST_ACTOR) is True
     assert apply_action(session, tracker, "3D PRINTING", "start", TEST_ACTOR) is False
     assert [s.status for s in tracker.steps][:2] == ["completed", "in_progress"]
@@ -280,8 +278,7 @@ def test_domain_errors(tenant, tenant_session):
     session = tenant_session(tenant.id)
     with pytest.raises(UnknownTemplate):
         create_tracker(session, tenant.id, "Order", TEST_ACTOR, template="no-such")
-    created = create_tracker(session, tenant.id, "Order", TEST_ACTOR, template="print-shop")
-    tracker = tracker_for_update(session, created.id)
+    tracker = create_tracker(session, tenant.id, "Order", TEST_ACTOR, template="print-shop")
     with pytest.raises(UnknownProcess) as unknown:
         apply_action(session, tracker, "Kiln", "start", TEST_ACTOR)
     assert unknown.value.details["valid"] == [
@@ -467,8 +464,7 @@ def test_events_name_the_key_that_acted(tenant, create, act, events, registry):
 
 def test_domain_calls_record_their_actor(tenant, tenant_session, events):
     session = tenant_session(tenant.id)
-    created = create_tracker(session, tenant.id, "Order #5", TEST_ACTOR, template="3d-printing")
-    tracker = tracker_for_update(session, created.id)
+    tracker = create_tracker(session, tenant.id, "Order #5", TEST_ACTOR, template="3d-printing")
     apply_action(session, tracker, "Packaging", "complete", TEST_ACTOR)
     session.commit()
     recorded = events(tracker.id)

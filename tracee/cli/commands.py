@@ -18,7 +18,7 @@ from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import TenantError, create_tenant, find_tenant
 from tracee.text import is_printable
 from tracee.tracking.models import Tracker
-from tracee.tracking.workflow import Actor, apply_action, create_tracker, tracker_for_update
+from tracee.tracking.workflow import Actor, apply_action, create_tracker
 from tracee.urls import PublicUrls
 
 CLI = Actor("cli")
@@ -158,10 +158,9 @@ def demo(env: Environment, _args) -> None:
         bind_tenant(session, tenant.id)
         tracker = session.scalar(select(Tracker).where(Tracker.number == 1234))
         if tracker is None:
-            created = create_tracker(
+            tracker = create_tracker(
                 session, tenant.id, "Order #1234 - Blue Vase", CLI, template="3d-printing"
             )
-            tracker = tracker_for_update(session, created.id)
             apply_action(session, tracker, "3D Printing", "start", CLI)
         # Keys are shown once, so a re-run issues a new one and retires the old.
         previous = session.scalars(

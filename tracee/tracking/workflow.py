@@ -9,14 +9,20 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 
 from tracee.db import utcnow
 from tracee.tenancy.models import allocate_tracker_id
 from tracee.tenancy.scope import TenantScopeError, require_tenant
-from tracee.tracking.models import Tracker, TrackerEvent, TrackerStep, TrackingLink
-from tracee.tracking.reads import StepView, TrackerView
+from tracee.tracking.models import Tracker
 from tracee.tracking.templates import find_template
+from tracee.tracking.writes import (
+    StepDraft,
+    TrackerDraft,
+    insert_tracker,
+    lock_tracker,
+    save_changes,
+)
 
 START, COMPLETE = "start", "complete"
 ACTIONS = (START, COMPLETE)
@@ -74,37 +80,24 @@ def _choose_number(session, requested: int | None, name: str) -> int:
     return highest + 1
 
 
-def _record(tracker: Tracker, event_type: str, actor: Actor, process: str | None = None, at=None):
+def _event(tracker: TrackerDraft, event_type: str, actor: Actor, at, process=None) -> dict:
+    """The next entry of the tracker's audit trail."""
     tracker.event_seq += 1
-    event = TrackerEvent(
-        tracker_id=tracker.id,
-        seq=tracker.event_seq,
-        type=event_type,
-        process=process,
-        actor=actor.label,
-        created_at=at or utcnow(),
-    )
-    return event
-
-
-# Core inserts, built once: a create writes four kinds of row it has all the
-# values of, and the ORM's unit of work cost more than the writes themselves.
-_INSERT_TRACKER = insert(Tracker.__table__)
-_INSERT_STEPS = insert(TrackerStep.__table__)
-_INSERT_LINK = insert(TrackingLink.__table__)
-_INSERT_EVENT = insert(TrackerEvent.__table__)
+    return {"seq": tracker.event_seq, "type": event_type, "process": process,
+            "actor": actor.label, "created_at": at}
 
 
 def create_tracker(
     session, tenant_id: int, name: str, actor: Actor, template: str | None = None,
     number: int | None = None,
-) -> TrackerView:
-    """Create a tracker with its steps, link and first event; return it as read.
+) -> TrackerDraft:
+    """Create a tracker with its steps, link and first event.
 
-    To change it afterwards, load it with :func:`tracker_for_update`.
+    The result is the new tracker, whose row this transaction holds: it can
+    be changed with :func:`apply_action` straight away.
     """
     if tenant_id != require_tenant(session):
-        # What the ORM's stamping checks for its own inserts (tracee.tenancy.scope).
+        # What the ORM's stamping checks for the rows it inserts (tracee.tenancy.scope).
         raise TenantScopeError("new Tracker for another tenant")
     spec = None
     if template is not None:
@@ -112,65 +105,41 @@ def create_tracker(
         if spec is None:
             raise UnknownTemplate(f"unknown template {template!r}")
     tracker_id = allocate_tracker_id(session, tenant_id)
-    number = _choose_number(session, number, name)
-    now, token = utcnow(), uuid.uuid4()
-    steps = tuple(
-        StepView(position, step.name, step.visible, None, None)
-        for position, step in enumerate(spec.steps if spec else (), start=1)
+    now = utcnow()
+    tracker = TrackerDraft(
+        id=tracker_id,
+        number=_choose_number(session, number, name),
+        name=name,
+        template_slug=spec.slug if spec else None,
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
+        event_seq=0,
+        tracking_token=uuid.uuid4(),
+        steps=[
+            StepDraft(position=i, name=s.name, visible=s.visible)
+            for i, s in enumerate(spec.steps if spec else (), start=1)
+        ],
     )
-    owner = {"tenant_id": tenant_id, "tracker_id": tracker_id}
-    connection = session.connection()
-    connection.execute(_INSERT_TRACKER, {
-        "tenant_id": tenant_id, "id": tracker_id, "number": number, "name": name,
-        "template_slug": spec.slug if spec else None, "created_at": now, "updated_at": now,
-        "completed_at": None, "event_seq": 1,
-    })
-    if steps:
-        connection.execute(_INSERT_STEPS, [
-            {**owner, "position": s.position, "name": s.name, "visible": s.visible,
-             "started_at": None, "completed_at": None}
-            for s in steps
-        ])
-    connection.execute(_INSERT_LINK, {**owner, "token": token})
-    connection.execute(_INSERT_EVENT, {
-        **owner, "seq": 1, "type": "tracker.created", "process": None, "actor": actor.label,
-        "created_at": now,
-    })
-    return TrackerView(tracker_id, number, name, spec.slug if spec else None, now, now, None,
-                       token, steps)
+    insert_tracker(session, tracker, _event(tracker, "tracker.created", actor, now))
+    return tracker
 
 
-def tracker_for_update(session, tracker_id: int) -> Tracker | None:
+def tracker_for_update(session, tracker_id: int) -> TrackerDraft | None:
     """The tracker, locked until commit so concurrent changes queue up behind it."""
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite ignores FOR UPDATE; any write takes its database lock (waiting
-        # for other writers), so the read below sees their committed changes.
-        session.execute(
-            update(Tracker)
-            .where(Tracker.id == tracker_id)
-            .values(event_seq=Tracker.event_seq)
-            .execution_options(synchronize_session=False)
-        )
-    # OF trackers: the link is eager-loaded by an outer join, and PostgreSQL
-    # refuses FOR UPDATE on the nullable side of one.
-    # Not joinedload(Tracker.steps): steps joined into this statement would come
-    # from the snapshot taken before it waited for the lock, i.e. stale. Loaded
-    # by their own query once the lock is held, they are current.
-    return session.scalar(
-        select(Tracker).where(Tracker.id == tracker_id).with_for_update(of=Tracker)
-    )
+    return lock_tracker(session, tracker_id)
 
 
 def _normalise(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _find_step(tracker: Tracker, process: str) -> TrackerStep | None:
+def _find_step(tracker: TrackerDraft, process: str) -> StepDraft | None:
     wanted = _normalise(process)
     return next((s for s in tracker.steps if _normalise(s.name) == wanted), None)
 
 
-def apply_action(session, tracker: Tracker, process: str, action: str, actor: Actor) -> bool:
+def apply_action(session, tracker: TrackerDraft, process: str, action: str, actor: Actor) -> bool:
     """Start or complete ``process``; return whether anything changed.
 
     Acting on a step closes every earlier step still open; ``start`` on a
@@ -188,7 +157,7 @@ def apply_action(session, tracker: Tracker, process: str, action: str, actor: Ac
                 f"unknown process {process!r}; valid: {', '.join(valid)}", valid=valid
             )
         # Without a template the steps are whatever the business reports, in order.
-        step = TrackerStep(position=len(tracker.steps) + 1, name=" ".join(process.split()))
+        step = StepDraft(position=len(tracker.steps) + 1, name=" ".join(process.split()))
         tracker.steps.append(step)
 
     now = utcnow()
@@ -224,9 +193,8 @@ def apply_action(session, tracker: Tracker, process: str, action: str, actor: Ac
     last = tracker.steps[-1]
     tracker.completed_at = last.completed_at
     tracker.updated_at = now
-    for event_type, name in changes:
-        session.add(_record(tracker, event_type, actor, process=name, at=now))
+    events = [_event(tracker, event_type, actor, now, name) for event_type, name in changes]
     if tracker.completed_at is not None:
-        session.add(_record(tracker, "tracker.completed", actor, at=now))
-    session.flush()
+        events.append(_event(tracker, "tracker.completed", actor, now))
+    save_changes(session, tracker, events)
     return True

@@ -1,6 +1,10 @@
-"""The JSON a tracker is shown as. Times are ISO 8601 in UTC with a ``Z``."""
+"""The JSON a tracker is shown as. Times are ISO 8601 in UTC with a ``Z``.
 
-from tracee.tracking.models import Tracker, TrackerStep
+A tracker may be an ORM Tracker (lists), a TrackerView (reads) or a
+TrackerDraft (after a change): they share TrackerState and StepState.
+"""
+
+from tracee.tracking.models import StepState, TrackerState
 
 
 def iso(value):
@@ -9,7 +13,7 @@ def iso(value):
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _step(step: TrackerStep) -> dict:
+def _step(step: StepState) -> dict:
     return {
         "name": step.name,
         "order": step.position,
@@ -20,7 +24,7 @@ def _step(step: TrackerStep) -> dict:
     }
 
 
-def _history_entry(step: TrackerStep) -> dict:
+def _history_entry(step: StepState) -> dict:
     return {
         "process": step.name,
         "status": step.status,
@@ -29,7 +33,7 @@ def _history_entry(step: TrackerStep) -> dict:
     }
 
 
-def tracker_summary(tracker: Tracker, urls) -> dict:
+def tracker_summary(tracker: TrackerState, urls) -> dict:
     current = tracker.current_step()
     token = tracker.tracking_token
     return {
@@ -49,7 +53,7 @@ def tracker_summary(tracker: Tracker, urls) -> dict:
     }
 
 
-def tracker_detail(tracker: Tracker, urls) -> dict:
+def tracker_detail(tracker: TrackerState, urls) -> dict:
     return {
         **tracker_summary(tracker, urls),
         "history": [_history_entry(s) for s in tracker.started_steps()],
