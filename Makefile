@@ -28,6 +28,8 @@ test: install
 
 ## make bench: production config on gunicorn vs a bare-WSGI floor (docs/performance.md)
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from Debian's packages"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install
