@@ -238,32 +238,26 @@ def test_a_directory_row_binds_rls_to_its_own_tenant_only(registry, pg, populate
     that only for the tenant the row named, in the same transaction."""
     tenant, other = populated
     raw = sa.text("SELECT count(*) FROM trackers")
-    session = registry["db.session_factory"]()
-    try:
-        row = read_directory_row(session, LINK_WITH_TENANTS, {"token": _links_of(pg, tenant.id)[0]})
-        assert (row.tenant_id, row.rls_tenant) == (tenant.id, str(tenant.id))
-        assert session.scalar(raw) == 2  # set by the lookup itself
-        bind_tenant(session, tenant.id)
-        assert session.scalar(raw) == 2
-    finally:
-        session.close()
+    token = {"token": _links_of(pg, tenant.id)[0]}
 
-    session = registry["db.session_factory"]()
-    try:
-        read_directory_row(session, LINK_WITH_TENANTS, {"token": _links_of(pg, tenant.id)[0]})
-        bind_tenant(session, other.id)  # not the row's tenant: set_config is sent
-        assert session.scalar(raw) == 1
-    finally:
-        session.close()
+    def after_lookup(then):
+        """A fresh session: look the link up, do ``then``, count the trackers seen."""
+        with registry["db.session_factory"]() as session:
+            row = read_directory_row(session, LINK_WITH_TENANTS, token)
+            assert (row.tenant_id, row.rls_tenant) == (tenant.id, str(tenant.id))
+            then(session)
+            return session.scalar(raw)
 
-    session = registry["db.session_factory"]()
-    try:
-        read_directory_row(session, LINK_WITH_TENANTS, {"token": _links_of(pg, tenant.id)[0]})
-        session.commit()  # the setting died with that transaction
-        bind_tenant(session, tenant.id)
-        assert session.scalar(raw) == 2  # after_begin set it for the new one
-    finally:
-        session.close()
+    assert after_lookup(lambda session: None) == 2  # set by the lookup itself
+    assert after_lookup(lambda session: bind_tenant(session, tenant.id)) == 2
+    # not the row's tenant: bind_tenant sends set_config
+    assert after_lookup(lambda session: bind_tenant(session, other.id)) == 1
+
+    def commit_then_bind(session):
+        session.commit()  # the lookup's setting dies with its transaction ...
+        bind_tenant(session, tenant.id)  # ... and after_begin sets it for the next
+
+    assert after_lookup(commit_then_bind) == 2
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import RLS_COLUMN, bind_tenant, read_directory_row, rls_tenant_of
 from tracee.tenancy.service import DOMAIN_RE
 from tracee.tracking.models import TrackingLink
-from tracee.tracking.reads import TrackerView, read_tracker
+from tracee.tracking.reads import read_tracker
+from tracee.tracking.records import TrackerRecord
 
 
 class PlatformRoot:
@@ -58,7 +59,7 @@ class TenantResource:
 
 
 class TrackerResource:
-    def __init__(self, tracker: TrackerView, parent: TenantResource):
+    def __init__(self, tracker: TrackerRecord, parent: TenantResource):
         self.tracker = tracker
         self.__name__ = str(tracker.tracking_token)
         self.__parent__ = parent

@@ -22,7 +22,7 @@ PENDING, IN_PROGRESS, COMPLETED = "pending", "in_progress", "completed"
 
 class TrackerState:
     """What a tracker's own fields say about it, for Tracker and for the
-    read-only TrackerView (tracee.tracking.reads) alike."""
+    plain TrackerRecord (tracee.tracking.records) alike."""
 
     __slots__ = ()
 
@@ -41,7 +41,7 @@ class TrackerState:
 
 
 class StepState:
-    """A step's status from its times, for TrackerStep and StepView alike."""
+    """A step's status from its times, for TrackerStep and StepRecord alike."""
 
     __slots__ = ()
 

@@ -1,52 +1,25 @@
-"""Read-only trackers for the hot read paths, loaded by one Core query.
+"""Trackers for the hot read paths, loaded by one Core query.
 
 ``GET /api/v1/trackers/{id}/``, the QR code, the tracking page and the embed
 only read a tracker. Loading it as ORM objects (identity map, instance state,
 loader strategies, the scoping hook, two queries) cost about a third of such
-a request, so they read plain rows into the frozen objects below instead.
-Every change still goes through the ORM classes in models.py; both kinds
-share their derived state (status, current step) through its mixins.
+a request, so they read plain rows into records (records.py) instead.
 
 The ORM's scoping hook does not see Core queries, so this one takes the
 tenant from the same binding (``require_tenant``) and names it in SQL, and
 row-level security applies as to any other query.
 """
 
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import bindparam, select
 
 from tracee.tenancy.scope import require_tenant
-from tracee.tracking.models import StepState, Tracker, TrackerState, TrackerStep, TrackingLink
-
-
-@dataclass(frozen=True, slots=True)
-class StepView(StepState):
-    position: int
-    name: str
-    visible: bool
-    started_at: datetime | None
-    completed_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerView(TrackerState):
-    id: int
-    number: int
-    name: str
-    template_slug: str | None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    tracking_token: uuid.UUID
-    steps: tuple[StepView, ...]
-
+from tracee.tracking.models import Tracker, TrackerStep, TrackingLink
+from tracee.tracking.records import StepRecord, TrackerRecord
 
 _trackers, _steps, _links = Tracker.__table__, TrackerStep.__table__, TrackingLink.__table__
 _TRACKER_COLUMNS = [_trackers.c[name] for name in (
-    "id", "number", "name", "template_slug", "created_at", "updated_at", "completed_at"
+    "id", "number", "name", "template_slug", "created_at", "updated_at", "completed_at",
+    "event_seq",
 )] + [_links.c.token]
 _STEP_COLUMNS = [_steps.c[name] for name in (
     "position", "name", "visible", "started_at", "completed_at"
@@ -68,12 +41,12 @@ _TRACKER_WITH_STEPS = (
 _SPLIT = len(_TRACKER_COLUMNS)
 
 
-def read_tracker(session, tracker_id: int) -> TrackerView | None:
+def read_tracker(session, tracker_id: int) -> TrackerRecord | None:
     """The bound tenant's tracker ``tracker_id`` with its steps, or None."""
     rows = session.connection().execute(
         _TRACKER_WITH_STEPS, {"tenant_id": require_tenant(session), "id": tracker_id}
     ).all()
     if not rows:
         return None
-    steps = tuple(StepView(*row[_SPLIT:]) for row in rows if row[_SPLIT] is not None)
-    return TrackerView(*rows[0][:_SPLIT], steps)
+    steps = [StepRecord(*row[_SPLIT:]) for row in rows if row[_SPLIT] is not None]
+    return TrackerRecord(*rows[0][:_SPLIT], steps)

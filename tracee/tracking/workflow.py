@@ -15,14 +15,9 @@ from tracee.db import utcnow
 from tracee.tenancy.models import allocate_tracker_id
 from tracee.tenancy.scope import TenantScopeError, require_tenant
 from tracee.tracking.models import Tracker
+from tracee.tracking.records import StepRecord, TrackerRecord
 from tracee.tracking.templates import find_template
-from tracee.tracking.writes import (
-    StepDraft,
-    TrackerDraft,
-    insert_tracker,
-    lock_tracker,
-    save_changes,
-)
+from tracee.tracking.writes import insert_tracker, lock_tracker, save_changes
 
 START, COMPLETE = "start", "complete"
 ACTIONS = (START, COMPLETE)
@@ -80,7 +75,7 @@ def _choose_number(session, requested: int | None, name: str) -> int:
     return highest + 1
 
 
-def _event(tracker: TrackerDraft, event_type: str, actor: Actor, at, process=None) -> dict:
+def _event(tracker: TrackerRecord, event_type: str, actor: Actor, at, process=None) -> dict:
     """The next entry of the tracker's audit trail."""
     tracker.event_seq += 1
     return {"seq": tracker.event_seq, "type": event_type, "process": process,
@@ -90,7 +85,7 @@ def _event(tracker: TrackerDraft, event_type: str, actor: Actor, at, process=Non
 def create_tracker(
     session, tenant_id: int, name: str, actor: Actor, template: str | None = None,
     number: int | None = None,
-) -> TrackerDraft:
+) -> TrackerRecord:
     """Create a tracker with its steps, link and first event.
 
     The result is the new tracker, whose row this transaction holds: it can
@@ -106,7 +101,7 @@ def create_tracker(
             raise UnknownTemplate(f"unknown template {template!r}")
     tracker_id = allocate_tracker_id(session, tenant_id)
     now = utcnow()
-    tracker = TrackerDraft(
+    tracker = TrackerRecord(
         id=tracker_id,
         number=_choose_number(session, number, name),
         name=name,
@@ -117,7 +112,7 @@ def create_tracker(
         event_seq=0,
         tracking_token=uuid.uuid4(),
         steps=[
-            StepDraft(position=i, name=s.name, visible=s.visible)
+            StepRecord(position=i, name=s.name, visible=s.visible)
             for i, s in enumerate(spec.steps if spec else (), start=1)
         ],
     )
@@ -125,7 +120,7 @@ def create_tracker(
     return tracker
 
 
-def tracker_for_update(session, tracker_id: int) -> TrackerDraft | None:
+def tracker_for_update(session, tracker_id: int) -> TrackerRecord | None:
     """The tracker, locked until commit so concurrent changes queue up behind it."""
     return lock_tracker(session, tracker_id)
 
@@ -134,12 +129,12 @@ def _normalise(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _find_step(tracker: TrackerDraft, process: str) -> StepDraft | None:
+def _find_step(tracker: TrackerRecord, process: str) -> StepRecord | None:
     wanted = _normalise(process)
     return next((s for s in tracker.steps if _normalise(s.name) == wanted), None)
 
 
-def apply_action(session, tracker: TrackerDraft, process: str, action: str, actor: Actor) -> bool:
+def apply_action(session, tracker: TrackerRecord, process: str, action: str, actor: Actor) -> bool:
     """Start or complete ``process``; return whether anything changed.
 
     Acting on a step closes every earlier step still open; ``start`` on a
@@ -157,7 +152,7 @@ def apply_action(session, tracker: TrackerDraft, process: str, action: str, acto
                 f"unknown process {process!r}; valid: {', '.join(valid)}", valid=valid
             )
         # Without a template the steps are whatever the business reports, in order.
-        step = StepDraft(position=len(tracker.steps) + 1, name=" ".join(process.split()))
+        step = StepRecord(position=len(tracker.steps) + 1, name=" ".join(process.split()))
         tracker.steps.append(step)
 
     now = utcnow()

@@ -10,52 +10,11 @@ Like reads.py, these statements take the tenant from the session's binding
 row-level security applies as to any other statement.
 """
 
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
-
 from sqlalchemy import and_, bindparam, insert, select, update
 
 from tracee.tenancy.scope import require_tenant
-from tracee.tracking.models import (
-    StepState,
-    Tracker,
-    TrackerEvent,
-    TrackerState,
-    TrackerStep,
-    TrackingLink,
-)
-
-
-@dataclass(slots=True)
-class StepDraft(StepState):
-    position: int
-    name: str
-    visible: bool = True
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class TrackerDraft(TrackerState):
-    """A tracker locked for change (:func:`lock_tracker`), as plain values."""
-
-    id: int
-    number: int
-    name: str
-    template_slug: str | None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    event_seq: int
-    tracking_token: uuid.UUID
-    steps: list[StepDraft]
-    # Each step's times as stored, by position: what save() compares against.
-    stored: dict[int, tuple] = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.stored = {s.position: (s.started_at, s.completed_at) for s in self.steps}
-
+from tracee.tracking.models import Tracker, TrackerEvent, TrackerStep, TrackingLink
+from tracee.tracking.records import StepRecord, TrackerRecord
 
 _trackers, _steps, _links = Tracker.__table__, TrackerStep.__table__, TrackingLink.__table__
 _events = TrackerEvent.__table__
@@ -106,23 +65,23 @@ _UPDATE_TRACKER = (
 )
 
 
-def insert_tracker(session, draft: TrackerDraft, first_event: dict) -> None:
+def insert_tracker(session, tracker: TrackerRecord, first_event: dict) -> None:
     """Write a new tracker, its steps, its link and its first event."""
-    owner = {"tenant_id": require_tenant(session), "tracker_id": draft.id}
+    owner = {"tenant_id": require_tenant(session), "tracker_id": tracker.id}
     connection = session.connection()
     connection.execute(_INSERT_TRACKER, {
-        "tenant_id": owner["tenant_id"], "id": draft.id, "number": draft.number,
-        "name": draft.name, "template_slug": draft.template_slug,
-        "created_at": draft.created_at, "updated_at": draft.updated_at,
-        "completed_at": draft.completed_at, "event_seq": draft.event_seq,
+        "tenant_id": owner["tenant_id"], "id": tracker.id, "number": tracker.number,
+        "name": tracker.name, "template_slug": tracker.template_slug,
+        "created_at": tracker.created_at, "updated_at": tracker.updated_at,
+        "completed_at": tracker.completed_at, "event_seq": tracker.event_seq,
     })
-    if draft.steps:
-        connection.execute(_INSERT_STEPS, [_step_row(owner, s) for s in draft.steps])
-    connection.execute(_INSERT_LINK, {**owner, "token": draft.tracking_token})
+    if tracker.steps:
+        connection.execute(_INSERT_STEPS, [_step_row(owner, s) for s in tracker.steps])
+    connection.execute(_INSERT_LINK, {**owner, "token": tracker.tracking_token})
     connection.execute(_INSERT_EVENTS, {**owner, **first_event})
 
 
-def lock_tracker(session, tracker_id: int) -> TrackerDraft | None:
+def lock_tracker(session, tracker_id: int) -> TrackerRecord | None:
     """The bound tenant's tracker, locked until commit, or None."""
     params = {"owner_tenant": require_tenant(session), "owner_tracker": tracker_id}
     connection = session.connection()
@@ -131,35 +90,36 @@ def lock_tracker(session, tracker_id: int) -> TrackerDraft | None:
     row = connection.execute(_LOCKED_TRACKER, params).first()
     if row is None:
         return None
-    steps = [StepDraft(*step) for step in connection.execute(_STEPS, params)]
-    return TrackerDraft(*row, steps=steps)
+    steps = [StepRecord(*step) for step in connection.execute(_STEPS, params)]
+    return TrackerRecord(*row, steps=steps)
 
 
-def save_changes(session, draft: TrackerDraft, events: list[dict]) -> None:
-    """Write what changed in ``draft`` since it was read or last saved, with ``events``."""
-    owner = {"tenant_id": require_tenant(session), "tracker_id": draft.id}
-    where = {"owner_tenant": owner["tenant_id"], "owner_tracker": draft.id}
+def save_changes(session, tracker: TrackerRecord, events: list[dict]) -> None:
+    """Write what changed in ``tracker`` since it was read or last saved, with ``events``."""
+    owner = {"tenant_id": require_tenant(session), "tracker_id": tracker.id}
+    where = {"owner_tenant": owner["tenant_id"], "owner_tracker": tracker.id}
     connection = session.connection()
-    added = [s for s in draft.steps if s.position not in draft.stored]
+    added = [s for s in tracker.steps if s.position not in tracker.stored]
     changed = [
         {**where, "step": s.position, "new_started_at": s.started_at,
          "new_completed_at": s.completed_at}
-        for s in draft.steps
-        if s.position in draft.stored and draft.stored[s.position] != (s.started_at, s.completed_at)
+        for s in tracker.steps
+        if tracker.stored.get(s.position, (s.started_at, s.completed_at))
+        != (s.started_at, s.completed_at)
     ]
     if changed:
         connection.execute(_UPDATE_STEP, changed)
     if added:
         connection.execute(_INSERT_STEPS, [_step_row(owner, s) for s in added])
     connection.execute(_UPDATE_TRACKER, {
-        **where, "new_completed_at": draft.completed_at, "new_updated_at": draft.updated_at,
-        "new_event_seq": draft.event_seq,
+        **where, "new_completed_at": tracker.completed_at, "new_updated_at": tracker.updated_at,
+        "new_event_seq": tracker.event_seq,
     })
     if events:
         connection.execute(_INSERT_EVENTS, [{**owner, **event} for event in events])
-    draft.stored = {s.position: (s.started_at, s.completed_at) for s in draft.steps}
+    tracker.mark_stored()
 
 
-def _step_row(owner: dict, step: StepDraft) -> dict:
+def _step_row(owner: dict, step: StepRecord) -> dict:
     return {**owner, "position": step.position, "name": step.name, "visible": step.visible,
             "started_at": step.started_at, "completed_at": step.completed_at}

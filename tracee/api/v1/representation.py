@@ -1,7 +1,7 @@
 """The JSON a tracker is shown as. Times are ISO 8601 in UTC with a ``Z``.
 
-A tracker may be an ORM Tracker (lists), a TrackerView (reads) or a
-TrackerDraft (after a change): they share TrackerState and StepState.
+A tracker may be an ORM Tracker (lists) or a TrackerRecord (reads, changes):
+they share TrackerState and StepState.
 """
 
 from tracee.tracking.models import StepState, TrackerState

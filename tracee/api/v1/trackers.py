@@ -20,9 +20,9 @@ from tracee.api.schemas import (
 from tracee.api.v1.representation import tracker_detail, tracker_summary
 from tracee.api.v1.services import api_service
 from tracee.tracking.models import Tracker
-from tracee.tracking.reads import TrackerView, read_tracker
+from tracee.tracking.reads import read_tracker
+from tracee.tracking.records import TrackerRecord
 from tracee.tracking.workflow import WorkflowError, create_tracker, tracker_for_update
-from tracee.tracking.writes import TrackerDraft
 
 trackers = api_service("trackers", "/trackers")
 tracker = api_service("tracker", "/trackers/{id}")
@@ -53,12 +53,11 @@ def domain_error(exc: WorkflowError):
     return api_error(status, str(exc), name=exc.field)
 
 
-def load_tracker(request, lock: bool = False) -> TrackerView | TrackerDraft:
+def load_tracker(request, lock: bool = False) -> TrackerRecord:
     """The tenant's tracker named in the path; another tenant's is simply not found.
 
-    To read, a TrackerView (one Core query, see tracee.tracking.reads). With
-    ``lock``, a TrackerDraft to change, held until commit so concurrent
-    changes apply one after the other.
+    With ``lock``, held until commit so concurrent changes apply one after
+    the other.
     """
     tracker_id = path_id(request)
     if lock:
