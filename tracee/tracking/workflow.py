@@ -9,15 +9,18 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from tracee.db import utcnow
 from tracee.tenancy.models import allocate_tracker_id
 from tracee.tenancy.scope import TenantScopeError, require_tenant
-from tracee.tracking.models import Tracker
 from tracee.tracking.records import StepRecord, TrackerRecord
 from tracee.tracking.templates import find_template
-from tracee.tracking.writes import insert_tracker, lock_tracker, save_changes
+from tracee.tracking.writes import (
+    highest_number,
+    insert_tracker,
+    lock_tracker,
+    number_taken,
+    save_changes,
+)
 
 START, COMPLETE = "start", "complete"
 ACTIONS = (START, COMPLETE)
@@ -55,21 +58,17 @@ class Actor:
     label: str
 
 
-def _number_taken(session, number: int) -> bool:
-    return session.scalar(select(Tracker.id).where(Tracker.number == number)) is not None
-
-
 def _choose_number(session, requested: int | None, name: str) -> int:
     if requested is not None:
-        if _number_taken(session, requested):
+        if number_taken(session, requested):
             raise NumberTaken(f"number {requested} is already used by another tracker")
         return requested
     match = _NUMBER_IN_NAME.search(name)
     if match and 0 < int(match.group(1)) <= MAX_NUMBER:
         from_name = int(match.group(1))
-        if not _number_taken(session, from_name):
+        if not number_taken(session, from_name):
             return from_name
-    highest = session.scalar(select(func.max(Tracker.number))) or 0
+    highest = highest_number(session)
     if highest >= MAX_NUMBER:
         raise NumberTaken("no free order number is left; pass one explicitly")
     return highest + 1

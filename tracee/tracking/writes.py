@@ -10,7 +10,7 @@ Like reads.py, these statements take the tenant from the session's binding
 row-level security applies as to any other statement.
 """
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from tracee.tenancy.scope import require_tenant
 from tracee.tracking.models import Tracker, TrackerEvent, TrackerStep, TrackingLink
@@ -48,6 +48,10 @@ _STEPS = (
     .where(_OWN_STEPS)
     .order_by(_steps.c.position)
 )
+# Order numbers are chosen under the tenant row's lock (allocate_tracker_id).
+_OWN_NUMBERS = _trackers.c.tenant_id == bindparam("owner_tenant")
+_NUMBER_TAKEN = select(_trackers.c.id).where(_OWN_NUMBERS, _trackers.c.number == bindparam("n"))
+_HIGHEST_NUMBER = select(func.max(_trackers.c.number)).where(_OWN_NUMBERS)
 _INSERT_TRACKER = insert(_trackers)
 _INSERT_STEPS = insert(_steps)
 _INSERT_LINK = insert(_links)
@@ -63,6 +67,17 @@ _UPDATE_TRACKER = (
     .values(completed_at=bindparam("new_completed_at"), updated_at=bindparam("new_updated_at"),
             event_seq=bindparam("new_event_seq"))
 )
+
+
+def number_taken(session, number: int) -> bool:
+    params = {"owner_tenant": require_tenant(session), "n": number}
+    return session.connection().execute(_NUMBER_TAKEN, params).first() is not None
+
+
+def highest_number(session) -> int:
+    """The bound tenant's highest order number, 0 before its first tracker."""
+    params = {"owner_tenant": require_tenant(session)}
+    return session.connection().execute(_HIGHEST_NUMBER, params).scalar() or 0
 
 
 def insert_tracker(session, tracker: TrackerRecord, first_event: dict) -> None:
