@@ -161,10 +161,18 @@ def load_trackers(db: BenchDatabase, first: int, last: int) -> None:
         conn.execute("UPDATE tenants SET tracker_seq = %s", (last,))
         # Settle the load before anything is measured, as pgbench does: VACUUM
         # so autovacuum does not start on millions of fresh rows mid-run, and
-        # CHECKPOINT so the checkpoint the load's WAL set off (minutes of
-        # writes, and full-page images for every page touched after it) is
-        # not spread over the measurements.
+        # CHECKPOINT so the checkpoint the load's WAL set off is not spread
+        # over the measurements (see checkpoint()).
         conn.execute("VACUUM (ANALYZE)")
+        conn.execute("CHECKPOINT")
+
+
+def checkpoint() -> None:
+    """Flush dirty pages now. Run before each endpoint's rounds: a checkpoint
+    restarts PostgreSQL's five-minute timer, so none (minutes of spread-out
+    writes, full-page images for the pages written after it) starts inside
+    the rounds of one side and not the other's."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
 
 

@@ -277,6 +277,7 @@ class Runner:
     def interleaved(self, name: str, lineup: dict[str, tuple[servers.Server, list]],
                     warmup: list[Request]) -> dict[str, Measurement]:
         """Each server's rounds in turn, the order rotating every round."""
+        data.checkpoint()
         for server, _ in lineup.values():
             self.warm(server, name, warmup)
         rounds = {label: [] for label in lineup}
@@ -473,6 +474,7 @@ def paced_runs(runner: Runner, app: servers.Server, floor: servers.Server,
         if s.floor_paced is not None:
             lineup["floor"] = (floor, s.floor_paced, 0.7 * results[s.name]["floor@1m"]["rps"])
         rounds = {label: [] for label in lineup}
+        data.checkpoint()
         for server, _, rate in lineup.values():
             # Unmeasured, at the rate: the previous run's backlog drains first.
             runner.measure(server, s.name + "-settle", s.warmup, rate=rate, seconds=2)
