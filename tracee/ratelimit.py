@@ -77,8 +77,8 @@ class RateLimiter:
         return Verdict(bool(acquired), item.amount, item.amount - count, oldest + expiry)
 
     def allow(self, namespace: str, identity: str, rate: str | None = None) -> bool:
-        """Count one request and only say whether it is within the limit: one
-        storage round trip where ``hit`` takes two."""
+        """Count one request and only say whether it is within the limit,
+        without the figures ``hit`` also fetches (pages send no headers)."""
         item = self._item(rate, self.api_default if namespace == "key" else self.public_default)
         return self.strategy.hit(item, namespace, identity)
 

@@ -16,7 +16,7 @@ from sqlalchemy import ForeignKey, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracee.db import Base, UTCDateTime, utcnow
-from tracee.tenancy.scope import RLS_COLUMN, read_directory_row, rls_tenant_of
+from tracee.tenancy.scope import read_directory_row, rls_tenant_of
 
 PREFIX = "tk_live_"
 BODY_LENGTH = 32
@@ -143,7 +143,7 @@ class KeyCache:
 _api_keys = ApiKey.__table__
 _ACTIVE_KEY = select(
     _api_keys.c.id, _api_keys.c.tenant_id, _api_keys.c.rate_limit, _api_keys.c.last_used_at,
-    rls_tenant_of(_api_keys.c.tenant_id).label(RLS_COLUMN),
+    rls_tenant_of(_api_keys.c.tenant_id),
 ).where(_api_keys.c.key_hash == bindparam("key_hash"), _api_keys.c.revoked_at.is_(None))
 _TOUCH = (
     update(_api_keys)

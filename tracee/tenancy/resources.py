@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from sqlalchemy import bindparam, select
 
 from tracee.tenancy.models import Tenant
-from tracee.tenancy.scope import RLS_COLUMN, bind_tenant, read_directory_row, rls_tenant_of
+from tracee.tenancy.scope import bind_tenant, read_directory_row, rls_tenant_of
 from tracee.tenancy.service import DOMAIN_RE
 from tracee.tracking.models import TrackingLink
 from tracee.tracking.reads import read_tracker
@@ -116,7 +116,7 @@ LINK_WITH_TENANTS = (
         _links.c.tenant_id,
         _links.c.tracker_id,
         *(table.c[name] for table in _LINEAGE for name in _TENANT_FIELDS),
-        rls_tenant_of(_links.c.tenant_id).label(RLS_COLUMN),
+        rls_tenant_of(_links.c.tenant_id),
     )
     .join_from(_links, _tenants, _tenants.c.id == _links.c.tenant_id)
     .outerjoin(_agency, _agency.c.id == _tenants.c.parent_id)

@@ -66,27 +66,18 @@ def _set_rls_tenant(connection, tenant_id: int) -> None:
     connection.execute(_SET_RLS_TENANT, {"tenant": str(tenant_id)})
 
 
-class rls_tenant_of(FunctionElement):
-    """A column for a directory query (an API key, a tracking link): on
-    PostgreSQL, reading the row also sets the transaction's ``app.tenant_id``
-    to the row's tenant, saving the round trip of a separate ``set_config``.
-    It reads as the tenant id set (text), NULL on other databases.
-
-    The directory query's WHERE must select at most the row whose tenant is
-    about to be bound: PostgreSQL evaluates it for every row returned.
-    """
-
-    name = "rls_tenant_of"
+class _SetRlsTenant(FunctionElement):
+    name = "set_rls_tenant"
     type = String()
     inherit_cache = True
 
 
-@compiles(rls_tenant_of)
+@compiles(_SetRlsTenant)
 def _no_rls(element, compiler, **kw):
     return "NULL"
 
 
-@compiles(rls_tenant_of, "postgresql")
+@compiles(_SetRlsTenant, "postgresql")
 def _set_rls_from_row(element, compiler, **kw):
     tenant_id = compiler.process(element.clauses, **kw)
     return f"set_config('app.tenant_id', CAST({tenant_id} AS TEXT), true)"
@@ -96,9 +87,21 @@ _RLS_SET_BY_ROW = "rls_set_by_row"
 RLS_COLUMN = "rls_tenant"
 
 
+def rls_tenant_of(tenant_id_column):
+    """A column for a directory query (an API key, a tracking link): on
+    PostgreSQL, reading the row also sets the transaction's ``app.tenant_id``
+    to the row's tenant, saving the round trip of a separate ``set_config``.
+    It reads as the tenant id set (text), NULL on other databases.
+
+    The directory query's WHERE must select at most the row whose tenant is
+    about to be bound: PostgreSQL evaluates it for every row returned.
+    """
+    return _SetRlsTenant(tenant_id_column).label(RLS_COLUMN)
+
+
 def read_directory_row(session: Session, statement, params: dict):
-    """The first row of a directory query carrying ``rls_tenant_of(...)`` labelled
-    RLS_COLUMN, noting for :func:`bind_tenant` which tenant it set, and in which
+    """The first row of a directory query with an :func:`rls_tenant_of`
+    column, noting for :func:`bind_tenant` which tenant it set, and in which
     transaction (the setting dies with it)."""
     row = session.connection().execute(statement, params).first()
     if row is not None and row._mapping[RLS_COLUMN] is not None:
