@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 import webob
-from conftest import ARTIFACTS, _unavailable, make_app
+from conftest import ARTIFACTS, _unavailable
+from live_server import serve
 from PIL import Image
 from webtest import TestApp
 from webtest.http import StopableWSGIServer
@@ -65,17 +66,6 @@ def contrast(css_a: str, css_b: str) -> float:
 # --- servers -----------------------------------------------------------------
 
 
-class _LateApp:
-    """Lets the server start before the app exists: the app needs the server's URL."""
-
-    app = None
-
-    def __call__(self, environ, start_response):
-        if self.app is None:
-            return webob.Response("app not ready", status=503)(environ, start_response)
-        return self.app(environ, start_response)
-
-
 @dataclass
 class Live:
     url: str  # no trailing slash, as tracee.public_url wants it
@@ -84,18 +74,9 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(database):
-    late = _LateApp()
-    server = StopableWSGIServer.create(late)
-    url = server.application_url.rstrip("/")
     # A generous page limit: all tests share 127.0.0.1 and the limiter of this app.
-    late.app = make_app(
-        database, **{"tracee.public_url": url, "tracee.ratelimit.public": "100000/minute"}
-    )
-    try:
-        yield Live(url, TestApp(late.app))
-    finally:
-        server.shutdown()
-        late.app.registry["db.engine"].dispose()
+    with serve(database, **{"tracee.ratelimit.public": "100000/minute"}) as (url, app):
+        yield Live(url, TestApp(app))
 
 
 class ShopSite:

@@ -19,9 +19,8 @@ from datetime import datetime
 
 import pytest
 import requests
-from conftest import make_app
+from live_server import serve
 from PIL import Image
-from webtest.http import StopableWSGIServer
 
 DOCS_BASE = "https://tracee.app"
 DOCS_KEYS = ("YOUR_API_KEY", "tk_live_abc123...", "YOUR_KEY", "tk_live_...")
@@ -152,15 +151,6 @@ class TraceeClient:
 # --- a live server ---------------------------------------------------------------------
 
 
-class _Dispatcher:
-    """The server's WSGI app; the real app is set once the server's URL is known."""
-
-    app = None
-
-    def __call__(self, environ, start_response):
-        return self.app(environ, start_response)
-
-
 @dataclass
 class Live:
     url: str  # no trailing slash, like tracee.public_url
@@ -177,17 +167,8 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live_server(database):
-    dispatcher = _Dispatcher()
-    server = StopableWSGIServer.create(dispatcher)
-    try:
-        assert server.wait(), "the live server did not start"
-        url = server.application_url.rstrip("/")
-        dispatcher.app = make_app(database, **{"tracee.public_url": url})
-        yield Live(url, dispatcher.app)
-    finally:
-        server.shutdown()
-        if dispatcher.app is not None:
-            dispatcher.app.registry["db.engine"].dispose()
+    with serve(database) as (url, app):
+        yield Live(url, app)
 
 
 @pytest.fixture
