@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Union
+from typing import Any, Union, cast
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
@@ -57,9 +57,10 @@ class TraceeClient:
         backoff_max: float = 8.0,
         max_retry_after: float = 60.0,
     ) -> None:
-        self.api_key = api_key or os.environ.get("TRACEE_API_KEY")
-        if not self.api_key:
+        key = api_key or os.environ.get("TRACEE_API_KEY")
+        if not key:
             raise TraceeError("no API key: pass api_key= or set TRACEE_API_KEY")
+        self.api_key: str = key
         if not base_url.startswith(("https://", "http://")):
             raise TraceeError(f"base_url must start with https:// or http://, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
@@ -67,7 +68,7 @@ class TraceeClient:
         self.retry = RetryPolicy(max_retries, backoff_base, backoff_max, max_retry_after)
         self._session = requests.Session()
         self._session.headers.update({
-            "X-API-Key": self.api_key,
+            "X-API-Key": key,
             "Accept": "application/json",
             "User-Agent": f"tracee-client/{__version__} python-requests/{requests.__version__}",
         })
@@ -98,7 +99,7 @@ class TraceeClient:
             data["template"] = template
         if number is not None:
             data["number"] = number
-        return self._post("/api/v1/trackers/", data, idempotency_key)
+        return cast(Tracker, self._post("/api/v1/trackers/", data, idempotency_key))
 
     def update_status(
         self,
@@ -112,15 +113,14 @@ class TraceeClient:
 
         Returns the tracker as it is afterwards.
         """
-        return self._post(
-            f"/api/v1/trackers/{_segment(tracker_id)}/status/",
-            {"process": process, "action": action},
-            idempotency_key,
-        )
+        path = f"/api/v1/trackers/{_segment(tracker_id)}/status/"
+        data = {"process": process, "action": action}
+        return cast(Tracker, self._post(path, data, idempotency_key))
 
     def get_tracker(self, tracker_id: int | str) -> Tracker:
         """A tracker with its history and every step."""
-        return _json(self._request("GET", f"/api/v1/trackers/{_segment(tracker_id)}/"))
+        path = f"/api/v1/trackers/{_segment(tracker_id)}/"
+        return cast(Tracker, _json(self._request("GET", path)))
 
     # --- the rest of the API ---------------------------------------------------------
 
@@ -148,11 +148,12 @@ class TraceeClient:
 
     def templates(self) -> list[Template]:
         """The built-in templates and the tenant's own."""
-        return _json(self._request("GET", "/api/v1/templates/"))
+        return cast("list[Template]", _json(self._request("GET", "/api/v1/templates/")))
 
     def template(self, slug: str) -> Template:
         """One template by its slug."""
-        return _json(self._request("GET", f"/api/v1/templates/{_segment(slug)}/"))
+        path = f"/api/v1/templates/{_segment(slug)}/"
+        return cast(Template, _json(self._request("GET", path)))
 
     def create_template(
         self,
@@ -168,10 +169,8 @@ class TraceeClient:
         a step the customer's page does not show.
         """
         step_list = [{"name": s} if isinstance(s, str) else dict(s) for s in steps]
-        return self._post(
-            "/api/v1/templates/", {"slug": slug, "name": name, "steps": step_list},
-            idempotency_key,
-        )
+        data = {"slug": slug, "name": name, "steps": step_list}
+        return cast(Template, self._post("/api/v1/templates/", data, idempotency_key))
 
     def qr_code(self, tracker_id: int | str, size: int | None = None) -> bytes:
         """The tracker's tracking URL as a QR code, as PNG bytes at least ``size`` px wide.

@@ -15,7 +15,7 @@ written for the documented example keep catching them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import requests
 
@@ -112,7 +112,7 @@ def _error_details(response: requests.Response) -> list[ErrorDetail]:
     entries = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(entries, list):
         return []
-    return [entry for entry in entries if isinstance(entry, dict)]
+    return [cast(ErrorDetail, entry) for entry in entries if isinstance(entry, dict)]
 
 
 def _describe(entry: ErrorDetail) -> str:
