@@ -251,7 +251,8 @@ class TraceeClient:
             # never goes to another host, and the filters are kept even if the
             # link left them out.
             query = dict(parse_qsl(urlsplit(following["url"]).query))
-            next_page = int(query.get("page", "0")) if query.get("page", "").isdigit() else 0
+            raw_page = query.get("page", "")
+            next_page = int(raw_page) if raw_page.isdigit() else 0
             if next_page <= page:
                 raise TraceeError(f"the API's next page link does not advance: {following['url']}")
             page = next_page
