@@ -395,6 +395,24 @@ def test_failed_connections_are_retried_then_raised(no_proxy):
         tracee.get_tracker(1)
 
 
+def test_pages_are_asked_of_base_url_with_the_filters_whatever_the_link_says(no_proxy):
+    elsewhere = '<https://elsewhere.test/api/v1/trackers/?page={}&per_page=1>; rel="next"'
+    with Scripted(answer(200, [TRACKER], {"Link": elsewhere.format(2)}),
+                  answer(200, [TRACKER], {"Link": elsewhere.format(3)}),
+                  answer(200, [TRACKER]),
+                  answer(200, [TRACKER], {"Link": elsewhere.format(1)})) as server, \
+            TraceeClient("tk_test", server.url, **FAST) as tracee:
+        assert len(list(tracee.list_trackers(completed=True, q="a b"))) == 3
+        with pytest.raises(TraceeError, match="does not advance"):
+            list(tracee.list_trackers())
+    assert [path for _, path, _, _ in server.received] == [
+        "/api/v1/trackers/?completed=true&q=a+b",
+        "/api/v1/trackers/?page=2&per_page=1&completed=true&q=a+b",
+        "/api/v1/trackers/?page=3&per_page=1&completed=true&q=a+b",
+        "/api/v1/trackers/",
+    ]
+
+
 def test_retry_after_is_read_as_seconds_or_a_date():
     now = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
     assert parse_retry_after("7", now) == 7
