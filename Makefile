@@ -6,10 +6,11 @@ CONFIG ?= development.ini
 
 .PHONY: run test install lint bench clean
 
-$(BIN)/tracee: pyproject.toml
+$(BIN)/tracee: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,prod]'
+	$(BIN)/pip install --quiet -e clients/python  # the official client, for its tests
 	@touch $@
 
 install: $(BIN)/tracee
@@ -23,7 +24,7 @@ run: install
 
 ## make test: the whole suite, on SQLite and (when reachable) PostgreSQL
 test: install
-	$(BIN)/ruff check tracee tests alembic
+	$(BIN)/ruff check tracee tests alembic clients
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make bench: production config on gunicorn vs a bare-WSGI floor (docs/performance.md)
@@ -33,7 +34,7 @@ bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check tracee tests alembic
+	$(BIN)/ruff check tracee tests alembic clients
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache test-artifacts

@@ -1,0 +1,92 @@
+"""The shapes the API answers with, as TypedDicts.
+
+The client returns the decoded JSON itself, so ``tracker["tracking_url"]``
+works exactly as with a bare ``requests`` call; these types only tell a type
+checker (and a reader) which keys to expect. Times are ISO 8601 strings in
+UTC ending in ``Z``, as the API sends them.
+"""
+
+# Optional rather than ``X | None``: TypedDicts keep
+# their annotations for get_type_hints(), which must work on Python 3.9 too.
+from typing import Literal, Optional, TypedDict
+
+StepStatus = Literal["pending", "in_progress", "completed"]
+Action = Literal["start", "complete"]
+
+
+class HistoryEntry(TypedDict):
+    """A step that has been started, in the order the workflow runs."""
+
+    process: str
+    status: StepStatus
+    started_at: Optional[str]
+    completed_at: Optional[str]
+
+
+class Step(TypedDict):
+    """One step of a tracker's workflow, started or not."""
+
+    name: str
+    order: int
+    visible: bool
+    status: StepStatus
+    started_at: Optional[str]
+    completed_at: Optional[str]
+
+
+class TrackerSummary(TypedDict):
+    """A tracker as ``list_trackers`` yields it (no steps or history)."""
+
+    id: int
+    number: int
+    name: str
+    template: Optional[str]
+    tracking_token: str
+    tracking_url: str
+    api_url: str
+    embed_code: str
+    qr_code_url: str
+    current_process: Optional[str]
+    is_completed: bool
+    created_at: str
+    updated_at: str
+
+
+class Tracker(TrackerSummary):
+    """A tracker with its history and every step (create, read, status change)."""
+
+    history: list[HistoryEntry]
+    steps: list[Step]
+
+
+class TemplateStep(TypedDict):
+    name: str
+    order: int
+    visible: bool
+
+
+class Template(TypedDict):
+    """A workflow: built in, or the tenant's own (``builtin`` false)."""
+
+    slug: str
+    name: str
+    builtin: bool
+    steps: list[TemplateStep]
+
+
+class _StepInputRequired(TypedDict):
+    name: str
+
+
+class StepInput(_StepInputRequired, total=False):
+    """A step given to ``create_template``; ``visible`` defaults to true."""
+
+    visible: bool
+
+
+class ErrorDetail(TypedDict):
+    """One entry of the API's error body: where the problem is and what it is."""
+
+    location: str
+    name: Optional[str]
+    description: str
