@@ -1,5 +1,6 @@
 """Idempotency-Key: every POST of the API is done at most once per tenant and key."""
 
+import json
 import threading
 import time
 from datetime import timedelta
@@ -9,12 +10,20 @@ import requests
 import sqlalchemy as sa
 from conftest import make_app
 from live_server import serve
+from webob import Request
 from webtest import TestApp
 
+from tracee.api.idempotent import fingerprint
 from tracee.cli.main import main
 from tracee.db import utcnow
 from tracee.idempotency.models import IdempotencyKey
-from tracee.idempotency.store import claim, keep_period, purge_expired
+from tracee.idempotency.store import (
+    StoredAnswer,
+    claim,
+    keep_period,
+    purge_expired,
+    remember,
+)
 from tracee.tenancy.scope import bind_tenant
 
 CREATE = {"name": "Order #7001 - Blue Vase", "template": "3d-printing"}
@@ -189,27 +198,22 @@ def test_keys_are_per_tenant(app, tenant, other_tenant, database):
 # -- requests without the header -----------------------------------------------------------
 
 
-@pytest.fixture
-def statements(registry):
-    seen = []
+def test_a_post_without_the_key_costs_no_query(app, registry, tenant, create):
+    sent = []
 
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(" ".join(statement.split()))
+    def note(_conn, _cursor, statement, *_args):
+        sent.append(statement)
 
-    engine = registry["db.engine"]
-    sa.event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(engine, "before_cursor_execute", record)
-
-
-def test_a_post_without_the_key_costs_no_query(app, tenant, create, statements):
     tracker = create()
-    app.post_json(f"/api/v1/trackers/{tracker['id']}/status/", START, headers=tenant.headers)
-    without = list(statements)
-    assert without and not [s for s in without if "idempotency" in s or "advisory" in s]
-    statements.clear()
-    app.post_json("/api/v1/trackers/", CREATE, headers=keyed(tenant, "k"), status=201)
-    assert any("idempotency_keys" in s for s in statements)  # the recorder sees them
+    sa.event.listen(registry["db.engine"], "before_cursor_execute", note)
+    try:
+        app.post_json(f"/api/v1/trackers/{tracker['id']}/status/", START, headers=tenant.headers)
+        app.post_json("/api/v1/trackers/", CREATE, headers=tenant.headers, status=201)
+        assert sent and not [s for s in sent if "idempotency" in s or "advisory" in s]
+        app.post_json("/api/v1/trackers/", CREATE, headers=keyed(tenant, "k"), status=201)
+        assert any("idempotency_keys" in s for s in sent)  # what the check above would see
+    finally:
+        sa.event.remove(registry["db.engine"], "before_cursor_execute", note)
 
 
 # -- expiry and purge ----------------------------------------------------------------------
@@ -317,20 +321,44 @@ def test_concurrent_first_uses_of_one_key_make_one_tracker(database, tenant):
     assert len(stored_keys(database)) == 1
 
 
-def test_a_key_held_by_a_running_request_is_a_409_at_once(app, registry, tenant, database):
-    if database.kind != "postgresql":
-        pytest.skip("SQLite serialises writers: a retry waits for the first to end instead")
-    holder = registry["db.session_factory"]()  # a first request, still running
+def test_a_retry_while_the_first_runs(app, registry, tenant, database):
+    """PostgreSQL answers 409 at once; SQLite, one writer at a time, makes the retry
+    wait for the first request's commit and replays its answer."""
+    app.get("/api/v1/trackers/", headers=tenant.headers)  # the key's first-use write, done
+    body = json.dumps(CREATE).encode()
+    digest = fingerprint(Request.blank("/api/v1/trackers/", method="POST"), body)
+    holder = registry["db.session_factory"]()  # the first request, still running
+    bind_tenant(holder, tenant.id)
+    assert claim(holder, "held", digest, utcnow(), timedelta(hours=24)) is None
+
+    def retry():
+        return app.post("/api/v1/trackers/", body, expect_errors=True,
+                        headers={**keyed(tenant, "held"), "Content-Type": "application/json"})
+
+    def first_ends():
+        time.sleep(0.3)
+        answer = StoredAnswer(201, "application/json", None, b'{"first": true}')
+        remember(holder, "held", digest, answer, utcnow())
+        holder.commit()
+
+    started = time.monotonic()
     try:
-        bind_tenant(holder, tenant.id)
-        assert claim(holder, "held", "fingerprint", utcnow(), timedelta(hours=24)) is None
-        started = time.monotonic()
-        busy = app.post_json("/api/v1/trackers/", CREATE, headers=keyed(tenant, "held"),
-                             status=409)
-        assert time.monotonic() - started < 2  # answered, not queued behind the holder
-        assert_header_error(busy, 409, "in progress")
+        if database.kind == "postgresql":
+            busy = retry()
+            assert time.monotonic() - started < 2  # answered, not queued behind the first
+            assert_header_error(busy, 409, "in progress")
+            holder.rollback()  # the first request failed: its key was never used
+            done = retry()
+            assert done.status_int == 201 and "Idempotent-Replayed" not in done.headers
+            assert count(database, "trackers") == 1
+        else:
+            ending = threading.Thread(target=first_ends)
+            ending.start()
+            waited = retry()
+            ending.join()
+            assert time.monotonic() - started >= 0.3
+            assert waited.status_int == 201 and waited.headers["Idempotent-Replayed"] == "true"
+            assert waited.body == b'{"first": true}'
+            assert count(database, "trackers") == 0
     finally:
-        holder.close()  # rolls back: the key was never used
-    done = app.post_json("/api/v1/trackers/", CREATE, headers=keyed(tenant, "held"), status=201)
-    assert "Idempotent-Replayed" not in done.headers
-    assert count(database, "trackers") == 1
+        holder.close()
