@@ -15,7 +15,7 @@ from tracee.tenancy.scope import TenantScoped, bind_tenant, read_directory_row
 from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
-                 "template_steps")
+                 "template_steps", "idempotency_keys")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker).
 DIRECTORY_TABLES = {"api_keys", "tracking_links"}
@@ -43,7 +43,8 @@ def populated(app, pg, tenant, other_tenant):
             created = app.post_json("/api/v1/trackers/", {"name": name, "template": "3d-printing"},
                                     headers=handle.headers, status=201).json
             app.post_json(f"/api/v1/trackers/{created['id']}/status/",
-                          {"process": "3D Printing", "action": "start"}, headers=handle.headers)
+                          {"process": "3D Printing", "action": "start"},
+                          headers={**handle.headers, "Idempotency-Key": f"start-{name}"})
         app.post_json("/api/v1/templates/", {
             "slug": f"flow-{handle.slug}", "name": "Flow",
             "steps": [{"name": "One"}, {"name": "Two", "visible": False}],

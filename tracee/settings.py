@@ -21,6 +21,7 @@ DEFAULTS = {
     "tracee.ratelimit.proxy_hops": "0",  # trusted proxies adding X-Forwarded-For
     "tracee.max_body_bytes": "65536",
     "tracee.api.key_cache_seconds": "0",  # off unless configured (production.ini)
+    "tracee.idempotency.keep_hours": "24",
 }
 
 

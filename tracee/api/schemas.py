@@ -83,7 +83,8 @@ def positive_int_node(**kw):
     )
 
 
-def _read_json_object(request):
+def read_body(request) -> bytes:
+    """The request body, refused with a 413 past ``tracee.max_body_bytes``."""
     limit = int(request.registry.settings["tracee.max_body_bytes"])
     if (request.content_length or 0) > limit:
         raise api_error(413, f"request body is larger than {limit} bytes")
@@ -92,6 +93,11 @@ def _read_json_object(request):
     raw = request.body_file.read(limit + 1)
     if len(raw) > limit:
         raise api_error(413, f"request body is larger than {limit} bytes")
+    return raw
+
+
+def _read_json_object(request):
+    raw = read_body(request)
     if not raw.strip():
         raise api_error(400, "request body must be a JSON object")
     try:

@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from tracee.cli import commands
+from tracee.cli import commands, idempotency
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke.add_argument("slug")
     key_revoke.add_argument("key")
     key_revoke.set_defaults(run=commands.key_revoke)
+
+    stored = areas.add_parser("idempotency", help="stored answers to Idempotency-Key requests")
+    stored.add_subparsers(dest="action", required=True).add_parser(
+        "purge", help="delete the keys older than tracee.idempotency.keep_hours"
+    ).set_defaults(run=idempotency.purge)
 
     areas.add_parser("demo", help="create the demo tenant, key and tracker").set_defaults(
         run=commands.demo
