@@ -125,6 +125,8 @@ def test_duplicate_slug_is_one_line_and_exit_2(run, ini, database):
         (["ok", "--name", "x", "--domain", "localhost"], ["host name"]),
         (["ok", "--name", "x", "--logo-url", "http://insecure.example/l.png"], ["https"]),
         (["ok", "--name", "x", "--logo-url", "javascript:alert(1)"], ["https"]),
+        (["ok", "--name", "x", "--domain", "tracee.test"], ["platform's own host"]),
+        (["ok", "--name", "x", "--domain", "Api.Tracee.Test."], ["platform's own host"]),
         (["ok", "--name", "x", "--parent", "nobody"], ["no tenant", "nobody"]),
     ],
 )
@@ -135,6 +137,8 @@ def test_tenant_create_refusals(run, ini, database, args, words):
 
 def test_domain_and_agency_depth_rules(run, ini):
     assert run(ini, "tenant", "create", "a", "--name", "A", "--domain", "track.a.test")[0] == 0
+    # Only the platform's host and its subdomains are reserved, not look-alikes.
+    assert run(ini, "tenant", "create", "m", "--name", "M", "--domain", "mytracee.test")[0] == 0
     assert_fails(run(ini, "tenant", "create", "b", "--name", "B", "--domain", "TRACK.A.TEST."),
                  "already belongs")
     assert run(ini, "tenant", "create", "b", "--name", "B", "--parent", "a")[0] == 0

@@ -15,7 +15,7 @@ from tracee.ratelimit import is_valid_rate
 from tracee.settings import resolve
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
-from tracee.tenancy.service import TenantError, create_tenant, find_tenant
+from tracee.tenancy.service import TenantError, create_tenant, find_tenant, platform_hosts
 from tracee.text import is_printable
 from tracee.tracking.models import Tracker
 from tracee.tracking.workflow import Actor, apply_action, create_tracker
@@ -44,6 +44,10 @@ class Environment:
         except (ValueError, LookupError) as exc:
             raise CommandError(f"{config_path}: {exc}") from None
         return cls(config_path, settings)
+
+    @property
+    def platform_hosts(self) -> frozenset[str]:
+        return platform_hosts(self.settings["tracee.public_url"])
 
     @property
     def url(self) -> str:
@@ -82,7 +86,7 @@ def tenant_create(env: Environment, args) -> None:
     with env.session() as session:
         tenant = create_tenant(
             session, args.slug, args.name, parent=args.parent, domain=args.domain,
-            color=args.color, logo_url=args.logo_url,
+            color=args.color, logo_url=args.logo_url, platform_hosts=env.platform_hosts,
         )
         print(f"created tenant {tenant.slug} (id {tenant.id})")
 
@@ -154,7 +158,8 @@ def demo(env: Environment, _args) -> None:
     with env.session() as session:
         tenant = session.scalar(select(Tenant).where(Tenant.slug == DEMO_SLUG))
         if tenant is None:
-            tenant = create_tenant(session, DEMO_SLUG, "Demo Print Shop", color="#0f766e")
+            tenant = create_tenant(session, DEMO_SLUG, "Demo Print Shop", color="#0f766e",
+                                   platform_hosts=env.platform_hosts)
         bind_tenant(session, tenant.id)
         tracker = session.scalar(select(Tracker).where(Tracker.number == 1234))
         if tracker is None:

@@ -1,6 +1,7 @@
 """Creating and finding tenants; shared by the command line and, later, the dashboard."""
 
 import re
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -17,6 +18,16 @@ MAX_AGENCY_DEPTH = 3
 
 class TenantError(ValueError):
     pass
+
+
+def platform_hosts(public_url: str) -> frozenset[str]:
+    """The host names the platform answers on itself (tracee.public_url's and loopback)."""
+    return frozenset({urlsplit(public_url).hostname or "localhost", "localhost", "127.0.0.1"})
+
+
+def _is_platform_host(domain: str, hosts: Collection[str]) -> bool:
+    # Subdomains too: the platform's DNS, cookies and future hosts (api., www.) live there.
+    return any(domain == host or domain.endswith("." + host) for host in hosts)
 
 
 def find_tenant(session, slug: str) -> Tenant:
@@ -45,8 +56,10 @@ def validate_branding(color: str | None, logo_url: str | None) -> None:
 
 def create_tenant(
     session, slug: str, name: str, parent: str | None = None, domain: str | None = None,
-    color: str | None = None, logo_url: str | None = None,
+    color: str | None = None, logo_url: str | None = None, *,
+    platform_hosts: Collection[str],
 ) -> Tenant:
+    """A new tenant; ``platform_hosts`` (see :func:`platform_hosts`) can be no tenant's domain."""
     if not SLUG_RE.fullmatch(slug) or len(slug) > 63:
         raise TenantError("slug must be lower-case letters, digits and single hyphens (max 63)")
     name = name.strip()
@@ -58,6 +71,8 @@ def create_tenant(
         domain = domain.strip().lower().rstrip(".")
         if not DOMAIN_RE.fullmatch(domain):
             raise TenantError(f"{domain!r} is not a valid host name")
+        if _is_platform_host(domain, platform_hosts):
+            raise TenantError(f"{domain!r} is the platform's own host name, not a custom domain")
         if session.scalar(select(Tenant.id).where(Tenant.domain == domain)) is not None:
             raise TenantError(f"domain {domain!r} already belongs to another tenant")
     validate_branding(color, logo_url)
