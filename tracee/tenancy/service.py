@@ -5,6 +5,7 @@ from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tracee.tenancy.models import Tenant
 from tracee.text import is_printable
@@ -49,9 +50,19 @@ def validate_branding(color: str | None, logo_url: str | None) -> None:
     if color is not None and not COLOR_RE.fullmatch(color):
         raise TenantError("brand colour must look like #1a2b3c")
     if logo_url is not None:
-        parts = urlsplit(logo_url)
-        if parts.scheme != "https" or not parts.netloc or len(logo_url) > 2000:
+        try:
+            parts = urlsplit(logo_url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket: "https://[::1"
+            parts = None
+        if parts is None or parts.scheme != "https" or not parts.netloc or len(logo_url) > 2000:
             raise TenantError("logo URL must be an https:// URL of at most 2000 characters")
+
+
+def _violates(exc: IntegrityError, column: str) -> bool:
+    """Whether the unique constraint on tenants.<column> refused the row
+    (PostgreSQL names the constraint, SQLite the column)."""
+    message = str(exc.orig)
+    return f"uq_tenants_{column}" in message or f"tenants.{column}" in message
 
 
 def create_tenant(
@@ -59,7 +70,11 @@ def create_tenant(
     color: str | None = None, logo_url: str | None = None, *,
     platform_hosts: Collection[str],
 ) -> Tenant:
-    """A new tenant; ``platform_hosts`` (see :func:`platform_hosts`) can be no tenant's domain."""
+    """A new tenant; ``platform_hosts`` (see :func:`platform_hosts`) can be no tenant's domain.
+
+    Raises TenantError, also when a concurrent create takes the slug or the
+    domain first (the unique constraints decide); the caller rolls back.
+    """
     if not SLUG_RE.fullmatch(slug) or len(slug) > 63:
         raise TenantError("slug must be lower-case letters, digits and single hyphens (max 63)")
     name = name.strip()
@@ -84,5 +99,14 @@ def create_tenant(
         parent_id=parent_tenant.id if parent_tenant else None,
     )
     session.add(tenant)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # The checks above ran before a concurrent create committed the same
+        # slug or domain; the unique constraint caught it.
+        if _violates(exc, "domain"):
+            raise TenantError(f"domain {domain!r} already belongs to another tenant") from None
+        if _violates(exc, "slug"):
+            raise TenantError(f"a tenant with slug {slug!r} already exists") from None
+        raise
     return tenant
