@@ -25,7 +25,7 @@ from tracee.api.errors import error, error_body
 API_PREFIX = "/api/"
 
 
-class ApiError:
+class JsonRefusal:
     """A waitress error, answered as JSON (waitress calls ``to_response``)."""
 
     def __init__(self, refused, max_body: int):
@@ -47,7 +47,7 @@ class ApiErrorTask(ErrorTask):
         # has no path to go by, and keeps waitress's words.
         if getattr(self.request, "path", "").startswith(API_PREFIX):
             max_body = self.channel.server.adj.max_request_body_size
-            self.request.error = ApiError(self.request.error, max_body)
+            self.request.error = JsonRefusal(self.request.error, max_body)
         super().execute()
 
 
