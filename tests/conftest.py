@@ -178,7 +178,8 @@ def make_tenant(registry):
     def make(slug, name=None, rate_limit=None, **tenant_kw):
         session = registry["db.session_factory"]()
         try:
-            tenant = create_tenant(session, slug, name or slug.title(), **tenant_kw)
+            tenant = create_tenant(session, slug, name or slug.title(),
+                                   platform_hosts=registry["platform_hosts"], **tenant_kw)
             issued = issue_key(session, tenant.id, "test key", rate_limit)
             session.commit()
             return TenantHandle(tenant.id, slug, issued.secret, issued.record.id)
