@@ -4,15 +4,22 @@ from cornice import Service
 
 from tracee.api.context import api_context
 from tracee.api.errors import cornice_error_handler
+from tracee.api.schemas import idempotency_key
 
 
-def api_service(name: str, path: str, factory=api_context, **kw) -> Service:
+class ApiService(Service):
+    def post(self, **kwargs):
+        """Every POST may carry an Idempotency-Key, so every POST checks its form."""
+        return super().post(validators=(idempotency_key, *kwargs.pop("validators", ())), **kwargs)
+
+
+def api_service(name: str, path: str, factory=api_context, **kw) -> ApiService:
     """A Cornice service answering ``path`` with and without a trailing slash.
 
     A redirect to the canonical form would make clients drop POST bodies,
     so both forms are served directly.
     """
-    return Service(
+    return ApiService(
         name=name,
         path=path + "{_slash:/?}",
         factory=factory,
