@@ -169,7 +169,7 @@ def test_a_well_formed_idempotency_key_is_accepted(app, tenant, key):
 # --- schemathesis --------------------------------------------------------------
 
 
-def test_schemathesis_finds_nothing(database, make_tenant_on):
+def test_schemathesis_finds_nothing(database, make_tenant_on, tmp_path):
     """Every check schemathesis has, positive and negative data, over real HTTP."""
     with serve(database) as (url, app):
         key = make_tenant_on(app, "schemathesis")
@@ -177,7 +177,7 @@ def test_schemathesis_finds_nothing(database, make_tenant_on):
         result = subprocess.run(
             [str(st), "--config-file", str(ST_CONFIG), "run", url + SPEC,
              "--header", f"X-API-Key: {key}", *ST_ARGS],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,  # its cache goes there
             env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
         )
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
