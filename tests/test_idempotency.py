@@ -138,6 +138,7 @@ def test_the_key_with_another_request_is_a_422(app, tenant, create, database):
     ("", ("empty",)),
     ("x" * 256, ("at most 255",)),
     ("tab\there", ("printable",)),
+    (" ", ("printable", "either end")),
     ("nul\x00", ("printable",)),
     ("caf\xe9", ("printable",)),
 ])

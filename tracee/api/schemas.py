@@ -1,10 +1,11 @@
 """Colander building blocks shared by the API's request schemas.
 
 JSON already has types, so these types take them as they come: a string
-field refuses 5, an integer field refuses "5", 5.5 and true.
+field refuses 5, an integer field refuses "5", 5.5 and true (5.0 is 5).
 """
 
 import json
+import re
 
 import colander
 
@@ -28,6 +29,10 @@ class StrictInteger(colander.SchemaType):
     def deserialize(self, node, cstruct):
         if cstruct is colander.null or cstruct is None:
             return colander.null
+        # 5.0 is the integer 5 in JSON (and in JSON Schema, which the API's
+        # OpenAPI document speaks); 5.5, "5" and true are not.
+        if isinstance(cstruct, float) and cstruct.is_integer():
+            return int(cstruct)
         if isinstance(cstruct, bool) or not isinstance(cstruct, int):
             raise colander.Invalid(node, "must be an integer")
         return cstruct
@@ -42,6 +47,39 @@ class StrictBoolean(colander.SchemaType):
         return cstruct
 
 
+class QueryInteger(colander.Int):
+    """An integer in a query string: ASCII digits, an optional minus, nothing else.
+
+    ``int()`` alone also takes " 5", "+5", "5_000" and other scripts' digits,
+    which the API's documentation does not promise.
+    """
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if not (isinstance(cstruct, str) and _QUERY_INTEGER.fullmatch(cstruct)):
+            raise colander.Invalid(node, f"{cstruct!r} is not a number")
+        return int(cstruct)
+
+
+_QUERY_INTEGER = re.compile(r"-?[0-9]+")
+
+
+class QueryBoolean(colander.SchemaType):
+    """``true`` or ``false`` in a query string, also spelled ``1``/``0`` or ``yes``/``no``."""
+
+    CHOICES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if cstruct not in self.CHOICES:
+            raise colander.Invalid(
+                node, f"{cstruct!r} is neither true nor false ({', '.join(self.CHOICES)})"
+            )
+        return self.CHOICES[cstruct]
+
+
 def clean_text(value):
     """Fold surrounding white space; refuse what no display name needs."""
     return value.strip() if isinstance(value, str) else value
@@ -52,9 +90,47 @@ def printable(node, value):
         raise colander.Invalid(node, "must not contain control characters or NUL bytes")
 
 
+def _char_class(code_points, negate=False) -> str:
+    """A regex character class of ``code_points``, in escapes ECMA 262 and Python share."""
+    ranges, points = [], sorted(code_points)
+    for point in points:
+        if ranges and point == ranges[-1][1] + 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    body = "".join(
+        f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges
+    )
+    return f"[{'^' if negate else ''}{body}]"
+
+
+# What is_printable refuses, and what str.strip() trims (every such character is below U+3001).
+_CONTROL = [*range(0x20), *range(0x7F, 0xA0)]
+_SPACE = [c for c in range(0x3001) if chr(c).isspace()]
+printable.json_schema = {"pattern": f"^{_char_class(_CONTROL, negate=True)}*$"}
+
+
+def text_schema(max_length: int) -> dict:
+    """What text_node accepts, as JSON Schema: trimmed, then 1 to max_length printable characters.
+
+    The surrounding white space may be anything str.strip() removes, control
+    characters included; inside, no control character is allowed.
+    """
+    space = _char_class(_SPACE)
+    edge = _char_class({*_CONTROL, *_SPACE}, negate=True)
+    inner = _char_class(_CONTROL, negate=True)
+    return {
+        "type": "string",
+        "pattern": f"^{space}*{edge}(?:{inner}{{0,{max_length - 2}}}{edge})?{space}*$",
+        "description": f"1 to {max_length} characters once surrounding white space is "
+        "trimmed; no control characters",
+    }
+
+
 def text_node(max_length: int, **kw):
     return colander.SchemaNode(
         StrictString(),
+        json_schema=text_schema(max_length),
         preparer=clean_text,
         validator=colander.All(
             colander.Length(min=1, max=max_length, min_err="must not be empty",
@@ -133,6 +209,7 @@ def json_body(schema: colander.SchemaNode):
             for path, message in invalid.asdict().items():
                 request.errors.add("body", path, message)
 
+    validator.documents = ("body", schema)  # read by tracee.api.openapi
     return validator
 
 
@@ -146,6 +223,7 @@ def querystring(schema: colander.SchemaNode):
             for path, message in invalid.asdict().items():
                 request.errors.add("querystring", path, message)
 
+    validator.documents = ("query", schema)
     return validator
 
 
@@ -154,3 +232,12 @@ def path_id(request, name: str = "id") -> int:
     if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_INT:
         raise api_error(400, f"{name} must be a positive integer", location="path", name=name)
     return int(raw)
+
+
+# Path parameters by name, for the OpenAPI document: path_id and the template
+# view check these same bounds (a malformed slug names no template: a 404).
+PATH_PARAMETERS = {
+    "id": positive_int_node(name="id", description="the tracker's id"),
+    "slug": slug_node(name="slug", description="the template's slug"),
+}
+

@@ -3,9 +3,11 @@
 import colander
 
 from tracee.api.errors import api_error
+from tracee.api.openapi import operation
 from tracee.api.schemas import SLUG_RE, StrictBoolean, json_body, slug_node, text_node
 from tracee.api.v1.representation import template_json
 from tracee.api.v1.services import api_service
+from tracee.api.v1.shapes import TEMPLATE_EXAMPLE, ref
 from tracee.tracking.builtin_templates import StepSpec
 from tracee.tracking.templates import TemplateExists, create_template, find_template, list_templates
 
@@ -26,6 +28,12 @@ def _distinct_names(node, steps):
         raise colander.Invalid(node, "step names must be distinct")
 
 
+# JSON Schema cannot compare names once folded; uniqueItems is the nearest it says.
+_distinct_names.json_schema = {
+    "uniqueItems": True, "description": "step names are distinct, ignoring case and spacing",
+}
+
+
 class TemplateCreate(colander.MappingSchema):
     slug = slug_node()
     name = text_node(200)
@@ -41,12 +49,18 @@ class TemplateCreate(colander.MappingSchema):
 
 
 @templates.get()
+@operation(200, {"type": "array", "items": ref("Template")}, "List templates",
+           example=[TEMPLATE_EXAMPLE])
 def list_all(request):
+    """The built-in workflows and the tenant's own."""
     return [template_json(t) for t in list_templates(request.db)]
 
 
 @templates.post(validators=(json_body(TemplateCreate()),))
+@operation(201, ref("Template"), "Create a template", headers=("Location",),
+           others={409: "the slug is taken"})
 def create(request):
+    """A workflow of the tenant's own; step names are distinct, ignoring case and spacing."""
     data = request.validated
     steps = [StepSpec(s["name"], s["visible"]) for s in data["steps"]]
     try:
@@ -59,6 +73,7 @@ def create(request):
 
 
 @template.get()
+@operation(200, ref("Template"), "Get a template", example=TEMPLATE_EXAMPLE)
 def read(request):
     slug = request.matchdict["slug"]
     # A malformed slug names no template; it never reaches the database.
