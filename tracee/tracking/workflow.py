@@ -15,16 +15,21 @@ from tracee.tenancy.scope import TenantScopeError, require_tenant
 from tracee.tracking.records import StepRecord, TrackerRecord
 from tracee.tracking.templates import find_template
 from tracee.tracking.writes import (
-    highest_number,
     insert_tracker,
     lock_tracker,
+    lowest_free_number,
     number_taken,
+    numbers_below,
     save_changes,
 )
 
 START, COMPLETE = "start", "complete"
 ACTIONS = (START, COMPLETE)
 MAX_NUMBER = 2**31 - 1
+# How far above a new tracker's id the numbers that set the sequence may lie.
+# A shop's order numbers run ahead of its tracker ids by about the orders it
+# had before using us; a number beyond this came from elsewhere.
+NUMBER_REACH = 10_000
 # (?!\d): a longer run of digits is no order number, not its first ten digits.
 _NUMBER_IN_NAME = re.compile(r"#\s*(\d{1,10})(?!\d)")
 
@@ -58,7 +63,8 @@ class Actor:
     label: str
 
 
-def _choose_number(session, requested: int | None, name: str) -> int:
+def _choose_number(session, requested: int | None, name: str, tracker_id: int) -> int:
+    """The explicit number; else a ``#N`` in the name if free; else the next in sequence."""
     if requested is not None:
         if number_taken(session, requested):
             raise NumberTaken(f"number {requested} is already used by another tracker")
@@ -68,10 +74,32 @@ def _choose_number(session, requested: int | None, name: str) -> int:
         from_name = int(match.group(1))
         if not number_taken(session, from_name):
             return from_name
-    highest = highest_number(session)
-    if highest >= MAX_NUMBER:
-        raise NumberTaken("no free order number is left; pass one explicitly")
-    return highest + 1
+    return _next_in_sequence(session, tracker_id)
+
+
+def _next_in_sequence(session, tracker_id: int) -> int:
+    """One more than the highest number at most NUMBER_REACH above the tracker's id.
+
+    Numbers further up came from names (customer text) or explicit numbers;
+    counting them let one name holding ``#2147483647`` take the top number
+    and leave every later tracker without one. The reach rises with the ids,
+    one per tracker, so a name can move the sequence by at most
+    NUMBER_REACH, never to the top. If the number just past the reach is
+    taken, one more than the highest; if that is past the top, the first
+    free number: never none.
+    """
+    ceiling = min(tracker_id + NUMBER_REACH, MAX_NUMBER)
+    near, next_taken, highest = numbers_below(session, ceiling, MAX_NUMBER)
+    candidate = (near or 0) + 1
+    # Below the ceiling, one more than the highest there is free by definition.
+    if candidate <= MAX_NUMBER and not (near == ceiling and next_taken):
+        return candidate
+    if highest < MAX_NUMBER:
+        return highest + 1
+    number = lowest_free_number(session, MAX_NUMBER)
+    if number is None:
+        raise NumberTaken("no free order number is left")
+    return number
 
 
 def _event(tracker: TrackerRecord, event_type: str, actor: Actor, at, process=None) -> dict:
@@ -102,7 +130,7 @@ def create_tracker(
     now = utcnow()
     tracker = TrackerRecord(
         id=tracker_id,
-        number=_choose_number(session, number, name),
+        number=_choose_number(session, number, name, tracker_id),
         name=name,
         template_slug=spec.slug if spec else None,
         created_at=now,
