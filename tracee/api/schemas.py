@@ -10,7 +10,7 @@ import colander
 
 from tracee.api.errors import api_error
 from tracee.tenancy.service import SLUG_RE
-from tracee.text import is_printable
+from tracee.text import is_printable, name_problem, normalise_name
 
 MAX_INT = 2**31 - 1
 
@@ -42,9 +42,9 @@ class StrictBoolean(colander.SchemaType):
         return cstruct
 
 
-def clean_text(value):
-    """Fold surrounding white space; refuse what no display name needs."""
-    return value.strip() if isinstance(value, str) else value
+def as_name(value):
+    """A name's one spelling (tracee.text): surrounding white space dropped, NFC."""
+    return normalise_name(value) if isinstance(value, str) else value
 
 
 def printable(node, value):
@@ -52,14 +52,21 @@ def printable(node, value):
         raise colander.Invalid(node, "must not contain control characters or NUL bytes")
 
 
+def valid_name(node, value):
+    problem = name_problem(value)
+    if problem is not None:
+        raise colander.Invalid(node, problem)
+
+
 def text_node(max_length: int, **kw):
+    """A name (of a tracker, template, step or process), under the rules of tracee.text."""
     return colander.SchemaNode(
         StrictString(),
-        preparer=clean_text,
+        preparer=as_name,
         validator=colander.All(
             colander.Length(min=1, max=max_length, min_err="must not be empty",
                             max_err=f"must be at most {max_length} characters"),
-            printable,
+            valid_name,
         ),
         **kw,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tracee.db import utcnow
 from tracee.tenancy.models import allocate_tracker_id
 from tracee.tenancy.scope import TenantScopeError, require_tenant
+from tracee.text import InvalidName, clean_name, name_key
 from tracee.tracking.records import StepRecord, TrackerRecord
 from tracee.tracking.templates import find_template
 from tracee.tracking.writes import (
@@ -54,6 +55,22 @@ class NumberTaken(WorkflowError):
 
 class UnknownProcess(WorkflowError):
     field = "process"
+
+
+class InvalidTrackerName(WorkflowError):
+    field = "name"
+
+
+class InvalidProcessName(WorkflowError):
+    field = "process"
+
+
+def _named(text: str, error: type[WorkflowError]) -> str:
+    """``text`` under the rules of tracee.text, or ``error`` saying why not."""
+    try:
+        return clean_name(text)
+    except InvalidName as exc:
+        raise error(f"{error.field} {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,7 @@ def create_tracker(
     if tenant_id != require_tenant(session):
         # What the ORM's stamping checks for the rows it inserts (tracee.tenancy.scope).
         raise TenantScopeError("new Tracker for another tenant")
+    name = _named(name, InvalidTrackerName)
     spec = None
     if template is not None:
         spec = find_template(session, template)
@@ -152,13 +170,9 @@ def tracker_for_update(session, tracker_id: int) -> TrackerRecord | None:
     return lock_tracker(session, tracker_id)
 
 
-def _normalise(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
 def _find_step(tracker: TrackerRecord, process: str) -> StepRecord | None:
-    wanted = _normalise(process)
-    return next((s for s in tracker.steps if _normalise(s.name) == wanted), None)
+    wanted = name_key(process)
+    return next((s for s in tracker.steps if name_key(s.name) == wanted), None)
 
 
 def apply_action(session, tracker: TrackerRecord, process: str, action: str, actor: Actor) -> bool:
@@ -178,8 +192,10 @@ def apply_action(session, tracker: TrackerRecord, process: str, action: str, act
             raise UnknownProcess(
                 f"unknown process {process!r}; valid: {', '.join(valid)}", valid=valid
             )
-        # Without a template the steps are whatever the business reports, in order.
-        step = StepRecord(position=len(tracker.steps) + 1, name=" ".join(process.split()))
+        # Without a template the steps are whatever the business reports, in order;
+        # a name that only looks like an existing step's is refused, not added.
+        name = _named(" ".join(process.split()), InvalidProcessName)
+        step = StepRecord(position=len(tracker.steps) + 1, name=name)
         tracker.steps.append(step)
 
     now = utcnow()

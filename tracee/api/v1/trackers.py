@@ -9,6 +9,7 @@ from tracee.api.errors import api_error
 from tracee.api.schemas import (
     MAX_INT,
     StrictString,
+    as_name,
     json_body,
     path_id,
     positive_int_node,
@@ -43,8 +44,10 @@ class TrackerQuery(colander.MappingSchema):
         missing=None,
     )
     # printable: a NUL would reach PostgreSQL's LIKE and fail there (a 500).
+    # as_name: searched in the spelling names are stored in.
     q = colander.SchemaNode(
-        StrictString(), missing=None, validator=colander.All(colander.Length(max=200), printable)
+        StrictString(), missing=None, preparer=as_name,
+        validator=colander.All(colander.Length(max=200), printable),
     )
 
 
