@@ -267,12 +267,14 @@ def test_unknown_keys_are_limited_per_address_before_the_database(guarded, tenan
         app.get("/api/v1/trackers/", headers=unknown, extra_environ=here, status=401)
     assert statements, "unknown keys are looked up"
     # The miss over the limit is the last one looked up; the worker remembers the refusal.
-    app.get("/api/v1/trackers/", headers=unknown, extra_environ=here, status=429)
+    first = app.get("/api/v1/trackers/", headers=unknown, extra_environ=here, status=429)
+    assert limit_headers(first)[:2] == (3, 0) and int(first.headers["Retry-After"]) >= 1
     statements.clear()
     for headers in (unknown, {"X-API-Key": generate_key()}, tenant.headers):
         refused = app.get("/api/v1/trackers/", headers=headers, extra_environ=here, status=429)
         assert_json_error(refused, 429, name="X-API-Key", says="unknown or revoked API keys")
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert limit_headers(refused)[:2] == (3, 0)
     assert statements == []  # refused from memory: no lookup, not even of the valid key
     # Another address is untouched, with a valid key and with an unknown one.
     there = from_addr("198.51.100.60")

@@ -4,12 +4,11 @@ Every API route gets its context from here, so no view runs for a request
 without a valid key, a bound tenant and a rate-limit verdict.
 """
 
-import math
-import time
 from dataclasses import dataclass
 
 from tracee.api.errors import api_error
 from tracee.api.keys import ActiveKey, active_key, is_well_formed, touch
+from tracee.ratelimit import Verdict
 from tracee.tenancy.scope import bind_tenant
 from tracee.tracking.workflow import Actor
 
@@ -34,11 +33,13 @@ def _unauthorized(description):
     )
 
 
-def _too_many_unknown_keys(until: float):
+def _too_many_unknown_keys(request, until: float):
+    # Figures for the X-RateLimit-* headers, like any other 429 of the API.
+    limit = request.registry["ratelimiter"].defaults[UNKNOWN_KEYS].amount
+    request.rate_limit = verdict = Verdict(False, limit, 0, until)
     return api_error(
         429, "too many requests with unknown or revoked API keys from your address; retry later",
-        location="header", name=KEY_HEADER,
-        headers={"Retry-After": str(max(1, math.ceil(until - time.time())))},
+        location="header", name=KEY_HEADER, headers={"Retry-After": str(verdict.retry_after)},
     )
 
 
@@ -55,12 +56,12 @@ def _authenticate(request, secret):
     if limiter.remembers_refusals:
         until = limiter.refused_until(UNKNOWN_KEYS, request.client_address)
         if until is not None:
-            raise _too_many_unknown_keys(until)
+            raise _too_many_unknown_keys(request, until)
     key = active_key(request.db, secret, request.registry["api.key_cache"])
     if key is None:
         missed = limiter.hit_remembering_refusal(UNKNOWN_KEYS, request.client_address)
         if not missed.allowed:
-            raise _too_many_unknown_keys(missed.reset_at)
+            raise _too_many_unknown_keys(request, missed.reset_at)
         raise _unauthorized("the API key is not valid or has been revoked")
     verdict = limiter.hit("key", str(key.id), key.rate_limit)
     request.rate_limit = verdict
