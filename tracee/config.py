@@ -1,5 +1,7 @@
 """The application's parts, included in order. Each line says why it is here."""
 
+from tracee.tenancy.resources import PlatformRoot
+
 INCLUDES = (
     "pyramid_jinja2",  # page templates; autoescaping on for every .jinja2 file
     "tracee.db",  # engine, request.db, one transaction per request (a tween)
@@ -17,5 +19,7 @@ def configure(config):
     for name in INCLUDES:
         config.include(name)
     config.add_jinja2_renderer(".jinja2")
-    config.add_static_view("static", "tracee:static", cache_max_age=3600)
+    # The same files on every host: PlatformRoot, not the root factory, which would
+    # look the Host up among tenants' domains for each file.
+    config.add_static_view("static", "tracee:static", cache_max_age=3600, factory=PlatformRoot)
     config.scan("tracee.views")

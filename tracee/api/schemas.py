@@ -6,12 +6,13 @@ field refuses 5, an integer field refuses "5", 5.5 and true (5.0 is 5).
 
 import json
 import re
+import unicodedata
 
 import colander
 
 from tracee.api.errors import api_error
 from tracee.tenancy.service import SLUG_RE
-from tracee.text import is_printable
+from tracee.text import is_printable, name_problem, normalise_name
 
 MAX_INT = 2**31 - 1
 
@@ -80,9 +81,9 @@ class QueryBoolean(colander.SchemaType):
         return self.CHOICES[cstruct]
 
 
-def clean_text(value):
-    """Fold surrounding white space; refuse what no display name needs."""
-    return value.strip() if isinstance(value, str) else value
+def as_name(value):
+    """A name's one spelling (tracee.text): surrounding white space dropped, NFC."""
+    return normalise_name(value) if isinstance(value, str) else value
 
 
 def printable(node, value):
@@ -107,35 +108,45 @@ def _char_class(code_points, negate=False) -> str:
 # What is_printable refuses, and what str.strip() trims (every such character is below U+3001).
 _CONTROL = [*range(0x20), *range(0x7F, 0xA0)]
 _SPACE = [c for c in range(0x3001) if chr(c).isspace()]
+# What name_problem refuses beyond those: invisible format characters. Only
+# those in the BMP fit \uXXXX escapes; the few above it are refused all the same.
+_FORMAT = [c for c in range(0x10000) if unicodedata.category(chr(c)) in ("Cf", "Cs")]
 printable.json_schema = {"pattern": f"^{_char_class(_CONTROL, negate=True)}*$"}
 
 
 def text_schema(max_length: int) -> dict:
-    """What text_node accepts, as JSON Schema: trimmed, then 1 to max_length printable characters.
+    """What text_node accepts, as JSON Schema: trimmed, then 1 to max_length characters.
 
     The surrounding white space may be anything str.strip() removes, control
-    characters included; inside, no control character is allowed.
+    characters included; inside, no control or invisible format character.
     """
     space = _char_class(_SPACE)
-    edge = _char_class({*_CONTROL, *_SPACE}, negate=True)
-    inner = _char_class(_CONTROL, negate=True)
+    edge = _char_class({*_CONTROL, *_FORMAT, *_SPACE}, negate=True)
+    inner = _char_class({*_CONTROL, *_FORMAT}, negate=True)
     return {
         "type": "string",
         "pattern": f"^{space}*{edge}(?:{inner}{{0,{max_length - 2}}}{edge})?{space}*$",
         "description": f"1 to {max_length} characters once surrounding white space is "
-        "trimmed; no control characters",
+        "trimmed; no control characters and no invisible formatting characters",
     }
 
 
+def valid_name(node, value):
+    problem = name_problem(value)
+    if problem is not None:
+        raise colander.Invalid(node, problem)
+
+
 def text_node(max_length: int, **kw):
+    """A name (of a tracker, template, step or process), under the rules of tracee.text."""
     return colander.SchemaNode(
         StrictString(),
         json_schema=text_schema(max_length),
-        preparer=clean_text,
+        preparer=as_name,
         validator=colander.All(
             colander.Length(min=1, max=max_length, min_err="must not be empty",
                             max_err=f"must be at most {max_length} characters"),
-            printable,
+            valid_name,
         ),
         **kw,
     )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tracee.tenancy.models import Tenant
-from tracee.text import is_printable
+from tracee.text import InvalidName, clean_name
 
 # \Z, not $: "$" also matches before a trailing newline ("abc\n" is no slug).
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
@@ -77,9 +77,12 @@ def create_tenant(
     """
     if not SLUG_RE.fullmatch(slug) or len(slug) > 63:
         raise TenantError("slug must be lower-case letters, digits and single hyphens (max 63)")
-    name = name.strip()
-    if not name or len(name) > 200 or not is_printable(name):
-        raise TenantError("name must be 1 to 200 printable characters")
+    try:
+        name = clean_name(name)
+    except InvalidName as exc:
+        raise TenantError(f"name {exc}") from None
+    if len(name) > 200:
+        raise TenantError("name must be at most 200 characters")
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise TenantError(f"a tenant with slug {slug!r} already exists")
     if domain is not None:

@@ -32,5 +32,5 @@ def tracker_qr(request):
     module). The key may be given as ``?api_key=`` for ``<img>`` tags."""
     found = load_tracker(request)
     url = request.urls.tracking(found.tracking_token)
-    # private: the request carried a key, so shared caches must not keep it.
-    return qr_response(request, url, request.validated["size"], "private, max-age=86400")
+    # Its address may carry the key (?api_key=): no cache, shared or the browser's, keeps it.
+    return qr_response(request, url, request.validated["size"], "private, no-store")

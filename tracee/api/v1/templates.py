@@ -8,8 +8,15 @@ from tracee.api.schemas import SLUG_RE, StrictBoolean, json_body, slug_node, tex
 from tracee.api.v1.representation import template_json
 from tracee.api.v1.services import api_service
 from tracee.api.v1.shapes import TEMPLATE_EXAMPLE, ref
+from tracee.text import name_key
 from tracee.tracking.builtin_templates import StepSpec
-from tracee.tracking.templates import TemplateExists, create_template, find_template, list_templates
+from tracee.tracking.templates import (
+    InvalidTemplate,
+    TemplateExists,
+    create_template,
+    find_template,
+    list_templates,
+)
 
 templates = api_service("templates", "/templates")
 template = api_service("template", "/templates/{slug}")
@@ -23,7 +30,7 @@ class StepSchema(colander.MappingSchema):
 
 
 def _distinct_names(node, steps):
-    names = [" ".join(s["name"].split()).casefold() for s in steps]
+    names = [name_key(s["name"]) for s in steps]
     if len(set(names)) != len(names):
         raise colander.Invalid(node, "step names must be distinct")
 
@@ -67,6 +74,8 @@ def create(request):
         spec = create_template(request.db, data["slug"], data["name"], steps)
     except TemplateExists:
         raise api_error(409, f"template {data['slug']!r} already exists", name="slug") from None
+    except InvalidTemplate as exc:  # the schema refuses these first; the domain holds the rule
+        raise api_error(400, str(exc), name=exc.field) from None
     request.response.status = 201
     request.response.location = request.urls.base + f"/api/v1/templates/{spec.slug}/"
     return template_json(spec)

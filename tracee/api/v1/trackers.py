@@ -12,6 +12,7 @@ from tracee.api.schemas import (
     QueryBoolean,
     QueryInteger,
     StrictString,
+    as_name,
     json_body,
     path_id,
     positive_int_node,
@@ -49,8 +50,10 @@ class TrackerQuery(colander.MappingSchema):
     per_page = colander.SchemaNode(QueryInteger(), missing=25, validator=colander.Range(1, 100))
     completed = colander.SchemaNode(QueryBoolean(), missing=None)
     # printable: a NUL would reach PostgreSQL's LIKE and fail there (a 500).
+    # as_name: searched in the spelling names are stored in.
     q = colander.SchemaNode(
-        StrictString(), missing=None, validator=colander.All(colander.Length(max=200), printable)
+        StrictString(), missing=None, preparer=as_name,
+        validator=colander.All(colander.Length(max=200), printable),
     )
 
 
@@ -130,13 +133,14 @@ def list_trackers(request):
         .offset((page - 1) * per_page)
     )
     request.response.headers["X-Total-Count"] = str(total)
-    links = _page_links(request, page, per_page, total)
+    links = _page_links(request, params, total)
     if links:
         request.response.headers["Link"] = links
     return [tracker_summary(t, request.urls) for t in rows]
 
 
-def _page_links(request, page, per_page, total):
+def _page_links(request, params, total):
+    page, per_page = params["page"], params["per_page"]
     last = max(1, -(-total // per_page))
     pages = {"first": 1, "last": last}
     if page > 1:
@@ -144,9 +148,16 @@ def _page_links(request, page, per_page, total):
     if page < last:
         pages["next"] = page + 1
     base = request.urls.base + "/api/v1/trackers/"
+    # Only the filters this list knows, as validated: anything else in the query
+    # string (an api_key, above all) must not be repeated into a header.
+    filters = {}
+    if params["completed"] is not None:
+        filters["completed"] = "true" if params["completed"] else "false"
+    if params["q"]:
+        filters["q"] = params["q"]
     links = []
     for rel, number in pages.items():
-        query = {**request.GET, "page": str(number), "per_page": str(per_page)}
+        query = {**filters, "page": str(number), "per_page": str(per_page)}
         links.append(f'<{base}?{urlencode(query)}>; rel="{rel}"')
     return ", ".join(links)
 
