@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from tracee import migrations
+from tracee.accounts.service import ensure_demo_login
 from tracee.api.keys import ApiKey, hash_key, issue_key
 from tracee.db import make_engine, make_session_factory, utcnow
 from tracee.ratelimit import is_valid_rate
@@ -172,7 +173,9 @@ def demo(env: Environment, _args) -> None:
         for old in previous:
             old.revoked_at = utcnow()
         issued = issue_key(session, tenant.id, DEMO_KEY_NAME)
+        login = ensure_demo_login(session, tenant)
     print(f"Demo tenant:  {tenant.name} ({tenant.slug})")
+    print(f"Dashboard:    {urls.base}/login  email {login[0]}  password {login[1]}")
     print(f"Tracking URL: {urls.tracking(tracker.tracking_token)}")
     print(f"API tracker:  {urls.api(tracker.id)}")
     print("API key (shown once):")

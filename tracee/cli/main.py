@@ -8,6 +8,7 @@ import os
 import sys
 
 from tracee.cli import commands
+from tracee.cli.accounts import add_user_commands
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke.add_argument("key")
     key_revoke.set_defaults(run=commands.key_revoke)
 
+    add_user_commands(areas)
     areas.add_parser("demo", help="create the demo tenant, key and tracker").set_defaults(
         run=commands.demo
     )
