@@ -10,14 +10,21 @@ from sqlalchemy.exc import OperationalError
 
 from tracee import migrations
 from tracee.accounts.service import ensure_demo_login
-from tracee.api.keys import ApiKey, hash_key, issue_key
+from tracee.api.keys import (
+    ApiKey,
+    KeyNameInvalid,
+    check_key_name,
+    find_tenant_key,
+    issue_key,
+    revoke_key,
+    tenant_keys,
+)
 from tracee.db import make_engine, make_session_factory, utcnow
 from tracee.ratelimit import is_valid_rate
 from tracee.settings import resolve
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import TenantError, create_tenant, find_tenant
-from tracee.text import is_printable
 from tracee.tracking.models import Tracker
 from tracee.tracking.workflow import Actor, apply_action, create_tracker
 from tracee.urls import PublicUrls
@@ -101,9 +108,10 @@ def tenant_list(env: Environment, _args) -> None:
 def key_create(env: Environment, args) -> None:
     if args.rate_limit is not None and not is_valid_rate(args.rate_limit):
         raise CommandError(f"rate limit {args.rate_limit!r} is not like '1000/minute'")
-    name = args.name.strip()
-    if not name or len(name) > 100 or not is_printable(name):
-        raise CommandError("key name must be 1 to 100 printable characters")
+    try:
+        name = check_key_name(args.name)
+    except KeyNameInvalid as exc:
+        raise CommandError(str(exc)) from None
     with env.session() as session:
         tenant = find_tenant(session, args.slug)
         issued = issue_key(session, tenant.id, name, args.rate_limit)
@@ -120,9 +128,7 @@ def _when(value) -> str:
 def key_list(env: Environment, args) -> None:
     with env.session() as session:
         tenant = find_tenant(session, args.slug)
-        keys = session.scalars(
-            select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.id)
-        ).all()
+        keys = tenant_keys(session, tenant.id)
         print("id\tname\tkey\tcreated\tlast used\trevoked\trate limit")
         for k in keys:
             print(
@@ -134,18 +140,12 @@ def key_list(env: Environment, args) -> None:
 def key_revoke(env: Environment, args) -> None:
     with env.session() as session:
         tenant = find_tenant(session, args.slug)
-        query = select(ApiKey).where(ApiKey.tenant_id == tenant.id)
-        if args.key.isdigit():
-            query = query.where(ApiKey.id == int(args.key))
-        else:
-            query = query.where(ApiKey.key_hash == hash_key(args.key.strip()))
-        key = session.scalar(query)
+        key = find_tenant_key(session, tenant.id, args.key)
         if key is None:
             raise CommandError(f"tenant {tenant.slug} has no such key")
-        if key.revoked_at is not None:
+        if not revoke_key(key):
             print(f"key {key.id} was already revoked at {_when(key.revoked_at)}")
             return
-        key.revoked_at = utcnow()
         print(f"revoked key {key.id} ({key.masked})")
 
 
