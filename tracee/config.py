@@ -9,6 +9,7 @@ INCLUDES = (
     "tracee.encoding",  # a path or query string that is not UTF-8 gets a 400, not a 500
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
     "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers
+    "tracee.views.dashboard",  # sessions, login, CSRF and the dashboard's routes
 )
 
 

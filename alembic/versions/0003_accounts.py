@@ -1,4 +1,4 @@
-"""Accounts: users (platform), memberships (tenant data, row-level security).
+"""Accounts: users and their sessions (platform), memberships (tenant data, RLS).
 
 memberships has the tenant policy of 0001 and one more, for reading only:
 a transaction that names its user in app.user_id sees that user's own
@@ -53,6 +53,20 @@ def upgrade():
         sa.PrimaryKeyConstraint("tenant_id", "user_id", name=op.f("pk_memberships")),
     )
     op.create_index("ix_memberships_user_id", "memberships", ["user_id"])
+    op.create_table(
+        "user_sessions",
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"],
+            name=op.f("fk_user_sessions_user_id_users"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_user_sessions")),
+    )
+    op.create_index(op.f("ix_user_sessions_user_id"), "user_sessions", ["user_id"])
 
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE memberships ENABLE ROW LEVEL SECURITY")
@@ -65,6 +79,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index(op.f("ix_user_sessions_user_id"), table_name="user_sessions")
+    op.drop_table("user_sessions")
     op.drop_index("ix_memberships_user_id", table_name="memberships")
     op.drop_table("memberships")
     op.drop_table("users")

@@ -47,3 +47,21 @@ class Membership(TenantScoped, Base):
     )
     role: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserSession(Base):
+    """A logged-in browser, when sessions live in the database (development, tests).
+
+    Only a SHA-256 of the cookie's token is stored, like API keys: a copy of
+    this table lets no one in.
+    """
+
+    __tablename__ = "user_sessions"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
