@@ -6,6 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from logins import cheap_hashing  # noqa: F401  (fixture)
 from test_cli import assert_fails, rows
 from test_cli import ini as ini  # noqa: F401  (fixture)
 from test_cli import run as run  # noqa: F401  (fixture)
@@ -64,6 +65,7 @@ def test_login_rehashes_a_hash_made_with_old_parameters(db_session):
     assert authenticate(db_session, "ANN@example.com", GOOD) is user
 
 
+@pytest.mark.usefixtures("cheap_hashing")
 def test_authenticate_refuses_unknown_wrong_and_unset(db_session):
     create_user(db_session, "ann@example.com", GOOD)
     create_user(db_session, "bob@example.com")  # no password yet
@@ -76,6 +78,7 @@ def test_authenticate_refuses_unknown_wrong_and_unset(db_session):
 # --- users ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("cheap_hashing")
 def test_email_is_unique_whatever_its_case(db_session, database):
     user = create_user(db_session, "  Ann.Smith@Example.COM ", GOOD)
     assert user.email == "ann.smith@example.com"
@@ -106,6 +109,7 @@ def test_a_password_is_checked_before_it_is_stored(db_session):
 # --- memberships ----------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("cheap_hashing")
 def test_memberships_are_tenant_data(db_session, tenant, other_tenant):
     user = create_user(db_session, "ann@example.com", GOOD)
     with pytest.raises(TenantScopeError):
@@ -115,6 +119,7 @@ def test_memberships_are_tenant_data(db_session, tenant, other_tenant):
     assert db_session.get(Membership, (tenant.id, user.id)).role == "admin"
 
 
+@pytest.mark.usefixtures("cheap_hashing")
 def test_a_user_lists_their_own_tenants_and_no_one_elses(registry, tenant, other_tenant):
     session = registry["db.session_factory"]()
     ann = create_user(session, "ann@example.com", GOOD)
@@ -172,6 +177,7 @@ def _stdin(monkeypatch, text):
     monkeypatch.setattr("sys.stdin", io.StringIO(text))
 
 
+@pytest.mark.usefixtures("cheap_hashing")
 def test_user_create_list_remove(run, ini, tenant, database, monkeypatch, db_session):  # noqa: F811
     _stdin(monkeypatch, GOOD + "\n")
     code, out, err = run(ini, "user", "create", "Ann@Example.com", "--tenant", "acme",
@@ -192,6 +198,7 @@ def test_user_create_list_remove(run, ini, tenant, database, monkeypatch, db_ses
     assert rows(database, "SELECT role FROM memberships") == [("owner",)]
 
 
+@pytest.mark.usefixtures("cheap_hashing")
 @pytest.mark.parametrize(
     "argv, stdin, words",
     [
@@ -205,12 +212,14 @@ def test_user_create_list_remove(run, ini, tenant, database, monkeypatch, db_ses
         (["list", "nobody"], "", ["nobody"]),
     ],
 )
+@pytest.mark.usefixtures("cheap_hashing")
 def test_user_command_refusals(run, ini, tenant, database, monkeypatch, argv, stdin, words):  # noqa: F811
     _stdin(monkeypatch, stdin)
     assert_fails(run(ini, "user", *argv), *words)
     assert rows(database, "SELECT count(*) FROM users") == [(0,)]
 
 
+@pytest.mark.usefixtures("cheap_hashing")
 def test_demo_prints_a_login_that_works(run, ini, db_session):  # noqa: F811
     logins = []
     for _ in range(2):

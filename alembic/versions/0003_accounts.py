@@ -1,4 +1,4 @@
-"""Accounts: users and their sessions (platform), memberships (tenant data, RLS).
+"""Accounts: users, sessions, mailed tokens (platform), memberships (tenant data, RLS).
 
 memberships has the tenant policy of 0001 and one more, for reading only:
 a transaction that names its user in app.user_id sees that user's own
@@ -67,6 +67,21 @@ def upgrade():
         sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_user_sessions")),
     )
     op.create_index(op.f("ix_user_sessions_user_id"), "user_sessions", ["user_id"])
+    op.create_table(
+        "user_tokens",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"],
+            name=op.f("fk_user_tokens_user_id_users"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_user_tokens")),
+    )
+    op.create_index(op.f("ix_user_tokens_user_id"), "user_tokens", ["user_id"])
 
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE memberships ENABLE ROW LEVEL SECURITY")
@@ -79,6 +94,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index(op.f("ix_user_tokens_user_id"), table_name="user_tokens")
+    op.drop_table("user_tokens")
     op.drop_index(op.f("ix_user_sessions_user_id"), table_name="user_sessions")
     op.drop_table("user_sessions")
     op.drop_index("ix_memberships_user_id", table_name="memberships")

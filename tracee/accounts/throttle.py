@@ -1,8 +1,9 @@
-"""Failed logins, counted per account and per client address with ``limits``.
+"""Attempts that guess (logins) or send mail (password resets, sign-ups),
+counted with ``limits`` per account and per client address.
 
-Only failures count, so a person who types their password right is never
-held up by others' attempts on their address, and the limiter's storage
-(memory in development, Redis in production) is the API's.
+Only what ``failed`` is told counts, so for logins a person who types their
+password right is never held up by others' attempts from their address. The
+storage is the API limiter's: memory in development, Redis in production.
 """
 
 import math
@@ -11,13 +12,17 @@ import time
 from limits import parse
 
 
-class LoginThrottle:
-    def __init__(self, limiter, rate: str):
+class Throttle:
+    def __init__(self, limiter, rate: str, name: str):
         self.strategy = limiter.strategy
         self.item = parse(rate)
+        self.name = name
 
     def _keys(self, email: str, address: str):
-        return (("login-account", email.strip().lower()[:254]), ("login-address", address))
+        keys = [(f"{self.name}-address", address)]
+        if email:
+            keys.append((f"{self.name}-account", email.strip().lower()[:254]))
+        return keys
 
     def retry_after(self, email: str, address: str) -> int:
         """Seconds until another attempt is allowed; 0 when it is allowed now."""

@@ -13,6 +13,7 @@ from tracee.accounts.service import (
     set_password,
     tenant_members,
 )
+from tracee.accounts.tokens import set_password_link
 from tracee.cli.commands import CommandError, Environment
 from tracee.db import utcnow
 from tracee.tenancy.service import find_tenant
@@ -61,12 +62,14 @@ def user_create(env: Environment, args) -> None:
             raise CommandError(str(exc)) from None
         if created and password is not None:
             user.email_confirmed_at = utcnow()  # an operator vouches for the address
+        link = None
+        if user.password_hash is None:
+            link = set_password_link(session, user, env.settings["tracee.public_url"])
     verb = "created user" if created else "updated user"
     print(f"{verb} {user.email}: {args.role} of {tenant.slug}")
-    if user.password_hash is None:
-        print("No password is set yet. Set one with: "
-              f"tracee user create {user.email} --tenant {tenant.slug} --role {args.role} "
-              "--password-stdin")
+    if link is not None:
+        print("No password is set yet. Send this one-time link (valid 7 days) to set one:")
+        print(link)
 
 
 def user_list(env: Environment, args) -> None:
