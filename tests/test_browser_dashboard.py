@@ -69,6 +69,16 @@ def test_log_in_generate_a_key_and_use_it(browser, live_owner, database):  # noq
         assert created.status_code == 201, created.text
         page.goto(page.url)  # a plain reload of the list never shows the key again
         assert secret not in page.content()
+
+        # the tracker appears under Trackers and moves on from its page
+        nav.get_by_role("link", name="Trackers").click()
+        page.get_by_role("link", name="Order #5678 - Custom Chess Set").click()
+        page.get_by_role("button", name="Start 3D Printing").click()
+        page.wait_for_load_state()
+        assert "Started 3D Printing · by owner@acme.test" in page.locator(".history").inner_text()
+        page.goto(created.json()["tracking_url"])
+        assert "3D Printing" in page.locator(".step-in_progress").inner_text()
+        screenshot(page, "dashboard-tracking-page", database)
         assert errors == []
     finally:
         context.close()

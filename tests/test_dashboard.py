@@ -17,8 +17,10 @@ ROLES = ("owner", "admin", "staff", "viewer")
 
 
 @pytest.fixture
-def people(registry, tenant, other_tenant):
-    """Every role in acme, and globex's owner."""
+def people(app, registry, tenant, other_tenant):
+    """Every role in acme, and globex's owner; acme has tracker 1."""
+    app.post_json("/api/v1/trackers/", {"name": "Order #1", "template": "3d-printing"},
+                  headers=tenant.headers, status=201)
     for role in ROLES:
         make_user(registry, f"{role}@acme.test", tenant.id, role)
     make_user(registry, "owner@globex.test", other_tenant.id, "owner")
@@ -36,6 +38,7 @@ ROUTES = {
     "/dashboard/": 302,
     "/dashboard/acme/": 302,
     "/dashboard/acme/trackers/": ALL,
+    "/dashboard/acme/trackers/1/": ALL,
     "/dashboard/acme/settings/": ALL,
     "/dashboard/acme/settings/api-keys/": MANAGERS,
     "/dashboard/acme/settings/team/": MANAGERS,

@@ -2,11 +2,9 @@
 
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
-from sqlalchemy import select
 
 from tracee.accounts.permissions import EDIT_SETTINGS, MANAGE_KEYS, MANAGE_TEAM, VIEW
 from tracee.accounts.service import tenant_members
-from tracee.tracking.models import Tracker
 from tracee.tracking.templates import list_templates
 from tracee.views.dashboard.resources import (
     ENTER,
@@ -17,12 +15,10 @@ from tracee.views.dashboard.resources import (
     TeamSection,
     TemplatesSection,
     TenantArea,
-    TrackersSection,
     dashboard_path,
 )
 
 TEMPLATES = "tracee:templates/dashboard/"
-TRACKERS_SHOWN = 50
 
 
 def page(context: Node, request, active: str, **values) -> dict:
@@ -62,16 +58,6 @@ def home(context, request):
 @view_config(route_name="dashboard", context=TenantArea, permission=VIEW)
 def tenant_home(context, request):
     return HTTPFound(dashboard_path(request, context.tenant.slug, "trackers"))
-
-
-@view_config(route_name="dashboard", context=TrackersSection, permission=VIEW,
-             renderer=TEMPLATES + "trackers.jinja2")
-def trackers(context, request):
-    newest = request.db.scalars(
-        select(Tracker).order_by(Tracker.created_at.desc(), Tracker.id.desc())
-        .limit(TRACKERS_SHOWN)
-    ).all()
-    return page(context, request, "trackers", trackers=newest)
 
 
 @view_config(route_name="dashboard", context=SettingsSection, permission=VIEW,

@@ -15,6 +15,8 @@ from tracee.api.keys import ApiKey, find_tenant_key
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import SLUG_RE
+from tracee.tracking.reads import read_tracker
+from tracee.tracking.records import TrackerRecord
 
 ENTER = "enter"  # the root's own view: any logged-in user, to be sent to a tenant
 # What only the dashboard's pages send: scripts from our origin (no inline ones),
@@ -83,8 +85,29 @@ class Node:
         return self.area.tenant
 
 
+MAX_ID = 2**31 - 1
+
+
+def _as_id(name: str) -> int | None:
+    """A path segment that is a plain id (ASCII digits, in range), else None."""
+    if name.isascii() and name.isdigit() and len(name) <= 10 and int(name) <= MAX_ID:
+        return int(name)
+    return None
+
+
+class TrackerNode(Node):
+    def __init__(self, name, parent, tracker: TrackerRecord):
+        super().__init__(name, parent)
+        self.tracker = tracker
+
+
 class TrackersSection(Node):
-    pass
+    def __getitem__(self, name):
+        tracker_id = _as_id(name)
+        tracker = read_tracker(self.area.request_db, tracker_id) if tracker_id else None
+        if tracker is None:
+            raise KeyError(name)
+        return TrackerNode(name, self, tracker)
 
 
 class ApiKeyResource(Node):
@@ -95,9 +118,8 @@ class ApiKeyResource(Node):
 
 class ApiKeysSection(Node):
     def __getitem__(self, name):
-        key = None
-        if name.isascii() and name.isdigit():
-            key = find_tenant_key(self.area.request_db, self.tenant.id, name)
+        key_id = _as_id(name)
+        key = find_tenant_key(self.area.request_db, self.tenant.id, key_id) if key_id else None
         if key is None:
             raise KeyError(name)
         return ApiKeyResource(name, self, key)
