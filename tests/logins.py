@@ -47,3 +47,11 @@ def log_in(app, email: str, password: str = PASSWORD, status=302, **extra):
     form = app.get("/login", **extra).forms["login"]
     form["email"], form["password"] = email, password
     return form.submit(status=status, **extra)
+
+
+@pytest.fixture
+def owner(app, registry, tenant):
+    """acme's owner, logged in on ``app``."""
+    make_user(registry, "owner@acme.test", tenant.id, "owner")
+    log_in(app, "owner@acme.test")
+    return tenant

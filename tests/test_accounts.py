@@ -178,7 +178,7 @@ def _stdin(monkeypatch, text):
 
 
 @pytest.mark.usefixtures("cheap_hashing")
-def test_user_create_list_remove(run, ini, tenant, database, monkeypatch, db_session):  # noqa: F811
+def test_user_create_list_remove(run, ini, tenant, database, monkeypatch, db_session):
     _stdin(monkeypatch, GOOD + "\n")
     code, out, err = run(ini, "user", "create", "Ann@Example.com", "--tenant", "acme",
                          "--role", "owner", "--password-stdin")
@@ -213,14 +213,14 @@ def test_user_create_list_remove(run, ini, tenant, database, monkeypatch, db_ses
     ],
 )
 @pytest.mark.usefixtures("cheap_hashing")
-def test_user_command_refusals(run, ini, tenant, database, monkeypatch, argv, stdin, words):  # noqa: F811
+def test_user_command_refusals(run, ini, tenant, database, monkeypatch, argv, stdin, words):
     _stdin(monkeypatch, stdin)
     assert_fails(run(ini, "user", *argv), *words)
     assert rows(database, "SELECT count(*) FROM users") == [(0,)]
 
 
 @pytest.mark.usefixtures("cheap_hashing")
-def test_demo_prints_a_login_that_works(run, ini, db_session):  # noqa: F811
+def test_demo_prints_a_login_that_works(run, ini, db_session):
     logins = []
     for _ in range(2):
         code, out, _ = run(ini, "demo")

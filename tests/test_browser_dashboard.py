@@ -30,7 +30,7 @@ def live_owner(database):
         yield url
 
 
-def test_log_in_generate_a_key_and_use_it(browser, live_owner, database):  # noqa: F811
+def test_log_in_generate_a_key_and_use_it(browser, live_owner, database):
     url = live_owner
     context = browser.new_context(**DESKTOP)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
@@ -84,7 +84,7 @@ def test_log_in_generate_a_key_and_use_it(browser, live_owner, database):  # noq
         context.close()
 
 
-def test_the_dashboard_works_on_a_phone_and_by_keyboard(browser, live_owner, database):  # noqa: F811
+def test_the_dashboard_works_on_a_phone_and_by_keyboard(browser, live_owner, database):
     context = browser.new_context(**PHONE)
     page = context.new_page()
     try:

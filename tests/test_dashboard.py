@@ -320,7 +320,7 @@ def test_a_user_without_tenants_is_told_so(app, registry):
 # --- sessions in Redis (production) -------------------------------------------------------
 
 
-def test_sessions_can_live_in_redis(database, people, redis_url):  # noqa: F811
+def test_sessions_can_live_in_redis(database, people, redis_url):
     url, client = redis_url
     wsgi = make_app(database, **{"tracee.session.store": "redis",
                                  "tracee.ratelimit.storage": url})

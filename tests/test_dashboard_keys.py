@@ -2,19 +2,12 @@
 
 import pytest
 import sqlalchemy as sa
-from logins import cheap_hashing, log_in, make_user  # noqa: F401
+from logins import cheap_hashing, log_in, make_user, owner  # noqa: F401
 
 from tracee.api.keys import KEY_LENGTH
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
 KEYS = "/dashboard/acme/settings/api-keys/"
-
-
-@pytest.fixture
-def owner(app, registry, tenant):
-    make_user(registry, "owner@acme.test", tenant.id, "owner")
-    log_in(app, "owner@acme.test")
-    return tenant
 
 
 def key_count(database) -> int:

@@ -2,17 +2,10 @@
 
 import pytest
 import sqlalchemy as sa
-from logins import cheap_hashing, log_in, make_user  # noqa: F401
+from logins import cheap_hashing, log_in, make_user, owner  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
 TRACKERS = "/dashboard/acme/trackers/"
-
-
-@pytest.fixture
-def owner(app, registry, tenant):
-    make_user(registry, "owner@acme.test", tenant.id, "owner")
-    log_in(app, "owner@acme.test")
-    return tenant
 
 
 def names(page) -> list[str]:

@@ -285,7 +285,7 @@ def test_only_smtp_urls_are_accepted():
         Mailer("http://mail.example.test", "unused", "x@example.test")
 
 
-def test_a_user_made_without_password_gets_a_set_password_link(run, ini, app, tenant,  # noqa: F811
+def test_a_user_made_without_password_gets_a_set_password_link(run, ini, app, tenant,
                                                                monkeypatch):
     code, out, _ = run(ini, "user", "create", "bob@acme.test", "--tenant", "acme",
                        "--role", "staff")

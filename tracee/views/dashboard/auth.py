@@ -71,20 +71,22 @@ def logout(request):
     return response
 
 
+def _refusal(request, status: int):
+    """Anonymous visitors go to the login form, from any dashboard address: they
+    learn nothing about which tenants or pages exist. Others get ``status``."""
+    if request.login is None:
+        return HTTPFound("/login?" + urlencode({"next": request.path_info}))
+    request.response.status = status
+    return {}
+
+
 @forbidden_view_config(route_name="dashboard",
                        renderer="tracee:templates/dashboard/forbidden.jinja2")
 def forbidden(request):
-    if request.login is None:
-        return HTTPFound("/login?" + urlencode({"next": request.path_info}))
-    request.response.status = 403
-    return {"context": request.context}
+    return _refusal(request, 403)
 
 
 @notfound_view_config(route_name="dashboard",
                       renderer="tracee:templates/dashboard/not_found.jinja2")
 def not_found(request):
-    if request.login is None:
-        # Anonymous visitors learn nothing about which tenants or pages exist.
-        return HTTPFound("/login?" + urlencode({"next": request.path_info}))
-    request.response.status = 404
-    return {}
+    return _refusal(request, 404)

@@ -95,34 +95,54 @@ def _as_id(name: str) -> int | None:
     return None
 
 
-class TrackerNode(Node):
-    def __init__(self, name, parent, tracker: TrackerRecord):
+class Item(Node):
+    """One row below a section (a tracker, a key), read as the path names it."""
+
+    def __init__(self, name, parent, record):
         super().__init__(name, parent)
-        self.tracker = tracker
+        self.record = record
 
 
-class TrackersSection(Node):
+class Collection(Node):
+    """A section whose children are its tenant's rows, by id; other names are not found."""
+
+    item_class = Item
+
+    def load(self, item_id: int):
+        raise NotImplementedError
+
     def __getitem__(self, name):
-        tracker_id = _as_id(name)
-        tracker = read_tracker(self.area.request_db, tracker_id) if tracker_id else None
-        if tracker is None:
+        item_id = _as_id(name)
+        record = self.load(item_id) if item_id else None
+        if record is None:
             raise KeyError(name)
-        return TrackerNode(name, self, tracker)
+        return self.item_class(name, self, record)
 
 
-class ApiKeyResource(Node):
-    def __init__(self, name, parent, key: ApiKey):
-        super().__init__(name, parent)
-        self.key = key
+class TrackerNode(Item):
+    @property
+    def tracker(self) -> TrackerRecord:
+        return self.record
 
 
-class ApiKeysSection(Node):
-    def __getitem__(self, name):
-        key_id = _as_id(name)
-        key = find_tenant_key(self.area.request_db, self.tenant.id, key_id) if key_id else None
-        if key is None:
-            raise KeyError(name)
-        return ApiKeyResource(name, self, key)
+class TrackersSection(Collection):
+    item_class = TrackerNode
+
+    def load(self, item_id):
+        return read_tracker(self.area.request_db, item_id)
+
+
+class ApiKeyResource(Item):
+    @property
+    def key(self) -> ApiKey:
+        return self.record
+
+
+class ApiKeysSection(Collection):
+    item_class = ApiKeyResource
+
+    def load(self, item_id):
+        return find_tenant_key(self.area.request_db, self.tenant.id, item_id)
 
 
 class TeamSection(Node):
