@@ -233,3 +233,18 @@ def test_demo_prints_a_login_that_works(run, ini, db_session):
     assert isinstance(user, User) and user.email_confirmed_at is not None
     assert [(m.slug, m.role) for m in memberships_of_user(db_session, user.id)] == [
         ("demo", "owner")]
+
+
+@pytest.mark.usefixtures("cheap_hashing")
+def test_every_refusal_costs_one_hash_check(db_session, monkeypatch):
+    """Unknown emails and users without a password are checked against a dummy
+    hash, so the time taken does not tell which accounts exist."""
+    create_user(db_session, "ann@example.com", GOOD)
+    create_user(db_session, "bob@example.com")
+    checked = []
+    real = passwords.verify_password
+    monkeypatch.setattr(passwords, "verify_password",
+                        lambda stored, given: checked.append(stored) or real(stored, given))
+    for email in ("ann@example.com", "bob@example.com", "nobody@example.com"):
+        assert authenticate(db_session, email, "wrong password!") is None
+    assert len(checked) == 3 and all(checked)

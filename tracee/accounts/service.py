@@ -65,7 +65,8 @@ def set_password(user: User, password: str) -> None:
 def authenticate(session, email: str, password: str) -> User | None:
     """The user, if the password is theirs. Unknown emails cost the same time."""
     user = find_user(session, email)
-    if user is None:
+    if user is None or user.password_hash is None:
+        # As slow as a real check, so timing does not tell which accounts exist.
         passwords.verify_password(passwords.DUMMY_HASH, password)
         return None
     if not passwords.verify_password(user.password_hash, password):
