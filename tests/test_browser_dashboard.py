@@ -5,12 +5,15 @@ Settings -> API Keys. Generate a new key and copy it securely", then the
 seed's curl call with that key.
 """
 
+import re
+
 import pytest
 import requests
 from live_server import serve
 from logins import PASSWORD, cheap_hashing, make_user  # noqa: F401
 from test_browser import CHROMIUM_ARGS, DESKTOP, PHONE, screenshot
 from test_browser import browser as browser  # noqa: F401  (fixture)
+from test_signup import smtp as smtp  # noqa: F401  (fixture)
 
 from tracee.tenancy.service import create_tenant
 
@@ -105,3 +108,53 @@ def test_the_dashboard_works_on_a_phone_and_by_keyboard(browser, live_owner, dat
         screenshot(page, "dashboard-phone", database)
     finally:
         context.close()
+
+
+def test_a_business_signs_up_confirms_and_runs_an_order(browser, database, smtp):
+    """Sign up -> confirm from the mail -> Generate New Key -> the seed's call ->
+    the tracker under Trackers -> "Start 3D Printing" -> the tracking page shows it."""
+    inbox, port = smtp
+    inbox.messages.clear()
+    settings = {"tracee.signup": "open", "tracee.mail.smtp_url": f"smtp://127.0.0.1:{port}"}
+    with serve(database, **settings) as (url, _app):
+        context = browser.new_context(**DESKTOP)
+        page = context.new_page()
+        try:
+            page.goto(url + "/login")
+            page.get_by_role("link", name="Sign up").click()
+            page.get_by_label("Business name").fill("Ann's 3D Prints")
+            page.get_by_label("Email").fill("ann@example.test")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign up").click()
+            page.wait_for_url("**/dashboard/anns-3d-prints/trackers/")
+
+            (message,) = inbox.messages
+            text = message.get_body(("plain",)).get_content()
+            page.goto(re.search(r"(http://\S+/signup/confirm/\S+)", text).group(1))
+            page.get_by_role("button", name="Confirm my email").click()
+            assert page.get_by_role("heading", name="Email confirmed").is_visible()
+
+            page.goto(url + "/dashboard/")
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="API Keys").click()
+            page.get_by_role("link", name="Generate New Key").click()
+            page.get_by_label("Name").fill("Production Server")
+            page.get_by_label("Name").press("Enter")
+            secret = page.locator("#new-key").inner_text().strip()
+            created = requests.post(
+                url + "/api/v1/trackers/", headers={"X-API-Key": secret},
+                json={"name": "Order #5678 - Custom Chess Set", "template": "3d-printing"},
+                timeout=10,
+            )
+            assert created.status_code == 201, created.text
+
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Trackers").click()
+            page.get_by_role("link", name="Order #5678 - Custom Chess Set").click()
+            page.get_by_role("button", name="Start 3D Printing").click()
+            page.wait_for_load_state()
+            page.goto(created.json()["tracking_url"])
+            assert "3D Printing" in page.locator(".step-in_progress").inner_text()
+            screenshot(page, "signup-to-tracking-page", database)
+        finally:
+            context.close()

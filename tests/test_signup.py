@@ -20,7 +20,7 @@ from webtest import TestApp
 from tracee.accounts.models import UserToken
 from tracee.accounts.sessions import COOKIE
 from tracee.db import utcnow
-from tracee.mail import Mail, Mailer
+from tracee.mail import Mail, Mailer, MailError
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
 NEW_PASSWORD = "a brand new secret"
@@ -297,3 +297,19 @@ def test_a_user_made_without_password_gets_a_set_password_link(run, ini, app, te
     form.submit(status=302)
     log_in(app, "bob@acme.test", NEW_PASSWORD)
     app.get("/dashboard/acme/trackers/", status=200)
+
+
+def test_credentials_never_travel_in_the_clear_to_another_host():
+    """127.0.0.2 is not "this machine" to the mailer: without STARTTLS there,
+    the password is not sent."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.2", port=free_port())
+    controller.start()
+    try:
+        mailer = Mailer(f"smtp://mailer:secret@127.0.0.2:{controller.port}", "unused",
+                        "Tracee <hello@tracee.test>")
+        with pytest.raises(MailError, match="no STARTTLS"):
+            mailer.send(Mail("ann@example.test", "Hi", "text", "<p>html</p>"))
+        assert inbox.messages == [] and inbox.logins == []
+    finally:
+        controller.stop()
