@@ -12,6 +12,7 @@ INCLUDES = (
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
     "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers
     "tracee.views.api_docs",  # /docs/api: the API reference, from /api/v1/openapi.json
+    "tracee.views.dashboard",  # sessions, login, CSRF and the dashboard's routes
 )
 
 
