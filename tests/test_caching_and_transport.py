@@ -72,7 +72,8 @@ def test_hsts_only_when_configured_and_the_public_url_is_https(database):
 
 def test_production_ini_on_https_sends_hsts(database, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database.app_url)
-    monkeypatch.setenv("REDIS_URL", "memory://")
+    # A Redis URL, as production.ini's sessions want; this request never reaches Redis.
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
     monkeypatch.setenv("TRACEE_PUBLIC_URL", "https://tracee.test")
     app = tracee.main({}, **get_appsettings(str(PRODUCTION_INI)))
     try:
