@@ -32,3 +32,12 @@ def password_reset(to: str, link: str) -> Mail:
         "The link works once, within an hour. If you did not ask, ignore this message: "
         "your password stays as it is.",
     )
+
+
+def invitation(to: str, business: str, inviter: str, role: str, link: str) -> Mail:
+    return _mail(
+        to, f"Join {business} on Tracee",
+        f"{inviter} invited you to {business} on Tracee as {role}.",
+        "Accept the invitation", link,
+        "The link works once, within 7 days. If you did not expect this, ignore this message.",
+    )

@@ -31,5 +31,6 @@ def includeme(config):
     config.add_route("confirm_email", "/signup/confirm/{token}", factory=factory)
     config.add_route("forgot_password", "/password/forgot", factory=factory)
     config.add_route("reset_password", "/password/reset/{token}", factory=factory)
+    config.add_route("invitation", "/invitations/{slug}/{token}", factory=factory)
     config.add_route("dashboard_bare", "/dashboard")
     config.add_route("dashboard", "/dashboard/*traverse", factory=factory)

@@ -12,8 +12,9 @@ LOGIN_FAILED = "Email or password is incorrect."
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after logging in: only a dashboard path on this site."""
-    if value and value.startswith("/dashboard") and "//" not in value and "\\" not in value:
+    """Where to go after logging in: only a dashboard (or invitation) path on this site."""
+    if (value and value.startswith(("/dashboard", "/invitations/"))
+            and "//" not in value and "\\" not in value):
         return value
     return "/dashboard/"
 

@@ -10,7 +10,10 @@ a slug that does not exist.
 from pyramid.authorization import Allow, Authenticated
 from sqlalchemy import select
 
+from tracee.accounts.invitations import find_pending
+from tracee.accounts.models import Invitation, Membership
 from tracee.accounts.permissions import acl_for
+from tracee.accounts.team import find_membership
 from tracee.api.keys import ApiKey, find_tenant_key
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
@@ -145,8 +148,39 @@ class ApiKeysSection(Collection):
         return find_tenant_key(self.area.request_db, self.tenant.id, item_id)
 
 
+class MemberResource(Item):
+    @property
+    def membership(self) -> Membership:
+        return self.record
+
+
+class MembersSection(Collection):
+    item_class = MemberResource
+
+    def load(self, item_id):
+        return find_membership(self.area.request_db, self.tenant.id, item_id)
+
+
+class InvitationResource(Item):
+    @property
+    def invitation(self) -> Invitation:
+        return self.record
+
+
+class InvitationsSection(Collection):
+    """Named by the stored hash of the token (never the token itself)."""
+
+    item_class = InvitationResource
+
+    def __getitem__(self, name):
+        record = find_pending(self.area.request_db, self.tenant.id, name)
+        if record is None:
+            raise KeyError(name)
+        return self.item_class(name, self, record)
+
+
 class TeamSection(Node):
-    pass
+    children = {"members": MembersSection, "invitations": InvitationsSection}
 
 
 class TemplatesSection(Node):

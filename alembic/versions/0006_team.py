@@ -1,0 +1,53 @@
+"""Invitations: an email asked to join a tenant with a role (tenant data, RLS).
+
+Revision ID: 0006
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+TENANT_MATCH = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::integer"
+
+
+def upgrade():
+    op.create_table(
+        "invitations",
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("role", sa.String(length=10), nullable=False),
+        sa.Column("invited_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "role IN ('owner', 'admin', 'staff', 'viewer')", name=op.f("ck_invitations_role")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"],
+            name=op.f("fk_invitations_tenant_id_tenants"), ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["invited_by"], ["users.id"],
+            name=op.f("fk_invitations_invited_by_users"), ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "token_hash", name=op.f("pk_invitations")),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE invitations ENABLE ROW LEVEL SECURITY")
+        op.execute("ALTER TABLE invitations FORCE ROW LEVEL SECURITY")
+        op.execute(
+            "CREATE POLICY tenant_isolation ON invitations "
+            f"USING ({TENANT_MATCH}) WITH CHECK ({TENANT_MATCH})"
+        )
+
+
+def downgrade():
+    op.drop_table("invitations")
