@@ -1,4 +1,5 @@
-"""Invitations: an email asked to join a tenant with a role (tenant data, RLS).
+"""Invitations: an email asked to join a tenant with a role (tenant data, RLS);
+and the address a change-of-email link will set, kept with that link.
 
 Revision ID: 0006
 Revises: 0003
@@ -40,6 +41,7 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("tenant_id", "token_hash", name=op.f("pk_invitations")),
     )
+    op.add_column("user_tokens", sa.Column("new_email", sa.String(length=254), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE invitations ENABLE ROW LEVEL SECURITY")
         op.execute("ALTER TABLE invitations FORCE ROW LEVEL SECURITY")
@@ -50,4 +52,6 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("user_tokens") as batch:
+        batch.drop_column("new_email")
     op.drop_table("invitations")

@@ -68,7 +68,8 @@ class UserSession(Base):
 
 
 class UserToken(Base):
-    """A single-use link sent by mail: confirm an address, or set a new password.
+    """A single-use link sent by mail: confirm an address, set a new password, or
+    move the account to a new address.
 
     Stored as a SHA-256, like session tokens and API keys.
     """
@@ -80,6 +81,8 @@ class UserToken(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     purpose: Mapped[str] = mapped_column(String(20))
+    # For a change of address: the new one, set when its link is used.
+    new_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,5 +32,7 @@ def includeme(config):
     config.add_route("forgot_password", "/password/forgot", factory=factory)
     config.add_route("reset_password", "/password/reset/{token}", factory=factory)
     config.add_route("invitation", "/invitations/{slug}/{token}", factory=factory)
+    config.add_route("account", "/account/*traverse",
+                     factory="tracee.views.dashboard.resources.AccountRoot")
     config.add_route("dashboard_bare", "/dashboard")
     config.add_route("dashboard", "/dashboard/*traverse", factory=factory)

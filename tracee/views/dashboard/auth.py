@@ -27,7 +27,9 @@ def login_form(request):
     return {"email": "", "errors": {}, "next": safe_next(request.GET.get("next"))}
 
 
-def _too_many(request, seconds: int):
+def too_many(request, seconds: int):
+    """The 429 page, with when to try again."""
+    request.override_renderer = "tracee:templates/dashboard/too_many.jinja2"
     minutes = max(1, -(-seconds // 60))
     request.response.status = 429
     request.response.headers["Retry-After"] = str(seconds)
@@ -50,8 +52,7 @@ def login_submit(request):
         address = request.client_address
         wait = throttle.retry_after(email, address)
         if wait:
-            request.override_renderer = "tracee:templates/dashboard/too_many.jinja2"
-            return _too_many(request, wait)
+            return too_many(request, wait)
         user = authenticate(request.db, email, password)
         if user is not None:
             response = HTTPFound(next_path)
@@ -80,6 +81,8 @@ def _refusal(request, status: int):
 
 
 @forbidden_view_config(route_name="dashboard",
+                       renderer="tracee:templates/dashboard/forbidden.jinja2")
+@forbidden_view_config(route_name="account",
                        renderer="tracee:templates/dashboard/forbidden.jinja2")
 def forbidden(request):
     return _refusal(request, 403)

@@ -65,6 +65,20 @@ class DashboardRoot:
         return parent
 
 
+class AccountRoot:
+    """/account/...: the logged-in person's own account, outside every tenant."""
+
+    __name__ = ""
+    __parent__ = None
+    __acl__ = [(Allow, Authenticated, ENTER)]
+
+    def __init__(self, request):
+        request.add_response_callback(_dashboard_headers)
+
+    def __getitem__(self, name):
+        raise KeyError(name)  # every segment is a view name
+
+
 class Node:
     """A resource below a tenant; ``children`` maps a path segment to a class."""
 

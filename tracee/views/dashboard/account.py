@@ -1,0 +1,126 @@
+"""Account: the logged-in person's address, password and sessions."""
+
+from pyramid.httpexceptions import HTTPFound, HTTPNotFound
+from pyramid.view import view_config
+
+from tracee.accounts import mails
+from tracee.accounts.account import (
+    AccountInvalid,
+    apply_email_change,
+    change_email_pending,
+    change_password,
+    request_email_change,
+)
+from tracee.accounts.sessions import COOKIE
+from tracee.mail import send_after_commit
+from tracee.views.dashboard.auth import too_many
+from tracee.views.dashboard.resources import ENTER, AccountRoot
+
+TEMPLATES = "tracee:templates/dashboard/"
+ACCOUNT = TEMPLATES + "account.jinja2"
+
+
+def _page(request, errors=None, values=None, status=200):
+    request.response.status = status
+    return {"login": request.login, "errors": errors or {}, "values": values or {},
+            "notice": request.GET.get("done")}
+
+
+def _password_guess_wait(request) -> int:
+    """Seconds to wait if this account's current password was guessed wrong too often."""
+    return request.registry["login_throttle"].retry_after(
+        request.login.user.email, request.client_address)
+
+
+def _guessed_wrong(request, exc: AccountInvalid, field: str) -> None:
+    if field in exc.errors:
+        request.registry["login_throttle"].failed(request.login.user.email,
+                                                  request.client_address)
+
+
+@view_config(route_name="account", context=AccountRoot, permission=ENTER,
+             request_method="GET", renderer=ACCOUNT)
+def account(request):
+    return _page(request)
+
+
+@view_config(route_name="account", context=AccountRoot, name="email", permission=ENTER,
+             request_method="POST", require_csrf=True, renderer=ACCOUNT)
+def change_email(request):
+    values = {"new_email": request.POST.get("new_email", "").strip()[:320]}
+    wait = _password_guess_wait(request)
+    if wait:
+        return too_many(request, wait)
+    user = request.login.user
+    try:
+        token, new_email = request_email_change(
+            request.db, user, values["new_email"], request.POST.get("email_password", ""),
+            password_field="email_password", email_field="new_email")
+    except AccountInvalid as exc:
+        _guessed_wrong(request, exc, "email_password")
+        return _page(request, exc.errors, values, 400)
+    mail_wait = request.registry["mail_throttle"].retry_after(new_email, request.client_address)
+    if mail_wait:
+        return _page(request, {"new_email": "Too many mails were sent lately; try again in "
+                               f"{max(1, -(-mail_wait // 60))} minutes."}, values, 429)
+    request.registry["mail_throttle"].failed(new_email, request.client_address)
+    base = request.urls.base
+    send_after_commit(request, mails.email_change(
+        new_email, f"{base}/account/confirm-email/{token}"))
+    send_after_commit(request, mails.email_change_notice(
+        user.email, new_email, f"{base}/password/forgot"))
+    return HTTPFound("/account/?done=email")
+
+
+@view_config(route_name="account", context=AccountRoot, name="password", permission=ENTER,
+             request_method="POST", require_csrf=True, renderer=ACCOUNT)
+def set_password(request):
+    wait = _password_guess_wait(request)
+    if wait:
+        return too_many(request, wait)
+    login = request.login
+    try:
+        change_password(login.user, request.POST.get("current_password", ""),
+                        request.POST.get("new_password", ""))
+    except AccountInvalid as exc:
+        _guessed_wrong(request, exc, "current_password")
+        return _page(request, exc.errors, status=400)
+    # Whoever knew the old password is out; this browser stays in.
+    request.registry["sessions"].end_others(request.db, login.user.id, keep=login.session.key_hash)
+    return HTTPFound("/account/?done=password")
+
+
+@view_config(route_name="account", context=AccountRoot, name="sessions", permission=ENTER,
+             request_method="POST", require_csrf=True)
+def sign_out_everywhere(request):
+    request.registry["sessions"].end_others(request.db, request.login.user.id)
+    response = HTTPFound("/login")
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _token(request) -> str:
+    if len(request.subpath) != 1:
+        raise HTTPNotFound()
+    return request.subpath[0]
+
+
+# The link from the new address needs no login: the mail is the proof. A page
+# with a button, so mail scanners that open links change nothing.
+@view_config(route_name="account", context=AccountRoot, name="confirm-email",
+             request_method="GET", renderer=TEMPLATES + "confirm_email.jinja2")
+def confirm_form(request):
+    valid = change_email_pending(request.db, _token(request))
+    if not valid:
+        request.response.status = 404
+    return {"valid": valid, "confirmed": False}
+
+
+@view_config(route_name="account", context=AccountRoot, name="confirm-email",
+             request_method="POST", require_csrf=True,
+             renderer=TEMPLATES + "confirm_email.jinja2")
+def confirm(request):
+    if apply_email_change(request.db, _token(request)) is None:
+        request.response.status = 404
+        return {"valid": False, "confirmed": False}
+    return {"valid": True, "confirmed": True}
