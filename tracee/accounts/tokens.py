@@ -10,8 +10,9 @@ from tracee.accounts.models import User, UserToken
 from tracee.db import utcnow
 
 CONFIRM_EMAIL, RESET_PASSWORD, CHANGE_EMAIL = "confirm", "reset", "change_email"
+SECOND_STEP = "second_step"  # password right, two-factor code still to come
 LIFETIMES = {CONFIRM_EMAIL: timedelta(days=3), RESET_PASSWORD: timedelta(hours=1),
-             CHANGE_EMAIL: timedelta(days=1)}
+             CHANGE_EMAIL: timedelta(days=1), SECOND_STEP: timedelta(minutes=5)}
 MAX_TOKEN_LENGTH = 100
 
 

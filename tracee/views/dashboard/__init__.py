@@ -26,6 +26,7 @@ def includeme(config):
     config.registry["signup"] = signup
     factory = "tracee.views.dashboard.resources.DashboardRoot"
     config.add_route("login", "/login", factory=factory)
+    config.add_route("login_two_factor", "/login/two-factor", factory=factory)
     config.add_route("logout", "/logout", factory=factory)
     config.add_route("signup", "/signup", factory=factory)
     config.add_route("confirm_email", "/signup/confirm/{token}", factory=factory)

@@ -3,7 +3,7 @@
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.view import view_config
 
-from tracee.accounts import mails
+from tracee.accounts import mails, two_factor
 from tracee.accounts.account import (
     AccountInvalid,
     apply_email_change,
@@ -20,10 +20,13 @@ TEMPLATES = "tracee:templates/dashboard/"
 ACCOUNT = TEMPLATES + "account.jinja2"
 
 
-def _page(request, errors=None, values=None, status=200):
+def account_values(request, errors=None, values=None, status=200):
     request.response.status = status
+    user = request.login.user
+    on = two_factor.enabled(user)
     return {"login": request.login, "errors": errors or {}, "values": values or {},
-            "notice": request.GET.get("done")}
+            "notice": request.GET.get("done"), "two_factor_on": on,
+            "codes_left": two_factor.recovery_codes_left(request.db, user) if on else 0}
 
 
 def _password_guess_wait(request) -> int:
@@ -41,7 +44,7 @@ def _guessed_wrong(request, exc: AccountInvalid, field: str) -> None:
 @view_config(route_name="account", context=AccountRoot, permission=ENTER,
              request_method="GET", renderer=ACCOUNT)
 def account(request):
-    return _page(request)
+    return account_values(request)
 
 
 @view_config(route_name="account", context=AccountRoot, name="email", permission=ENTER,
@@ -58,11 +61,12 @@ def change_email(request):
             password_field="email_password", email_field="new_email")
     except AccountInvalid as exc:
         _guessed_wrong(request, exc, "email_password")
-        return _page(request, exc.errors, values, 400)
+        return account_values(request, exc.errors, values, 400)
     mail_wait = request.registry["mail_throttle"].retry_after(new_email, request.client_address)
     if mail_wait:
-        return _page(request, {"new_email": "Too many mails were sent lately; try again in "
-                               f"{max(1, -(-mail_wait // 60))} minutes."}, values, 429)
+        minutes = max(1, -(-mail_wait // 60))
+        error = f"Too many mails were sent lately; try again in {minutes} minutes."
+        return account_values(request, {"new_email": error}, values, 429)
     request.registry["mail_throttle"].failed(new_email, request.client_address)
     base = request.urls.base
     send_after_commit(request, mails.email_change(
@@ -84,7 +88,7 @@ def set_password(request):
                         request.POST.get("new_password", ""))
     except AccountInvalid as exc:
         _guessed_wrong(request, exc, "current_password")
-        return _page(request, exc.errors, status=400)
+        return account_values(request, exc.errors, status=400)
     # Whoever knew the old password is out; this browser stays in.
     request.registry["sessions"].end_others(request.db, login.user.id, keep=login.session.key_hash)
     return HTTPFound("/account/?done=password")

@@ -8,8 +8,10 @@ a slug that does not exist.
 """
 
 from pyramid.authorization import Allow, Authenticated
+from pyramid.httpexceptions import HTTPFound
 from sqlalchemy import select
 
+from tracee.accounts import two_factor
 from tracee.accounts.invitations import find_pending
 from tracee.accounts.models import Invitation, Membership
 from tracee.accounts.permissions import acl_for
@@ -58,6 +60,9 @@ class DashboardRoot:
             chain.append(db.get(Tenant, chain[-1].parent_id))
         if not any(login.role_in(t.id) for t in chain):
             raise KeyError(slug)
+        if any(t.require_two_factor for t in chain) and not two_factor.enabled(login.user):
+            # An owner here (or at an agency above) asks everyone for two-factor.
+            raise HTTPFound("/account/two-factor?required=1")
         parent = self
         for level in reversed(chain):
             parent = TenantArea(level, parent, acl_for(login.user.id, login.role_in(level.id)), db)

@@ -3,7 +3,7 @@
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
-from tracee.accounts import mails
+from tracee.accounts import mails, two_factor
 from tracee.accounts.invitations import invite, pending_invitations, revoke
 from tracee.accounts.models import OWNER, ROLES, User
 from tracee.accounts.permissions import MANAGE_OWNERS, MANAGE_TEAM
@@ -121,3 +121,15 @@ def remove(context, request):
 def revoke_invitation(context, request):
     revoke(request.db, context.invitation)
     return _back(request, context, "revoked")
+
+
+@view_config(route_name="dashboard", context=TeamSection, name="two-factor",
+             permission=MANAGE_OWNERS, request_method="POST", require_csrf=True, renderer=TEAM)
+def require_two_factor(context, request):
+    require = request.POST.get("require") == "on"
+    if require and not two_factor.enabled(request.login.user):
+        # Else the owner would lock themselves out of the page that undoes it.
+        error = "Turn on two-factor for yourself first (Account -> Two-factor)."
+        return _team_page(context, request, {"require": error}, status=400)
+    context.tenant.require_two_factor = require
+    return _back(request, context, "two-factor")
