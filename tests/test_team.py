@@ -8,6 +8,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import make_app
 from logins import PASSWORD, cheap_hashing, log_in, make_user  # noqa: F401
+from test_cli import ini as ini  # noqa: F401  (fixture)
+from test_cli import run as run  # noqa: F401  (fixture)
 from test_signup import Inbox, count
 from test_signup import smtp as smtp  # noqa: F401  (fixture)
 from webtest import TestApp
@@ -223,6 +225,21 @@ def test_only_an_owner_invites_an_owner(app, people, database, inbox):
     assert answer.html.find(id="f-role-error").get_text() == \
         "Only an owner can make someone an owner."
     assert invitations(database) == [] and inbox.messages == []
+
+
+def test_the_cli_invites_and_prints_the_link(run, ini, app, people, database):  # noqa: F811
+    code, out, _ = run(ini, "user", "invite", "Cli@Example.test", "--tenant", "acme",
+                       "--role", "viewer")
+    assert code == 0
+    link = out.splitlines()[-1]
+    assert link.startswith("https://tracee.test/invitations/acme/")
+    form = TestApp(app.app).get(link.replace("https://tracee.test", "")).forms["accept"]
+    form["password"] = NEW_PASSWORD
+    form.submit(status=302)
+    assert roles(database)["cli@example.test"] == "viewer"
+    code, _, err = run(ini, "user", "invite", "staff@acme.test", "--tenant", "acme",
+                       "--role", "viewer")
+    assert code == 2 and "staff@acme.test is already a member." in err
 
 
 # --- roles and removal ----------------------------------------------------------

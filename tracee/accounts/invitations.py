@@ -54,9 +54,9 @@ def pending_invitations(session, tenant_id: int) -> list[Invitation]:
         select(Invitation).where(*_pending()).order_by(Invitation.created_at.desc())))
 
 
-def invite(session, tenant_id: int, email: str, role: str, invited_by: User) -> str:
+def invite(session, tenant_id: int, email: str, role: str, invited_by: User | None) -> str:
     """A new invitation's token; an earlier pending one for the address is revoked,
-    so the newest mail is the one that works."""
+    so the newest mail is the one that works. ``invited_by`` is None from the CLI."""
     email, role = normalize_email(email), check_role(role)
     bind_tenant(session, tenant_id)
     member = session.scalar(select(Membership.user_id).join(User, User.id == Membership.user_id)
@@ -73,7 +73,7 @@ def invite(session, tenant_id: int, email: str, role: str, invited_by: User) -> 
     token = secrets.token_urlsafe(32)
     session.add(Invitation(
         tenant_id=tenant_id, token_hash=_hash(token), email=email, role=role,
-        invited_by=invited_by.id, created_at=now, expires_at=now + LIFETIME,
+        invited_by=invited_by.id if invited_by else None, created_at=now, expires_at=now + LIFETIME,
     ))
     session.flush()
     return token
@@ -131,3 +131,7 @@ def accept_as_new_user(session, invitation: Invitation, password: str) -> User |
         return None
     add_membership(session, invitation.tenant_id, user, invitation.role)
     return user
+
+
+def invitation_link(public_url: str, tenant_slug: str, token: str) -> str:
+    return f"{public_url}/invitations/{tenant_slug}/{token}"

@@ -4,7 +4,7 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
 from tracee.accounts import mails, two_factor
-from tracee.accounts.invitations import invite, pending_invitations, revoke
+from tracee.accounts.invitations import invitation_link, invite, pending_invitations, revoke
 from tracee.accounts.models import OWNER, ROLES, User
 from tracee.accounts.permissions import MANAGE_OWNERS, MANAGE_TEAM
 from tracee.accounts.service import AccountError, tenant_members
@@ -70,7 +70,7 @@ def send_invitation(context, request):
             errors = {"email": "Enter the email of the person to invite."}
         return _team_page(context, request, errors, values, 400)
     tenant = context.tenant
-    link = f"{request.urls.base}/invitations/{tenant.slug}/{token}"
+    link = invitation_link(request.urls.base, tenant.slug, token)
     send_after_commit(request, mails.invitation(
         values["email"].lower(), tenant.name, request.login.user.email, role, link))
     return _back(request, context, "invited")
