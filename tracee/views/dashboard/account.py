@@ -29,16 +29,15 @@ def account_values(request, errors=None, values=None, status=200):
             "codes_left": two_factor.recovery_codes_left(request.db, user) if on else 0}
 
 
-def _password_guess_wait(request) -> int:
-    """Seconds to wait if this account's current password was guessed wrong too often."""
+def guess_wait(request) -> int:
+    """Seconds to wait if this account's password or codes were guessed wrong too
+    often: the login throttle, so guesses here and at /login add up."""
     return request.registry["login_throttle"].retry_after(
         request.login.user.email, request.client_address)
 
 
-def _guessed_wrong(request, exc: AccountInvalid, field: str) -> None:
-    if field in exc.errors:
-        request.registry["login_throttle"].failed(request.login.user.email,
-                                                  request.client_address)
+def guessed_wrong(request) -> None:
+    request.registry["login_throttle"].failed(request.login.user.email, request.client_address)
 
 
 @view_config(route_name="account", context=AccountRoot, permission=ENTER,
@@ -51,7 +50,7 @@ def account(request):
              request_method="POST", require_csrf=True, renderer=ACCOUNT)
 def change_email(request):
     values = {"new_email": request.POST.get("new_email", "").strip()[:320]}
-    wait = _password_guess_wait(request)
+    wait = guess_wait(request)
     if wait:
         return too_many(request, wait)
     user = request.login.user
@@ -60,7 +59,8 @@ def change_email(request):
             request.db, user, values["new_email"], request.POST.get("email_password", ""),
             password_field="email_password", email_field="new_email")
     except AccountInvalid as exc:
-        _guessed_wrong(request, exc, "email_password")
+        if "email_password" in exc.errors:
+            guessed_wrong(request)
         return account_values(request, exc.errors, values, 400)
     mail_wait = request.registry["mail_throttle"].retry_after(new_email, request.client_address)
     if mail_wait:
@@ -79,7 +79,7 @@ def change_email(request):
 @view_config(route_name="account", context=AccountRoot, name="password", permission=ENTER,
              request_method="POST", require_csrf=True, renderer=ACCOUNT)
 def set_password(request):
-    wait = _password_guess_wait(request)
+    wait = guess_wait(request)
     if wait:
         return too_many(request, wait)
     login = request.login
@@ -87,7 +87,8 @@ def set_password(request):
         change_password(login.user, request.POST.get("current_password", ""),
                         request.POST.get("new_password", ""))
     except AccountInvalid as exc:
-        _guessed_wrong(request, exc, "current_password")
+        if "current_password" in exc.errors:
+            guessed_wrong(request)
         return account_values(request, exc.errors, status=400)
     # Whoever knew the old password is out; this browser stays in.
     request.registry["sessions"].end_others(request.db, login.user.id, keep=login.session.key_hash)

@@ -6,7 +6,7 @@ from pyramid.view import view_config
 
 from tracee.accounts import two_factor
 from tracee.accounts.account import password_is
-from tracee.views.dashboard.account import account_values
+from tracee.views.dashboard.account import account_values, guess_wait, guessed_wrong
 from tracee.views.dashboard.auth import too_many
 from tracee.views.dashboard.resources import ENTER, AccountRoot
 
@@ -25,15 +25,6 @@ def _enrol_page(request, errors=None, status=200):
             "required": request.GET.get("required") == "1"}
 
 
-def _guess_wait(request) -> int:
-    return request.registry["login_throttle"].retry_after(
-        request.login.user.email, request.client_address)
-
-
-def _guessed_wrong(request) -> None:
-    request.registry["login_throttle"].failed(request.login.user.email, request.client_address)
-
-
 @view_config(route_name="account", context=AccountRoot, name="two-factor", permission=ENTER,
              request_method="GET", renderer=ENROL)
 def enrol(request):
@@ -43,7 +34,7 @@ def enrol(request):
 @view_config(route_name="account", context=AccountRoot, name="two-factor", permission=ENTER,
              request_method="POST", require_csrf=True, renderer=ENROL)
 def confirm(request):
-    wait = _guess_wait(request)
+    wait = guess_wait(request)
     if wait:
         return too_many(request, wait)
     user = request.login.user
@@ -51,7 +42,7 @@ def confirm(request):
         return HTTPFound("/account/")
     codes = two_factor.confirm_enrolment(request.db, user, request.POST.get("code", "")[:40])
     if codes is None:
-        _guessed_wrong(request)
+        guessed_wrong(request)
         return _enrol_page(request, {"code": "This code is not right. Enter the 6 digits your "
                                               "app shows now."}, 400)
     # Shown in this answer only (no-store): only their hashes are kept.
@@ -62,7 +53,7 @@ def confirm(request):
              permission=ENTER, request_method="POST", require_csrf=True,
              renderer=TEMPLATES + "account.jinja2")
 def turn_off(request):
-    wait = _guess_wait(request)
+    wait = guess_wait(request)
     if wait:
         return too_many(request, wait)
     user, errors = request.login.user, {}
@@ -71,7 +62,7 @@ def turn_off(request):
     elif not two_factor.verify(request.db, user, request.POST.get("off_code", "")[:40]):
         errors["off_code"] = "This code is not right."
     if errors:
-        _guessed_wrong(request)
+        guessed_wrong(request)
         return account_values(request, errors, status=400)
     two_factor.disable(request.db, user)
     return HTTPFound("/account/?done=two-factor-off")
