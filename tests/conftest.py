@@ -28,7 +28,8 @@ PG_ADMIN_URL = os.environ.get(
 )
 APP_ROLE = "tracee_test_app"
 TABLES = (
-    "idempotency_keys", "user_tokens", "user_sessions", "memberships", "users",
+    "idempotency_keys", "invitations", "recovery_codes",
+    "user_tokens", "user_sessions", "memberships", "users",
     "tracking_links", "tracker_events", "tracker_steps", "trackers",
     "template_steps", "workflow_templates", "api_keys", "tenants",
 )

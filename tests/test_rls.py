@@ -10,13 +10,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from tracee.accounts.invitations import invite
 from tracee.accounts.service import add_membership, create_user
 from tracee.tenancy.resources import LINK_WITH_TENANTS
 from tracee.tenancy.scope import TenantScoped, bind_tenant, read_directory_row
 from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
-                 "template_steps", "idempotency_keys", "memberships")
+                 "template_steps", "idempotency_keys", "memberships", "invitations")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker).
 DIRECTORY_TABLES = {"api_keys", "tracking_links"}
@@ -51,8 +52,9 @@ def populated(app, pg, registry, tenant, other_tenant):
             "steps": [{"name": "One"}, {"name": "Two", "visible": False}],
         }, headers=handle.headers, status=201)
         session = registry["db.session_factory"]()
-        add_membership(session, handle.id, create_user(session, f"owner@{handle.slug}.test"),
-                       "owner")
+        owner = create_user(session, f"owner@{handle.slug}.test")
+        add_membership(session, handle.id, owner, "owner")
+        invite(session, handle.id, f"new@{handle.slug}.test", "staff", owner)
         session.commit()
         session.close()
     return tenant, other_tenant

@@ -32,3 +32,31 @@ def password_reset(to: str, link: str) -> Mail:
         "The link works once, within an hour. If you did not ask, ignore this message: "
         "your password stays as it is.",
     )
+
+
+def invitation(to: str, business: str, inviter: str, role: str, link: str) -> Mail:
+    return _mail(
+        to, f"Join {business} on Tracee",
+        f"{inviter} invited you to {business} on Tracee as {role}.",
+        "Accept the invitation", link,
+        "The link works once, within 7 days. If you did not expect this, ignore this message.",
+    )
+
+
+def email_change(to: str, link: str) -> Mail:
+    return _mail(
+        to, "Confirm your new email for Tracee",
+        "Someone (we hope you) asked to move a Tracee account to this address.",
+        "Use this address", link,
+        "The link works once, within a day. If you did not ask, ignore this message.",
+    )
+
+
+def email_change_notice(to: str, new_email: str, reset_link: str) -> Mail:
+    text = (f"Someone asked to move your Tracee account from this address to {new_email}. "
+            "It moves once the link sent there is used.")
+    return _mail(
+        to, "Your Tracee email is about to change", text,
+        "If this was not you, set a new password now", reset_link,
+        "A new password ends every session and cancels the change.",
+    )

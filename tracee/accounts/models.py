@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracee.db import Base, UTCDateTime, utcnow
@@ -28,6 +28,12 @@ class User(Base):
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-factor (TOTP): the shared secret, kept while enrolling and after;
+    # on once ``totp_enabled_at`` is set. ``totp_last_step`` refuses a code
+    # that was used already (a replay within its 30 seconds).
+    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     def __repr__(self):
         return f"<User {self.email}>"
@@ -68,7 +74,8 @@ class UserSession(Base):
 
 
 class UserToken(Base):
-    """A single-use link sent by mail: confirm an address, or set a new password.
+    """A single-use link sent by mail: confirm an address, set a new password, or
+    move the account to a new address.
 
     Stored as a SHA-256, like session tokens and API keys.
     """
@@ -80,6 +87,44 @@ class UserToken(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     purpose: Mapped[str] = mapped_column(String(20))
+    # For a change of address: the new one, set when its link is used.
+    new_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Invitation(TenantScoped, Base):
+    """An email invited to a tenant with a role, until accepted, revoked or expired.
+
+    Tenant data: the link names the tenant (``/invitations/<slug>/<token>``), so
+    it is found with the tenant bound, under the same RLS policy as the rest.
+    Only a SHA-256 of the token is kept, like the other mailed links.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role"),
+    )
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(10))
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(Base):
+    """One of a user's single-use two-factor recovery codes, as a SHA-256
+    (the codes carry 80 random bits, so a fast hash is enough)."""
+
+    __tablename__ = "recovery_codes"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

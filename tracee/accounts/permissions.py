@@ -15,9 +15,10 @@ EDIT_TRACKERS = "edit_trackers"  # create and move trackers
 EDIT_SETTINGS = "edit_settings"  # templates and branding
 MANAGE_KEYS = "manage_keys"
 MANAGE_TEAM = "manage_team"
+MANAGE_OWNERS = "manage_owners"  # grant, demote or remove an owner
 
 ROLE_PERMISSIONS = {
-    OWNER: (VIEW, EDIT_TRACKERS, EDIT_SETTINGS, MANAGE_KEYS, MANAGE_TEAM),
+    OWNER: (VIEW, EDIT_TRACKERS, EDIT_SETTINGS, MANAGE_KEYS, MANAGE_TEAM, MANAGE_OWNERS),
     ADMIN: (VIEW, EDIT_TRACKERS, EDIT_SETTINGS, MANAGE_KEYS, MANAGE_TEAM),
     STAFF: (VIEW, EDIT_TRACKERS),
     VIEWER: (VIEW,),

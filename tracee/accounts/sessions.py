@@ -25,7 +25,9 @@ from tracee.db import utcnow
 
 COOKIE = "tracee_session"
 # Paths that may read the session cookie; the API and public pages are not among them.
-DASHBOARD_PREFIXES = ("/dashboard", "/login", "/logout", "/signup", "/password")
+DASHBOARD_PREFIXES = (
+    "/dashboard", "/login", "/logout", "/signup", "/password", "/invitations", "/account",
+)
 # last_seen_at is written at most this often, so reading a page stays a read.
 TOUCH_RESOLUTION = timedelta(minutes=1)
 

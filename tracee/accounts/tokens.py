@@ -9,8 +9,10 @@ from sqlalchemy import select, update
 from tracee.accounts.models import User, UserToken
 from tracee.db import utcnow
 
-CONFIRM_EMAIL, RESET_PASSWORD = "confirm", "reset"
-LIFETIMES = {CONFIRM_EMAIL: timedelta(days=3), RESET_PASSWORD: timedelta(hours=1)}
+CONFIRM_EMAIL, RESET_PASSWORD, CHANGE_EMAIL = "confirm", "reset", "change_email"
+SECOND_STEP = "second_step"  # password right, two-factor code still to come
+LIFETIMES = {CONFIRM_EMAIL: timedelta(days=3), RESET_PASSWORD: timedelta(hours=1),
+             CHANGE_EMAIL: timedelta(days=1), SECOND_STEP: timedelta(minutes=5)}
 MAX_TOKEN_LENGTH = 100
 
 
@@ -18,12 +20,13 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session, user: User, purpose: str, lifetime: timedelta | None = None) -> str:
+def issue_token(session, user: User, purpose: str, lifetime: timedelta | None = None,
+                new_email: str | None = None) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(UserToken(
         token_hash=_hash(token), user_id=user.id, purpose=purpose, created_at=now,
-        expires_at=now + (lifetime or LIFETIMES[purpose]),
+        expires_at=now + (lifetime or LIFETIMES[purpose]), new_email=new_email,
     ))
     session.flush()
     return token

@@ -2,6 +2,7 @@
 
 import sys
 
+from tracee.accounts.invitations import invitation_link, invite
 from tracee.accounts.models import ROLES
 from tracee.accounts.passwords import PasswordRejected
 from tracee.accounts.service import (
@@ -33,6 +34,12 @@ def add_user_commands(areas) -> None:
     listing = user.add_parser("list", help="a tenant's users and their roles")
     listing.add_argument("slug")
     listing.set_defaults(run=user_list)
+    invitation = user.add_parser(
+        "invite", help="invite an email to a tenant; prints the one-time link (valid 7 days)")
+    invitation.add_argument("email")
+    invitation.add_argument("--tenant", required=True, help="slug of the tenant")
+    invitation.add_argument("--role", required=True, choices=ROLES)
+    invitation.set_defaults(run=user_invite)
     remove = user.add_parser("remove", help="take a user's role in a tenant away")
     remove.add_argument("email")
     remove.add_argument("--tenant", required=True, help="slug of the tenant")
@@ -70,6 +77,18 @@ def user_create(env: Environment, args) -> None:
     if link is not None:
         print("No password is set yet. Send this one-time link (valid 7 days) to set one:")
         print(link)
+
+
+def user_invite(env: Environment, args) -> None:
+    with env.session() as session:
+        tenant = find_tenant(session, args.tenant)
+        try:
+            token = invite(session, tenant.id, args.email, args.role, None)
+        except AccountError as exc:
+            raise CommandError(str(exc)) from None
+    print(f"invited {args.email.strip().lower()} as {args.role} of {tenant.slug}. "
+          "Send this one-time link (valid 7 days):")
+    print(invitation_link(env.settings["tracee.public_url"], tenant.slug, token))
 
 
 def user_list(env: Environment, args) -> None:

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, bindparam, update
+from sqlalchemy import Boolean, ForeignKey, Integer, String, bindparam, false, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracee.db import Base, UTCDateTime, utcnow
@@ -28,6 +28,9 @@ class Tenant(Base):
     # global sequence is needed when tables are distributed by tenant_id.
     tracker_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by an owner: members without two-factor are sent to enrol first.
+    require_two_factor: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false())
 
     parent: Mapped["Tenant | None"] = relationship(remote_side=[id], lazy="raise")
 

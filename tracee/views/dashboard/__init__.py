@@ -26,10 +26,14 @@ def includeme(config):
     config.registry["signup"] = signup
     factory = "tracee.views.dashboard.resources.DashboardRoot"
     config.add_route("login", "/login", factory=factory)
+    config.add_route("login_two_factor", "/login/two-factor", factory=factory)
     config.add_route("logout", "/logout", factory=factory)
     config.add_route("signup", "/signup", factory=factory)
     config.add_route("confirm_email", "/signup/confirm/{token}", factory=factory)
     config.add_route("forgot_password", "/password/forgot", factory=factory)
     config.add_route("reset_password", "/password/reset/{token}", factory=factory)
+    config.add_route("invitation", "/invitations/{slug}/{token}", factory=factory)
+    config.add_route("account", "/account/*traverse",
+                     factory="tracee.views.dashboard.resources.AccountRoot")
     config.add_route("dashboard_bare", "/dashboard")
     config.add_route("dashboard", "/dashboard/*traverse", factory=factory)

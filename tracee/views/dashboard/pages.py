@@ -4,7 +4,6 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
 from tracee.accounts.permissions import EDIT_SETTINGS, MANAGE_KEYS, MANAGE_TEAM, VIEW
-from tracee.accounts.service import tenant_members
 from tracee.tracking.templates import list_templates
 from tracee.views.dashboard.resources import (
     ENTER,
@@ -12,7 +11,6 @@ from tracee.views.dashboard.resources import (
     DashboardRoot,
     Node,
     SettingsSection,
-    TeamSection,
     TemplatesSection,
     TenantArea,
     dashboard_path,
@@ -64,13 +62,6 @@ def tenant_home(context, request):
              renderer=TEMPLATES + "settings.jinja2")
 def settings(context, request):
     return page(context, request, "settings", MANAGE_KEYS=MANAGE_KEYS, MANAGE_TEAM=MANAGE_TEAM)
-
-
-@view_config(route_name="dashboard", context=TeamSection, permission=MANAGE_TEAM,
-             renderer=TEMPLATES + "team.jinja2")
-def team(context, request):
-    members = tenant_members(request.db, context.tenant.id)
-    return page(context, request, "team", members=members)
 
 
 @view_config(route_name="dashboard", context=TemplatesSection, permission=VIEW,

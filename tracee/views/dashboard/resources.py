@@ -8,9 +8,14 @@ a slug that does not exist.
 """
 
 from pyramid.authorization import Allow, Authenticated
+from pyramid.httpexceptions import HTTPFound
 from sqlalchemy import select
 
+from tracee.accounts import two_factor
+from tracee.accounts.invitations import find_pending
+from tracee.accounts.models import Invitation, Membership
 from tracee.accounts.permissions import acl_for
+from tracee.accounts.team import find_membership
 from tracee.api.keys import ApiKey, find_tenant_key
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
@@ -55,11 +60,28 @@ class DashboardRoot:
             chain.append(db.get(Tenant, chain[-1].parent_id))
         if not any(login.role_in(t.id) for t in chain):
             raise KeyError(slug)
+        if any(t.require_two_factor for t in chain) and not two_factor.enabled(login.user):
+            # An owner here (or at an agency above) asks everyone for two-factor.
+            raise HTTPFound("/account/two-factor?required=1")
         parent = self
         for level in reversed(chain):
             parent = TenantArea(level, parent, acl_for(login.user.id, login.role_in(level.id)), db)
         bind_tenant(db, tenant.id)
         return parent
+
+
+class AccountRoot:
+    """/account/...: the logged-in person's own account, outside every tenant."""
+
+    __name__ = ""
+    __parent__ = None
+    __acl__ = [(Allow, Authenticated, ENTER)]
+
+    def __init__(self, request):
+        request.add_response_callback(_dashboard_headers)
+
+    def __getitem__(self, name):
+        raise KeyError(name)  # every segment is a view name
 
 
 class Node:
@@ -145,8 +167,39 @@ class ApiKeysSection(Collection):
         return find_tenant_key(self.area.request_db, self.tenant.id, item_id)
 
 
+class MemberResource(Item):
+    @property
+    def membership(self) -> Membership:
+        return self.record
+
+
+class MembersSection(Collection):
+    item_class = MemberResource
+
+    def load(self, item_id):
+        return find_membership(self.area.request_db, self.tenant.id, item_id)
+
+
+class InvitationResource(Item):
+    @property
+    def invitation(self) -> Invitation:
+        return self.record
+
+
+class InvitationsSection(Collection):
+    """Named by the stored hash of the token (never the token itself)."""
+
+    item_class = InvitationResource
+
+    def __getitem__(self, name):
+        record = find_pending(self.area.request_db, self.tenant.id, name)
+        if record is None:
+            raise KeyError(name)
+        return self.item_class(name, self, record)
+
+
 class TeamSection(Node):
-    pass
+    children = {"members": MembersSection, "invitations": InvitationsSection}
 
 
 class TemplatesSection(Node):

@@ -36,7 +36,8 @@ def _throttled(request, email: str):
 
 def _signup_open(request) -> None:
     if request.registry["signup"] != OPEN:
-        # "invite": people join by invitation (later); "closed": only the operator adds them.
+        # "invite": people join only through an invitation's link (tracee.views.dashboard
+        # .invitations); "closed": only the operator adds them.
         raise HTTPNotFound()
 
 
