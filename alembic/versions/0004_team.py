@@ -2,14 +2,14 @@
 the address a change-of-email link will set, kept with that link; and
 two-factor: each user's TOTP secret, recovery codes, a tenant's requirement.
 
-Revision ID: 0006
+Revision ID: 0004
 Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
