@@ -30,7 +30,8 @@ DASHBOARD_CSP = (
 def _dashboard_headers(request, response):
     # Callbacks run after the tweens, so this replaces tracee.headers' page policy.
     response.headers["Content-Security-Policy"] = DASHBOARD_CSP
-    response.headers["Cache-Control"] = "no-store"
+    # Only a view that sets it (a QR image) is kept by the browser: pages may show a key once.
+    response.headers["Cache-Control"] = getattr(request, "dashboard_cache_control", "no-store")
 
 
 class DashboardRoot:
@@ -88,7 +89,7 @@ class Node:
 MAX_ID = 2**31 - 1
 
 
-def _as_id(name: str) -> int | None:
+def as_id(name: str) -> int | None:
     """A path segment that is a plain id (ASCII digits, in range), else None."""
     if name.isascii() and name.isdigit() and len(name) <= 10 and int(name) <= MAX_ID:
         return int(name)
@@ -112,7 +113,7 @@ class Collection(Node):
         raise NotImplementedError
 
     def __getitem__(self, name):
-        item_id = _as_id(name)
+        item_id = as_id(name)
         record = self.load(item_id) if item_id else None
         if record is None:
             raise KeyError(name)
