@@ -3,9 +3,8 @@
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
-from tracee.accounts.permissions import EDIT_SETTINGS, MANAGE_KEYS, MANAGE_TEAM, VIEW
+from tracee.accounts.permissions import MANAGE_KEYS, MANAGE_TEAM, VIEW
 from tracee.accounts.service import tenant_members
-from tracee.tracking.templates import list_templates
 from tracee.views.dashboard.resources import (
     ENTER,
     BrandingSection,
@@ -13,7 +12,6 @@ from tracee.views.dashboard.resources import (
     Node,
     SettingsSection,
     TeamSection,
-    TemplatesSection,
     TenantArea,
     dashboard_path,
 )
@@ -71,13 +69,6 @@ def settings(context, request):
 def team(context, request):
     members = tenant_members(request.db, context.tenant.id)
     return page(context, request, "team", members=members)
-
-
-@view_config(route_name="dashboard", context=TemplatesSection, permission=VIEW,
-             renderer=TEMPLATES + "templates.jinja2")
-def templates(context, request):
-    return page(context, request, "templates", templates=list_templates(request.db),
-                EDIT_SETTINGS=EDIT_SETTINGS)
 
 
 @view_config(route_name="dashboard", context=BrandingSection, permission=VIEW,

@@ -15,8 +15,10 @@ from tracee.api.keys import ApiKey, find_tenant_key
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import SLUG_RE
+from tracee.tracking.builtin_templates import TemplateSpec
 from tracee.tracking.reads import read_tracker
 from tracee.tracking.records import TrackerRecord
+from tracee.tracking.templates import find_template
 
 ENTER = "enter"  # the root's own view: any logged-in user, to be sent to a tenant
 # What only the dashboard's pages send: scripts from our origin (no inline ones),
@@ -150,8 +152,22 @@ class TeamSection(Node):
     pass
 
 
+class TemplateNode(Item):
+    @property
+    def template(self) -> TemplateSpec:
+        return self.record
+
+
 class TemplatesSection(Node):
-    pass
+    """Templates by slug, built-in or the tenant's own; ``new`` is the form, never a slug."""
+
+    def __getitem__(self, name):
+        if name == "new" or len(name) > 63 or not SLUG_RE.fullmatch(name):
+            raise KeyError(name)
+        spec = find_template(self.area.request_db, name)
+        if spec is None:
+            raise KeyError(name)
+        return TemplateNode(name, self, spec)
 
 
 class BrandingSection(Node):
