@@ -11,8 +11,8 @@ import base64
 from pyramid.view import view_config
 
 from tracee.accounts.permissions import VIEW
-from tracee.branding.qr import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, render_qr
 from tracee.branding.qr import qr_response as send_qr
+from tracee.branding.qr import render_qr, requested_size
 from tracee.tracking.search import label_rows
 from tracee.views.dashboard.pages import TEMPLATES, page
 from tracee.views.dashboard.resources import TrackerNode, TrackersSection, as_id
@@ -28,11 +28,7 @@ QR_CACHE_CONTROL = "private, max-age=86400"
 @view_config(route_name="dashboard", context=TrackerNode, name="qr.png", permission=VIEW,
              request_method="GET")
 def tracker_qr(context, request):
-    try:
-        size = int(request.GET.get("size", DEFAULT_SIZE))
-    except ValueError:
-        size = DEFAULT_SIZE
-    size = min(max(size, MIN_SIZE), MAX_SIZE)
+    size = requested_size(request)
     request.dashboard_cache_control = QR_CACHE_CONTROL
     response = send_qr(request, request.urls.tracking(context.tracker.tracking_token), size,
                        QR_CACHE_CONTROL)
