@@ -107,8 +107,25 @@ def load_tenants(db: BenchDatabase) -> None:
         conn.execute("SELECT setval('tenants_id_seq', %s)", (TENANTS,))
 
 
-def load_trackers(db: BenchDatabase, first: int, last: int) -> None:
-    """Trackers ``first..last`` of every tenant, each with its steps, link and first event.
+BENCH_NAME = "'Order #' || (1000 + i) || ' - Bench item'"
+# Names that differ as customers' orders do: an item and a word of the
+# customer's (8 hex digits), so a search for that word finds one order or a few.
+SEARCH_NAME = ("'Order #' || (1000 + i) || ' - ' || (ARRAY['Blue Vase', 'Chess Set', "
+               "'Lamp Shade', 'Phone Stand', 'Gear Box', 'Desk Tidy', 'Plant Pot', "
+               "'Key Ring'])[1 + i %% 8] || ' for ' || substr(md5(t || '-' || i), 1, 8)")
+
+
+def search_word(tenant_id: int, tracker_id: int) -> str:
+    """The customer's word in the name of ``tracker_id`` as SEARCH_NAME wrote it."""
+    import hashlib
+
+    return hashlib.md5(f"{tenant_id}-{tracker_id}".encode()).hexdigest()[:8]
+
+
+def load_trackers(db: BenchDatabase, first: int, last: int, tenants: tuple[int, int] = (1, TENANTS),
+                  name_sql: str = BENCH_NAME) -> None:
+    """Trackers ``first..last`` of every tenant in ``tenants`` (first, last), each with
+    its steps, link and first event.
 
     Progress varies with the id: tracker i has completed ``i % 7`` steps and
     started the next; every seventh tracker is finished. The tables are
@@ -118,12 +135,12 @@ def load_trackers(db: BenchDatabase, first: int, last: int) -> None:
     # i outer, tenant inner: rows land interleaved across tenants, as they
     # would when created over time, not clustered by tenant.
     grid = ("FROM generate_series(%(first)s::int, %(last)s::int) i "
-            "CROSS JOIN generate_series(1, %(tenants)s::int) t")
+            "CROSS JOIN generate_series(%(tenant_first)s::int, %(tenant_last)s::int) t")
     created = "%(base)s::timestamptz + make_interval(mins => i)"
     trackers = f"""
         INSERT INTO trackers (tenant_id, id, number, name, template_slug, created_at,
                               updated_at, completed_at, event_seq)
-        SELECT t, i, 1000 + i, 'Order #' || (1000 + i) || ' - Bench item', %(template)s,
+        SELECT t, i, 1000 + i, {name_sql}, %(template)s,
                {created}, {created} + interval '1 hour',
                CASE WHEN i %% 7 = 6 THEN {created} + interval '1 hour' END, 1
         {grid}"""
@@ -152,13 +169,15 @@ def load_trackers(db: BenchDatabase, first: int, last: int) -> None:
             return
         with psycopg.connect(db.owner_dsn) as conn:
             conn.execute("SET session_replication_role = replica")
-            conn.execute(statement, {"tenants": TENANTS, "first": low, "last": high,
+            conn.execute(statement, {"tenant_first": tenants[0], "tenant_last": tenants[1],
+                                     "first": low, "last": high,
                                      "base": BASE_TIME, "template": TEMPLATE})
 
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         list(pool.map(run, jobs))
     with psycopg.connect(db.owner_dsn, autocommit=True) as conn:
-        conn.execute("UPDATE tenants SET tracker_seq = %s", (last,))
+        conn.execute("UPDATE tenants SET tracker_seq = greatest(tracker_seq, %s) "
+                     "WHERE id BETWEEN %s AND %s", (last, *tenants))
         # Settle the load before anything is measured, as pgbench does: VACUUM
         # so autovacuum does not start on millions of fresh rows mid-run, and
         # CHECKPOINT so the checkpoint the load's WAL set off is not spread

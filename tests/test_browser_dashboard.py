@@ -9,16 +9,24 @@ import re
 
 import pytest
 import requests
+from conftest import ARTIFACTS
 from live_server import serve
 from logins import PASSWORD, cheap_hashing, make_user  # noqa: F401
 from test_browser import CHROMIUM_ARGS, DESKTOP, PHONE, screenshot
 from test_browser import browser as browser  # noqa: F401  (fixture)
+from test_seed_docs import CREATE_EXAMPLE, Live, run_curl
+from test_seed_docs import curl_path as curl_path  # noqa: F401  (fixture)
 from test_signup import smtp as smtp  # noqa: F401  (fixture)
 
 from tracee.tenancy.service import create_tenant
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("cheap_hashing")]
 assert CHROMIUM_ARGS  # launched by test_browser's fixture with these
+
+
+def screenshot_path(name: str, database, suffix: str):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS / f"{name}-{database.kind}.{suffix}"
 
 
 @pytest.fixture
@@ -111,21 +119,25 @@ def test_the_dashboard_works_on_a_phone_and_by_keyboard(browser, live_owner, dat
         context.close()
 
 
-def test_a_business_signs_up_confirms_and_runs_an_order(browser, database, smtp):
-    """Sign up -> confirm from the mail -> Generate New Key -> the seed's call ->
+def test_a_business_signs_up_confirms_and_runs_an_order(browser, database, smtp, curl_path):
+    """Sign up -> confirm from the mail -> Generate New Key -> the seed's curl call ->
     the tracker under Trackers -> "Start 3D Printing" -> the tracking page shows it."""
     inbox, port = smtp
     inbox.messages.clear()
     settings = {"tracee.signup": "open", "tracee.mail.smtp_url": f"smtp://127.0.0.1:{port}"}
     with serve(database, **settings) as (url, _app):
         context = browser.new_context(**DESKTOP)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
         page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
             page.goto(url + "/login")
             page.get_by_role("link", name="Sign up").click()
             page.get_by_label("Business name").fill("Ann's 3D Prints")
             page.get_by_label("Email").fill("ann@example.test")
             page.get_by_label("Password", exact=True).fill(PASSWORD)
+            screenshot(page, "flow-1-signup", database)
             page.get_by_role("button", name="Sign up").click()
             page.wait_for_url("**/dashboard/anns-3d-prints/trackers/")
 
@@ -134,28 +146,63 @@ def test_a_business_signs_up_confirms_and_runs_an_order(browser, database, smtp)
             page.goto(re.search(r"(http://\S+/signup/confirm/\S+)", text).group(1))
             page.get_by_role("button", name="Confirm my email").click()
             assert page.get_by_role("heading", name="Email confirmed").is_visible()
+            screenshot(page, "flow-2-confirmed", database)
 
             page.goto(url + "/dashboard/")
-            page.get_by_role("navigation", name="Main").get_by_role(
-                "link", name="API Keys").click()
+            nav = page.get_by_role("navigation", name="Main")
+            nav.get_by_role("link", name="Settings", exact=True).click()
+            nav.get_by_role("link", name="API Keys").click()
             page.get_by_role("link", name="Generate New Key").click()
             page.get_by_label("Name").fill("Production Server")
             page.get_by_label("Name").press("Enter")
             secret = page.locator("#new-key").inner_text().strip()
-            created = requests.post(
-                url + "/api/v1/trackers/", headers={"X-API-Key": secret},
-                json={"name": "Order #5678 - Custom Chess Set", "template": "3d-printing"},
-                timeout=10,
-            )
-            assert created.status_code == 201, created.text
+            screenshot(page, "flow-3-new-key", database)
 
-            page.get_by_role("navigation", name="Main").get_by_role(
-                "link", name="Trackers").click()
+            # The seed's call, as written, by the real curl.
+            live = Live(url, _app)
+            created = run_curl(curl_path, live.substitute(CREATE_EXAMPLE, secret))
+            assert created.status == 201, created.body
+
+            nav.get_by_role("link", name="Trackers").click()
             page.get_by_role("link", name="Order #5678 - Custom Chess Set").click()
             page.get_by_role("button", name="Start 3D Printing").click()
             page.wait_for_load_state()
-            page.goto(created.json()["tracking_url"])
+            assert "Started 3D Printing · by ann@example.test" in page.locator(
+                ".history").inner_text()
+            page.get_by_role("button", name="Copy link").click()
+            tracking_url = created.json["tracking_url"]
+            assert page.evaluate("navigator.clipboard.readText()") == tracking_url
+            screenshot(page, "flow-4-tracker", database)
+            page.goto(tracking_url)
             assert "3D Printing" in page.locator(".step-in_progress").inner_text()
-            screenshot(page, "signup-to-tracking-page", database)
+            screenshot(page, "flow-5-tracking-page", database)
+            assert errors == []
         finally:
             context.close()
+
+
+def test_new_tracker_by_keyboard_and_a_printed_sheet(browser, live_owner, database):
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto(live_owner + "/login")
+        page.get_by_label("Email").fill("owner@acme.test")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Password").press("Enter")
+        page.get_by_role("link", name="New tracker").click()
+        page.get_by_label("Name").fill("Order #42 - Lamp")
+        page.get_by_label("Name").press("Enter")  # Enter in Name submits
+        page.wait_for_url(re.compile(r".*/trackers/\d+/$"))
+        assert page.get_by_role("heading", name="Order #42 - Lamp").is_visible()
+        qr = page.get_by_role("img", name=re.compile("QR code"))
+        assert qr.evaluate("img => img.complete && img.naturalWidth >= 240")
+        page.get_by_role("link", name="Print label").click()
+        page.emulate_media(media="print")
+        label = page.locator("li.label")
+        assert label.count() == 1 and "#42" in label.inner_text()
+        assert not page.locator("header.dash-bar").is_visible()  # only labels on paper
+        width_mm = label.evaluate("e => e.getBoundingClientRect().width") / 96 * 25.4
+        assert 59 < width_mm < 61, width_mm
+        page.pdf(path=str(screenshot_path("labels", database, "pdf")))
+    finally:
+        context.close()

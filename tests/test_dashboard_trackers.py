@@ -9,7 +9,7 @@ TRACKERS = "/dashboard/acme/trackers/"
 
 
 def names(page) -> list[str]:
-    return [row.find_all("td")[1].get_text() for row in page.html.find("tbody").find_all("tr")]
+    return [row.find("a").get_text() for row in page.html.find("tbody").find_all("tr")]
 
 
 def test_list_is_newest_first_searchable_filterable_and_paged(app, owner, create):

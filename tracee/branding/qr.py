@@ -48,6 +48,15 @@ def render_qr(url: str, size: int = DEFAULT_SIZE) -> QrImage:
     return QrImage(png, hashlib.sha256(png).hexdigest()[:32])
 
 
+def requested_size(request) -> int:
+    """A page image's ``?size=``, brought within bounds; the default if it is no number."""
+    try:
+        size = int(request.GET.get("size", DEFAULT_SIZE))
+    except ValueError:
+        size = DEFAULT_SIZE
+    return min(max(size, MIN_SIZE), MAX_SIZE)
+
+
 def qr_response(request, url: str, size: int, cache_control: str):
     image = render_qr(url, size)
     response = request.response

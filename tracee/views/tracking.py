@@ -6,7 +6,7 @@ from pyramid.view import view_config
 
 from tracee.api.v1.representation import iso
 from tracee.branding.acquisition import branding_for
-from tracee.branding.qr import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, qr_response
+from tracee.branding.qr import qr_response, requested_size
 from tracee.front_cache import mark_immutable
 from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
 from tracee.tracking.models import COMPLETED, IN_PROGRESS
@@ -86,11 +86,7 @@ def embed_page(context, request):
 
 @view_config(context=TrackerPage, name="qr.png", request_method="GET")
 def public_qr(context, request):
-    try:
-        size = int(request.GET.get("size", DEFAULT_SIZE))
-    except ValueError:
-        size = DEFAULT_SIZE
-    size = min(max(size, MIN_SIZE), MAX_SIZE)
+    size = requested_size(request)
     url = request.urls.tracking(context.tracker.tracking_token)
     # Tokens are never reassigned: this host, address and query always get these bytes.
     mark_immutable(request)

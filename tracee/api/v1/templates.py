@@ -11,6 +11,7 @@ from tracee.api.v1.shapes import TEMPLATE_EXAMPLE, ref
 from tracee.text import name_key
 from tracee.tracking.builtin_templates import StepSpec
 from tracee.tracking.templates import (
+    MAX_STEPS,
     InvalidTemplate,
     TemplateExists,
     create_template,
@@ -20,8 +21,6 @@ from tracee.tracking.templates import (
 
 templates = api_service("templates", "/templates")
 template = api_service("template", "/templates/{slug}")
-
-MAX_STEPS = 50
 
 
 class StepSchema(colander.MappingSchema):

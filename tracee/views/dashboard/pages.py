@@ -3,15 +3,13 @@
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
-from tracee.accounts.permissions import EDIT_SETTINGS, MANAGE_KEYS, MANAGE_TEAM, VIEW
-from tracee.tracking.templates import list_templates
+from tracee.accounts.permissions import MANAGE_KEYS, MANAGE_TEAM, VIEW
 from tracee.views.dashboard.resources import (
     ENTER,
     BrandingSection,
     DashboardRoot,
     Node,
     SettingsSection,
-    TemplatesSection,
     TenantArea,
     dashboard_path,
 )
@@ -62,13 +60,6 @@ def tenant_home(context, request):
              renderer=TEMPLATES + "settings.jinja2")
 def settings(context, request):
     return page(context, request, "settings", MANAGE_KEYS=MANAGE_KEYS, MANAGE_TEAM=MANAGE_TEAM)
-
-
-@view_config(route_name="dashboard", context=TemplatesSection, permission=VIEW,
-             renderer=TEMPLATES + "templates.jinja2")
-def templates(context, request):
-    return page(context, request, "templates", templates=list_templates(request.db),
-                EDIT_SETTINGS=EDIT_SETTINGS)
 
 
 @view_config(route_name="dashboard", context=BrandingSection, permission=VIEW,

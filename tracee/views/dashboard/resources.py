@@ -20,8 +20,10 @@ from tracee.api.keys import ApiKey, find_tenant_key
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import SLUG_RE
+from tracee.tracking.builtin_templates import TemplateSpec
 from tracee.tracking.reads import read_tracker
 from tracee.tracking.records import TrackerRecord
+from tracee.tracking.templates import find_template
 
 ENTER = "enter"  # the root's own view: any logged-in user, to be sent to a tenant
 # What only the dashboard's pages send: scripts from our origin (no inline ones),
@@ -35,7 +37,8 @@ DASHBOARD_CSP = (
 def _dashboard_headers(request, response):
     # Callbacks run after the tweens, so this replaces tracee.headers' page policy.
     response.headers["Content-Security-Policy"] = DASHBOARD_CSP
-    response.headers["Cache-Control"] = "no-store"
+    # Only a view that sets it (a QR image) is kept by the browser: pages may show a key once.
+    response.headers["Cache-Control"] = getattr(request, "dashboard_cache_control", "no-store")
 
 
 class DashboardRoot:
@@ -110,7 +113,7 @@ class Node:
 MAX_ID = 2**31 - 1
 
 
-def _as_id(name: str) -> int | None:
+def as_id(name: str) -> int | None:
     """A path segment that is a plain id (ASCII digits, in range), else None."""
     if name.isascii() and name.isdigit() and len(name) <= 10 and int(name) <= MAX_ID:
         return int(name)
@@ -134,7 +137,7 @@ class Collection(Node):
         raise NotImplementedError
 
     def __getitem__(self, name):
-        item_id = _as_id(name)
+        item_id = as_id(name)
         record = self.load(item_id) if item_id else None
         if record is None:
             raise KeyError(name)
@@ -202,8 +205,22 @@ class TeamSection(Node):
     children = {"members": MembersSection, "invitations": InvitationsSection}
 
 
+class TemplateNode(Item):
+    @property
+    def template(self) -> TemplateSpec:
+        return self.record
+
+
 class TemplatesSection(Node):
-    pass
+    """Templates by slug, built-in or the tenant's own; ``new`` is the form, never a slug."""
+
+    def __getitem__(self, name):
+        if name == "new" or len(name) > 63 or not SLUG_RE.fullmatch(name):
+            raise KeyError(name)
+        spec = find_template(self.area.request_db, name)
+        if spec is None:
+            raise KeyError(name)
+        return TemplateNode(name, self, spec)
 
 
 class BrandingSection(Node):

@@ -34,15 +34,17 @@ def person(login) -> Actor:
     return Actor(email if len(email) <= ACTOR_MAX else f"user:{login.user.id}")
 
 
+def list_filter(request) -> tuple[str, str]:
+    """The list's search term and status filter; what is not one is ignored."""
+    q = request.GET.get("q", "")[:200]
+    status = request.GET.get("status", "all")
+    return (q if is_printable(q) else ""), (status if status in FILTERS else "all")
+
+
 @view_config(route_name="dashboard", context=TrackersSection, permission=VIEW,
              renderer=TEMPLATES + "trackers.jinja2")
 def trackers(context, request):
-    q = request.GET.get("q", "")[:200]
-    if not is_printable(q):
-        q = ""
-    status = request.GET.get("status", "all")
-    if status not in FILTERS:
-        status = "all"
+    q, status = list_filter(request)
     try:
         page_number = max(1, min(int(request.GET.get("page", "1")), 100_000))
     except ValueError:
@@ -54,6 +56,8 @@ def trackers(context, request):
         return "?" + urlencode({"q": q, "status": status, "page": number})
 
     return page(context, request, "trackers", trackers=found, total=total, q=q,
+                can_edit=request.has_permission(EDIT_TRACKERS, context),
+                labels_link="labels?" + urlencode({"q": q, "status": status}),
                 status=status, page_number=page_number,
                 previous=page_link(page_number - 1) if page_number > 1 else None,
                 next=page_link(page_number + 1) if page_number < last else None)
@@ -79,6 +83,7 @@ def tracker_page(context, request, error=None):
     return page(
         context, request, "trackers", tracker=tracker, history=_history(request, context),
         tracking_url=request.urls.tracking(tracker.tracking_token),
+        embed_code=request.urls.embed_code(tracker.tracking_token),
         can_edit=request.has_permission(EDIT_TRACKERS, context), error=error,
         action_url=dashboard_path(request, context.tenant.slug, "trackers",
                                   str(tracker.id), "status"),
