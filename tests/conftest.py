@@ -28,6 +28,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 APP_ROLE = "tracee_test_app"
 TABLES = (
+    "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
     "tracking_links", "tracker_events", "tracker_steps", "trackers",
     "template_steps", "workflow_templates", "api_keys", "tenants",
 )
