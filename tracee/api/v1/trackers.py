@@ -1,11 +1,10 @@
 """/trackers/ and /trackers/{id}/: create, list, read."""
 
-from urllib.parse import urlencode
-
 import colander
 from sqlalchemy import func, or_, select
 
 from tracee.api.errors import api_error
+from tracee.api.pagination import PageQuery, paginate
 from tracee.api.schemas import (
     MAX_INT,
     StrictString,
@@ -34,9 +33,7 @@ class TrackerCreate(colander.MappingSchema):
     number = positive_int_node(missing=None)
 
 
-class TrackerQuery(colander.MappingSchema):
-    page = colander.SchemaNode(colander.Int(), missing=1, validator=colander.Range(1, 100_000))
-    per_page = colander.SchemaNode(colander.Int(), missing=25, validator=colander.Range(1, 100))
+class TrackerQuery(PageQuery):
     # Both lists given: anything else is refused (alone, false_choices made "maybe" true).
     completed = colander.SchemaNode(
         colander.Boolean(false_choices=("false", "0", "no"), true_choices=("true", "1", "yes")),
@@ -115,26 +112,8 @@ def list_trackers(request):
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    request.response.headers["X-Total-Count"] = str(total)
-    links = _page_links(request, page, per_page, total)
-    if links:
-        request.response.headers["Link"] = links
+    paginate(request, "/api/v1/trackers/", page, per_page, total)
     return [tracker_summary(t, request.urls) for t in rows]
-
-
-def _page_links(request, page, per_page, total):
-    last = max(1, -(-total // per_page))
-    pages = {"first": 1, "last": last}
-    if page > 1:
-        pages["prev"] = min(page - 1, last)
-    if page < last:
-        pages["next"] = page + 1
-    base = request.urls.base + "/api/v1/trackers/"
-    links = []
-    for rel, number in pages.items():
-        query = {**request.GET, "page": str(number), "per_page": str(per_page)}
-        links.append(f'<{base}?{urlencode(query)}>; rel="{rel}"')
-    return ", ".join(links)
 
 
 @tracker.get()

@@ -1,0 +1,167 @@
+"""/api/v1/webhooks/: endpoints, secrets shown once, bad input, tenant isolation."""
+
+import base64
+
+import pytest
+import sqlalchemy as sa
+
+from tracee.webhooks.models import TRACKER_EVENTS
+
+URL = "https://hooks.example.com/tracee"
+
+
+@pytest.fixture
+def hook(app, tenant):
+    def create(**body):
+        return app.post_json("/api/v1/webhooks/", {"url": URL, **body}, headers=tenant.headers,
+                             status=201).json
+
+    return create
+
+
+@pytest.fixture(autouse=True)
+def public_dns(monkeypatch):
+    """hooks.example.com resolves to a public address, without the network."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def fake(host, port, *args, **kw):
+        if host.endswith("example.com"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+        return real(host, port, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+def test_create_shows_the_secret_once(app, tenant, hook):
+    created = hook(description="ERP")
+    assert created["events"] == list(TRACKER_EVENTS)
+    assert created["url"] == URL and created["description"] == "ERP" and created["enabled"]
+    secret = created["secret"]
+    assert secret.startswith("whsec_")
+    assert 24 <= len(base64.b64decode(secret[len("whsec_"):])) <= 64
+    shown = app.get(f"/api/v1/webhooks/{created['id']}/", headers=tenant.headers).json
+    listed = app.get("/api/v1/webhooks/", headers=tenant.headers).json
+    assert "secret" not in shown and all("secret" not in e for e in listed)
+    assert [e["id"] for e in listed] == [created["id"]]
+
+
+def test_secrets_are_encrypted_at_rest(database, hook):
+    secret = hook()["secret"]
+    with database.admin_engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT secret FROM webhook_endpoints")).scalar_one()
+    assert secret not in stored and secret[len("whsec_"):] not in stored
+
+
+def test_patch_and_delete(app, tenant, hook):
+    created = hook()
+    path = f"/api/v1/webhooks/{created['id']}/"
+    changed = app.patch_json(path, {"events": ["tracker.completed"], "enabled": False,
+                                    "description": "later"}, headers=tenant.headers).json
+    assert changed["events"] == ["tracker.completed"]
+    assert changed["enabled"] is False and changed["description"] == "later"
+    assert changed["disabled_reason"]
+    app.delete(path, headers=tenant.headers, status=204)
+    app.get(path, headers=tenant.headers, status=404)
+
+
+def test_rotation_returns_a_new_secret(app, tenant, hook):
+    created = hook()
+    rotated = app.post(f"/api/v1/webhooks/{created['id']}/rotate-secret/",
+                       headers=tenant.headers).json
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"url": "not a url"}, "url"),
+    ({"url": "ftp://hooks.example.com/"}, "url"),
+    ({"url": "http://hooks.example.com/"}, "url"),  # https only unless allow_http
+    ({"url": "https://hooks.example.com/" + "x" * 2000}, "url"),
+    ({"url": 5}, "url"),
+    ({}, "url"),
+    ({"url": URL, "events": ["tracker.deleted"]}, "events.0"),
+    ({"url": URL, "events": []}, "events"),
+    ({"url": URL, "events": "tracker.created"}, "events"),
+    ({"url": URL, "events": ["tracker.created", "tracker.created"]}, "events"),
+    ({"url": URL, "description": "x" * 501}, "description"),
+    ({"url": URL, "description": "a\x00b"}, "description"),
+])
+def test_bad_input_is_a_400_naming_the_field(app, tenant, body, field):
+    answer = app.post_json("/api/v1/webhooks/", body, headers=tenant.headers, status=400)
+    assert answer.content_type == "application/json"
+    assert answer.json["status"] == "error"
+    assert [e["name"] for e in answer.json["errors"]] == [field]
+
+
+def test_a_bad_patch_changes_nothing(app, tenant, hook):
+    created = hook()
+    path = f"/api/v1/webhooks/{created['id']}/"
+    app.patch_json(path, {"url": "https://127.0.0.1/", "description": "x"},
+                   headers=tenant.headers, status=400)
+    assert app.get(path, headers=tenant.headers).json == {
+        k: v for k, v in created.items() if k != "secret"}
+
+
+def test_another_tenants_endpoint_is_not_found(app, tenant, other_tenant, hook):
+    created = hook()
+    base = f"/api/v1/webhooks/{created['id']}"
+    other = other_tenant.headers
+    for method, path in (("get", "/"), ("patch", "/"), ("delete", "/"), ("post", "/test/"),
+                         ("post", "/rotate-secret/"), ("get", "/deliveries/")):
+        kw = {"params": "{}", "content_type": "application/json"} if method == "patch" else {}
+        answer = getattr(app, method)(base + path, headers=other, status=404, **kw)
+        assert answer.json["errors"][0]["name"] == "id"
+    app.post(f"{base}/deliveries/1/retry/", headers=other, status=404)
+    assert app.get("/api/v1/webhooks/", headers=other).json == []
+    assert app.get(base + "/", headers=tenant.headers).status_code == 200
+
+
+def test_retry_of_an_unknown_delivery_is_a_404(app, tenant, hook):
+    created = hook()
+    answer = app.post(f"/api/v1/webhooks/{created['id']}/deliveries/999/retry/",
+                      headers=tenant.headers, status=404)
+    assert answer.json["errors"][0]["name"] == "delivery_id"
+
+
+def test_the_delivery_log_is_paginated(app, tenant, hook):
+    created = hook()
+    answer = app.get(f"/api/v1/webhooks/{created['id']}/deliveries/?per_page=10",
+                     headers=tenant.headers)
+    assert answer.json == [] and answer.headers["X-Total-Count"] == "0"
+    assert 'rel="first"' in answer.headers["Link"]
+    app.get(f"/api/v1/webhooks/{created['id']}/deliveries/?per_page=0", headers=tenant.headers,
+            status=400)
+
+
+def test_a_status_update_queues_one_delivery_per_subscribed_endpoint(
+        app, tenant, other_tenant, hook, create, database):
+    everything = hook()
+    completed_only = hook(events=["tracker.completed"])
+    app.post_json("/api/v1/webhooks/", {"url": URL}, headers=other_tenant.headers, status=201)
+    tracker = create()
+    app.post_json(f"/api/v1/trackers/{tracker['id']}/status/",
+                  {"process": "3D Printing", "action": "start"}, headers=tenant.headers)
+    app.post_json(f"/api/v1/trackers/{tracker['id']}/status/",
+                  {"process": "3D Printing", "action": "start"}, headers=tenant.headers)  # no-op
+    app.post_json(f"/api/v1/trackers/{tracker['id']}/status/",
+                  {"process": "Ready for Shipping", "action": "complete"}, headers=tenant.headers)
+    with database.admin_engine.connect() as conn:
+        queued = conn.execute(sa.text(
+            "SELECT tenant_id, endpoint_id, event_type FROM webhook_deliveries "
+            "ORDER BY endpoint_id, seq")).all()
+    assert queued == [
+        (tenant.id, everything["id"], "tracker.created"),
+        (tenant.id, everything["id"], "tracker.status_changed"),
+        (tenant.id, everything["id"], "tracker.status_changed"),
+        (tenant.id, everything["id"], "tracker.completed"),
+        (tenant.id, completed_only["id"], "tracker.completed"),
+    ]
+
+
+def test_a_refused_request_queues_nothing(app, tenant, hook, database):
+    hook()
+    app.post_json("/api/v1/trackers/", {"name": "x", "template": "nope"}, headers=tenant.headers,
+                  status=400)
+    with database.admin_engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM webhook_deliveries")) == 0

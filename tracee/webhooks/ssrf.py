@@ -1,0 +1,106 @@
+"""The SSRF guard: webhooks go to public addresses only.
+
+Checked twice: when an endpoint is saved (every address its host resolves
+to must be public) and when a delivery connects. At connect time
+requests-hardened resolves the host once and pins the connection to that
+address (the Host header and TLS name stay the URL's), so a host that
+resolves to a public address when checked and to 127.0.0.1 a moment later
+(DNS rebinding) reaches nothing; we apply our own, stricter address rule
+to the very address it pinned. Redirects are never followed.
+"""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+import requests
+from requests_hardened import Config, HTTPSession
+from requests_hardened.ip_filter_adapter import IPFilterAdapter
+
+from tracee.webhooks.config import WebhookSettings
+
+# Beyond what ipaddress calls non-global: ranges that carry or translate to
+# IPv4 addresses (so could reach a private one) and other special ranges.
+REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "100.64.0.0/10",  # CGNAT (shared address space)
+    "192.0.0.0/24",  # IETF protocol assignments
+    "192.88.99.0/24",  # 6to4 relay anycast
+    "::/96",  # IPv4-compatible (deprecated)
+    "64:ff9b::/96",  # NAT64
+    "64:ff9b:1::/48",  # local-use NAT64
+    "2002::/16",  # 6to4
+    "2001::/32",  # Teredo
+    "fec0::/10",  # site-local (deprecated)
+))
+
+
+class TargetRefused(requests.RequestException):
+    """A webhook target that is not a public http(s) address."""
+
+
+def refusal(address: str) -> str | None:
+    """Why a connection to ``address`` is refused, or None when it is public."""
+    ip = ipaddress.ip_address(address.strip("[]").split("%")[0])
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind in ("loopback", "unspecified", "link_local", "multicast", "private", "reserved"):
+        if getattr(ip, f"is_{kind}"):
+            return f"{ip} is a {kind.replace('_', '-')} address"
+    if any(ip in network for network in REFUSED_NETWORKS) or not ip.is_global:
+        return f"{ip} is not a public address"
+    return None
+
+
+def check_url(url: str, settings: WebhookSettings) -> None:
+    """Refuse (TargetRefused) a URL the worker must not be sent to."""
+    parts = urlsplit(url)
+    allowed = ("https", "http") if settings.allow_http else ("https",)
+    if parts.scheme not in allowed:
+        raise TargetRefused(f"must be an {' or '.join(allowed)} URL")
+    if not parts.hostname:
+        raise TargetRefused("must name a host")
+    if parts.username or parts.password:
+        raise TargetRefused("must not carry a user name or password")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise TargetRefused("has an invalid port") from None
+    if settings.allow_private_targets:
+        return
+    try:
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise TargetRefused(f"host {parts.hostname} does not resolve") from None
+    for *_, address in found:
+        reason = refusal(address[0])
+        if reason:
+            raise TargetRefused(f"host {parts.hostname} resolves to a refused address: {reason}")
+
+
+class _PublicOnlyAdapter(IPFilterAdapter):
+    """requests-hardened's resolve-then-pin, with our address rule on the pinned address."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert)
+        reason = refusal(host_params["host"])
+        if reason:
+            raise TargetRefused(reason)
+        return host_params, pool_kwargs
+
+
+def delivery_session(settings: WebhookSettings) -> requests.Session:
+    """A session that follows no redirect and, unless private targets are
+    allowed (development), connects only to the public address it checked."""
+    config = Config(
+        ip_filter_enable=not settings.allow_private_targets,
+        ip_filter_allow_loopback_ips=False,
+        never_redirect=True,
+        default_timeout=(settings.timeout, settings.timeout),
+    )
+    session = HTTPSession(config)
+    session.trust_env = False  # no proxy from the environment: it would connect for us
+    if config.ip_filter_enable:
+        for scheme in ("http://", "https://"):
+            session.mount(scheme, _PublicOnlyAdapter(is_https_proto=scheme == "https://"))
+    return session
