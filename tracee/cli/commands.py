@@ -177,3 +177,26 @@ def demo(env: Environment, _args) -> None:
     print(f"API tracker:  {urls.api(tracker.id)}")
     print("API key (shown once):")
     print(issued.secret)
+
+
+def worker(env: Environment, _args) -> None:
+    """Send webhook deliveries until SIGTERM or SIGINT (tracee/worker.py)."""
+    import logging
+    import signal
+
+    from tracee.worker import Worker
+
+    with env.session():
+        pass  # the schema check and a reachable database, before the loop starts
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] "
+                        "%(message)s")
+    try:
+        loop = Worker(env.settings)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    signal.signal(signal.SIGTERM, loop.stop)
+    signal.signal(signal.SIGINT, loop.stop)
+    print(f"tracee worker: delivering webhooks ({loop.hooks.concurrency} at a time)",
+          flush=True)
+    loop.run()
+    print("tracee worker: stopped", flush=True)
