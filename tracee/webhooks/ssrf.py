@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests_hardened import Config, HTTPSession
+from requests_hardened.ip_filter import InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
 from tracee.webhooks.config import WebhookSettings
@@ -81,8 +82,11 @@ class _PublicOnlyAdapter(IPFilterAdapter):
     """requests-hardened's resolve-then-pin, with our address rule on the pinned address."""
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert)
+        try:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+                request, verify, cert)
+        except InvalidIPAddress as exc:  # its own, laxer rule refused it first
+            raise TargetRefused(refusal(str(exc)) or f"{exc} is not a public address") from None
         reason = refusal(host_params["host"])
         if reason:
             raise TargetRefused(reason)
