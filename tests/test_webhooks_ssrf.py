@@ -49,12 +49,13 @@ def resolver(monkeypatch):
     return answers
 
 
-@pytest.mark.parametrize(("kind", "host"), CASES)
-def test_private_addresses_are_refused_when_saved(app, tenant, kind, host):
-    answer = app.post_json("/api/v1/webhooks/", {"url": f"https://{host}/hook"},
-                           headers=tenant.headers, status=400)
-    assert answer.json["errors"][0]["name"] == "url"
-    assert "refused address" in answer.json["errors"][0]["description"]
+def test_private_addresses_are_refused_when_saved(app, tenant):
+    for kind, host in CASES:
+        answer = app.post_json("/api/v1/webhooks/", {"url": f"https://{host}/hook"},
+                               headers=tenant.headers, status=400)
+        assert answer.json["errors"][0]["name"] == "url", kind
+        assert "refused address" in answer.json["errors"][0]["description"], kind
+    assert app.get("/api/v1/webhooks/", headers=tenant.headers).json == []
 
 
 @pytest.mark.parametrize(("kind", "host"), CASES)
