@@ -165,3 +165,34 @@ def test_a_refused_request_queues_nothing(app, tenant, hook, database):
                   status=400)
     with database.admin_engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM webhook_deliveries")) == 0
+
+
+def test_a_subscribed_endpoint_adds_no_statement_to_a_status_update(
+        app, make_tenant, registry, database):
+    """The deliveries are queued by the database as the events are written:
+    the request sends exactly the statements it sends without webhooks."""
+    plain, hooked = make_tenant("plain"), make_tenant("hooked")
+    app.post_json("/api/v1/webhooks/", {"url": URL}, headers=hooked.headers, status=201)
+    seen = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    def statements_of_an_update(handle):
+        tracker = app.post_json("/api/v1/trackers/", {"name": "x", "template": "3d-printing"},
+                                headers=handle.headers, status=201).json
+        seen.clear()
+        sa.event.listen(registry["db.engine"], "before_cursor_execute", record)
+        try:
+            app.post_json(f"/api/v1/trackers/{tracker['id']}/status/",
+                          {"process": "Ready for Shipping", "action": "complete"},
+                          headers=handle.headers)
+        finally:
+            sa.event.remove(registry["db.engine"], "before_cursor_execute", record)
+        return list(seen)
+
+    assert statements_of_an_update(hooked) == statements_of_an_update(plain)
+    with database.admin_engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT event_type FROM webhook_deliveries ORDER BY id")).scalars().all() == [
+            "tracker.created", "tracker.status_changed", "tracker.completed"]

@@ -279,3 +279,22 @@ def test_finished_deliveries_are_purged_after_keep_days(api, worker, database):
     with database.admin_engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM webhook_deliveries")) == 0
         assert conn.scalar(sa.text("SELECT count(*) FROM webhook_attempts")) == 0
+
+
+def test_workers_side_by_side_share_the_queue_without_doubles(api, worker, database):
+    with receiver() as (url, rec):
+        secret = subscribe(api, url)["secret"]
+        for n in range(8):
+            tracker = api.post_json("/api/v1/trackers/", {"name": f"Order #{n + 1}"},
+                                    status=201).json
+            for step in range(1, 4):
+                api.post_json(f"/api/v1/trackers/{tracker['id']}/status/",
+                              {"process": f"Step {step}", "action": "start"})
+        with worker(**{"tracee.webhooks.concurrency": "3"}), worker(
+                **{"tracee.webhooks.concurrency": "3"}):
+            until(lambda: len(rec.received) >= 32 and all_finished(database))
+    bodies = [Webhook(secret).verify(r.body, r.headers)["data"] for r in rec.received]
+    assert len(bodies) == 32 and len({r.id for r in rec.received}) == 32
+    for tracker_id in {b["tracker"]["id"] for b in bodies}:
+        sequences = [b["sequence"] for b in bodies if b["tracker"]["id"] == tracker_id]
+        assert sequences == sorted(sequences) and len(sequences) == 4
