@@ -298,3 +298,34 @@ def test_workers_side_by_side_share_the_queue_without_doubles(api, worker, datab
     for tracker_id in {b["tracker"]["id"] for b in bodies}:
         sequences = [b["sequence"] for b in bodies if b["tracker"]["id"] == tracker_id]
         assert sequences == sorted(sequences) and len(sequences) == 4
+
+
+def test_the_schedule_has_jitter_and_an_end():
+    from tracee.webhooks.config import WebhookSettings
+    from tracee.webhooks.delivery import next_delay
+
+    settings = WebhookSettings(retry_delays=(10.0, 100.0), jitter=0.2, retry_after_cap=50.0)
+    firsts = {next_delay(settings, 1, None) for _ in range(50)}
+    assert all(8 <= d <= 12 for d in firsts) and len(firsts) > 1
+    assert all(80 <= next_delay(settings, 2, None) <= 120 for _ in range(20))
+    assert next_delay(settings, 3, None) is None  # given up after the last delay
+    assert next_delay(settings, 1, 40.0) == 40.0  # never sooner than Retry-After
+    assert next_delay(settings, 1, 9999.0) == 50.0  # which is capped
+    assert 8 <= next_delay(settings, 1, 1.0) <= 12
+
+
+def test_stopping_finishes_the_delivery_under_way(api, worker, database):
+    arrived = threading.Event()
+
+    def slow(_n, _r):
+        arrived.set()
+        time.sleep(0.3)
+        return 200, {}, b""
+
+    with receiver(slow) as (url, rec):
+        subscribe(api, url)
+        api.post_json("/api/v1/trackers/", {"name": "x"}, status=201)
+        with worker():
+            assert arrived.wait(10)
+        # The context stopped the worker while the receiver was still answering.
+    assert queue_states(database) == ["delivered"] and len(rec.received) == 1
