@@ -17,7 +17,6 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from tracee.db import make_engine, make_session_factory
-from tracee.tenancy.scope import bind_tenant
 from tracee.urls import PublicUrls
 from tracee.webhooks import delivery
 from tracee.webhooks.config import WebhookSettings
@@ -57,14 +56,12 @@ class Worker:
         """Send one claimed delivery; on any error its claim simply expires."""
         try:
             with self.sessions() as session:
-                bind_tenant(session, claimed.tenant_id)
                 outgoing = delivery.prepare(session, self.box, self.urls, claimed)
                 session.commit()
             if outgoing is None:
                 return
             outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
             with self.sessions() as session:
-                bind_tenant(session, claimed.tenant_id)
                 delivery.record(session, self.hooks, claimed, outgoing, outcome)
                 session.commit()
         except Exception:

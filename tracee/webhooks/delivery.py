@@ -20,6 +20,7 @@ from sqlalchemy import and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import aliased
 
 from tracee.db import utcnow
+from tracee.tenancy.scope import bind_tenant, read_directory_row, rls_tenant_of
 from tracee.webhooks import events, signing
 from tracee.webhooks.config import WebhookSettings
 from tracee.webhooks.endpoints import find_endpoint, set_enabled
@@ -73,6 +74,14 @@ _CLAIM = (
                _queue.c.manual, _queue.c.claim_token)
 )
 _MINE = and_(_queue.c.id == bindparam("delivery"), _queue.c.claim_token == bindparam("token"))
+# The queue is read before the tenant is bound, like a directory table: the
+# row's tenant_id sets the transaction's tenant for row-level security as it
+# is read (rls_tenant_of), which saves binding a round trip of its own.
+_STILL_MINE = select(_queue.c.id, rls_tenant_of(_queue.c.tenant_id)).where(_MINE)
+_ENDPOINT = select(
+    _endpoints.c.url, _endpoints.c.enabled, _endpoints.c.secret, _endpoints.c.previous_secret,
+    _endpoints.c.previous_secret_until, _endpoints.c.failing_since,
+).where(_endpoints.c.tenant_id == bindparam("tenant"), _endpoints.c.id == bindparam("endpoint"))
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,16 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
+_MOVE = (
+    update(_queue).where(_MINE)
+    .values(state=bindparam("new_state"), attempts=bindparam("new_attempts"),
+            next_attempt_at=bindparam("new_next_attempt_at"),
+            finished_at=bindparam("new_finished_at"), manual=False, claimed_until=None,
+            claim_token=None)
+    .returning(_queue.c.id, rls_tenant_of(_queue.c.tenant_id))
+)
+
+
 def claim(connection, settings: WebhookSettings, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` due deliveries for ``claim_seconds``; commit after."""
     now = utcnow()
@@ -131,24 +150,29 @@ def _release(session, claimed: Claimed, **values) -> None:
 
 
 def prepare(session, box: SecretBox, urls, claimed: Claimed) -> Outgoing | None:
-    """What to send, read in the tenant's bound session; None if nothing is to be sent."""
-    endpoint = find_endpoint(session, claimed.endpoint_id)
+    """What to send, or None if nothing is to be sent. Binds ``session`` (unbound,
+    fresh) to the delivery's tenant."""
+    if read_directory_row(session, _STILL_MINE,
+                          {"delivery": claimed.id, "token": claimed.token}) is None:
+        return None  # the claim expired and was taken, or the endpoint was deleted
+    bind_tenant(session, claimed.tenant_id)
+    endpoint = session.connection().execute(
+        _ENDPOINT, {"tenant": claimed.tenant_id, "endpoint": claimed.endpoint_id}).first()
     if endpoint is None:
-        return None  # deleted meanwhile; its queue went with it
+        return None
     if not endpoint.enabled:
         _release(session, claimed, state=PAUSED)
         return None
     if claimed.event_type == TEST_EVENT:
-        body = events.test_body(endpoint.id, claimed.created_at)
+        body = events.test_body(claimed.endpoint_id, claimed.created_at)
     else:
         body = events.tracker_body(session, urls, claimed.event_type, claimed.tracker_id,
                                    claimed.seq)
     if body is None:
         _release(session, claimed, state=FAILED, finished_at=utcnow())
         return None
-    now = utcnow()
     keys = [box.open(endpoint.secret)]
-    if endpoint.previous_secret and endpoint.previous_secret_until > now:
+    if endpoint.previous_secret and endpoint.previous_secret_until > utcnow():
         keys.append(box.open(endpoint.previous_secret))
     return Outgoing(endpoint.url, keys, body, endpoint.failing_since)
 
@@ -219,7 +243,11 @@ def next_delay(settings: WebhookSettings, attempt: int, retry_after: float | Non
 
 def record(session, settings: WebhookSettings, claimed: Claimed, outgoing: Outgoing,
            outcome: Outcome) -> None:
-    """Log the attempt and move the delivery on; the endpoint too when it must."""
+    """Log the attempt and move the delivery on; the endpoint too when it must.
+
+    Binds ``session`` (unbound, fresh) to the delivery's tenant as the
+    delivery's row is moved.
+    """
     now = utcnow()
     number = claimed.attempts + 1
     gone = outcome.status == 410
@@ -232,13 +260,14 @@ def record(session, settings: WebhookSettings, claimed: Claimed, outgoing: Outgo
         state = PENDING
     else:
         state = FAILED
-    moved = session.connection().execute(
-        update(_queue).where(_MINE).values(
-            state=state, attempts=number, next_attempt_at=next_at, manual=False,
-            finished_at=None if state == PENDING else now, claimed_until=None, claim_token=None),
-        {"delivery": claimed.id, "token": claimed.token})
-    if moved.rowcount == 0:
+    moved = read_directory_row(session, _MOVE, {
+        "delivery": claimed.id, "token": claimed.token, "new_state": state,
+        "new_attempts": number, "new_next_attempt_at": next_at,
+        "new_finished_at": None if state == PENDING else now,
+    })
+    if moved is None:
         return  # our claim expired and another worker took it: its attempt counts
+    bind_tenant(session, claimed.tenant_id)
     session.connection().execute(insert(WebhookAttempt.__table__), {
         "tenant_id": claimed.tenant_id, "delivery_id": claimed.id, "number": number,
         "endpoint_id": claimed.endpoint_id, "event_id": claimed.event_id,
