@@ -157,6 +157,9 @@ def test_a_status_update_queues_one_delivery_per_subscribed_endpoint(
         (tenant.id, everything["id"], "tracker.completed"),
         (tenant.id, completed_only["id"], "tracker.completed"),
     ]
+    app.delete(f"/api/v1/webhooks/{everything['id']}/", headers=tenant.headers, status=204)
+    with database.admin_engine.connect() as conn:  # its queue went with it
+        assert conn.scalar(sa.text("SELECT count(*) FROM webhook_deliveries")) == 1
 
 
 def test_a_refused_request_queues_nothing(app, tenant, hook, database):

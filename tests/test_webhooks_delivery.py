@@ -179,6 +179,27 @@ def test_a_delivery_is_given_up_after_the_last_delay_and_the_next_goes(api, work
     assert sorted(queue_states(database)) == ["delivered"] * 3 + ["failed"]
 
 
+def test_a_retry_by_hand_brings_a_pending_delivery_forward_on_its_schedule(
+        api, worker, database):
+    def failing_twice(n, _r):
+        return (500, {}, b"") if n <= 2 else (200, {}, b"")
+
+    with receiver(failing_twice) as (url, rec):
+        hook = subscribe(api, url)
+        api.post_json("/api/v1/trackers/", {"name": "x"}, status=201)
+        with worker(**{"tracee.webhooks.retry_delays": "3600 3600"}):
+            until(lambda: len(api.get(f"/api/v1/webhooks/{hook['id']}/deliveries/").json) == 1)
+            attempt = api.get(f"/api/v1/webhooks/{hook['id']}/deliveries/").json[0]
+            path = f"/api/v1/webhooks/{hook['id']}/deliveries/{attempt['delivery_id']}/retry/"
+            api.post(path, status=202)  # an hour early; fails again, stays on its schedule
+            until(lambda: len(rec.received) == 2)
+            until(lambda: len(api.get(f"/api/v1/webhooks/{hook['id']}/deliveries/").json) == 2)
+            assert queue_states(database) == ["pending"]
+            api.post(path, status=202)
+            until(lambda: queue_states(database) == ["delivered"])
+    assert len(rec.received) == 3
+
+
 def test_redirects_are_not_followed(api, worker, database):
     with receiver() as (private_url, private), receiver(
             lambda n, r: (302, {"Location": private_url}, b"")) as (url, rec):

@@ -13,6 +13,8 @@ from tracee.db import utcnow
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import require_tenant
 from tracee.webhooks.models import (
+    DELIVERED,
+    FAILED,
     PAUSED,
     PENDING,
     TEST_EVENT,
@@ -120,9 +122,11 @@ def queue_test(session, endpoint: WebhookEndpoint) -> int:
 
 
 def retry_delivery(session, endpoint: WebhookEndpoint, delivery_id: int) -> bool:
-    """Send a delivery again now (once); False if the endpoint has no such delivery.
+    """Send a delivery now; False if the endpoint has no such delivery.
 
-    One being sent at this moment is left to finish.
+    A finished one (delivered or given up) gets one more attempt; a pending
+    one is brought forward and keeps its schedule; one being sent at this
+    moment is left to finish.
     """
     now = utcnow()
     held = _deliveries.c.claimed_until.is_not(None) & (_deliveries.c.claimed_until > now)
@@ -137,7 +141,8 @@ def retry_delivery(session, endpoint: WebhookEndpoint, delivery_id: int) -> bool
         session.connection().execute(
             update(_deliveries).where(_OWN_DELIVERIES, _deliveries.c.id == bindparam("delivery"))
             .values(state=PENDING if endpoint.enabled else PAUSED, next_attempt_at=now,
-                    finished_at=None, manual=True, claimed_until=None, claim_token=None),
+                    finished_at=None, manual=_deliveries.c.state.in_((DELIVERED, FAILED)),
+                    claimed_until=None, claim_token=None),
             {**_owner(session, endpoint.id), "delivery": delivery_id},
         )
     return True
