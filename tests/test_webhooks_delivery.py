@@ -23,6 +23,7 @@ FAST = {
     "tracee.webhooks.poll_seconds": "0.02",
     "tracee.webhooks.timeout": "0.5",
     "tracee.webhooks.claim_seconds": "2",
+    "tracee.ratelimit.api": "100000/minute",  # its limiter outlives a test
 }
 
 
@@ -350,3 +351,30 @@ def test_stopping_finishes_the_delivery_under_way(api, worker, database):
             assert arrived.wait(10)
         # The context stopped the worker while the receiver was still answering.
     assert queue_states(database) == ["delivered"] and len(rec.received) == 1
+
+
+def test_each_event_shows_the_tracker_as_get_showed_it_then(api, worker):
+    """Rebuilt from the audit trail: steps added on the fly, and rework."""
+    shown = []  # (tracker id, GET after the change)
+    with receiver() as (url, rec):
+        secret = subscribe(api, url, events=["tracker.created", "tracker.status_changed"])["secret"]
+        free = api.post_json("/api/v1/trackers/", {"name": "Custom job"}, status=201).json
+        shown.append(free)
+        made = api.post_json("/api/v1/trackers/", {"name": "Vase", "template": "3d-printing"},
+                             status=201).json
+        shown.append(made)
+        for tracker, process, action in ((free, "Cut", "start"), (free, "Glue", "start"),
+                                         (made, "3D Printing", "start"),
+                                         (made, "Packaging", "complete"),
+                                         (made, "3D Printing", "start")):
+            shown.append(api.post_json(f"/api/v1/trackers/{tracker['id']}/status/",
+                                       {"process": process, "action": action}).json)
+        with worker():
+            until(lambda: len(rec.received) == len(shown))
+    sent = [Webhook(secret).verify(r.body, r.headers)["data"] for r in rec.received]
+    for tracker_id in (free["id"], made["id"]):
+        assert [d["tracker"] for d in sent if d["tracker"]["id"] == tracker_id] == [
+            t for t in shown if t["id"] == tracker_id]
+    rework = [d for d in sent if d["tracker"]["id"] == made["id"]][-1]
+    assert rework["change"] == {"process": "3D Printing", "action": "start",
+                                "status": "in_progress"}

@@ -1,8 +1,8 @@
 """What a delivery sends: the event's id and its JSON body.
 
 The body is rebuilt from the audit trail as of the event (replaying the
-tracker's events up to its sequence number), so the tracker shown is the
-tracker as it was when the event happened, identical on every retry, and
+tracker's events up to the end of the change it belongs to), so the tracker
+shown is the tracker as the change left it, identical on every retry, and
 nothing beyond the event row is written while the request runs.
 """
 
@@ -10,7 +10,7 @@ import json
 import uuid
 from dataclasses import replace
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from tracee.api.v1.representation import iso, tracker_detail
 from tracee.tenancy.scope import require_tenant
@@ -21,11 +21,19 @@ from tracee.webhooks.models import TEST_EVENT
 # Fixed forever: event ids must not change between retries or releases.
 _EVENT_NAMESPACE = uuid.UUID("4f1d3c2e-9a57-4b7e-8a44-2b8f1f0c6d11")
 _events = TrackerEvent.__table__
+_OWN = and_(_events.c.tenant_id == bindparam("tenant"),
+            _events.c.tracker_id == bindparam("tracker"))
+# The events up to this one and the rest of the change it belongs to: a
+# change writes all its events with one time, and a rework's resets of
+# later steps come after the event that reports it.
 _EVENTS_UP_TO = (
     select(_events.c.seq, _events.c.type, _events.c.process, _events.c.created_at,
            _events.c.action)
-    .where(_events.c.tenant_id == bindparam("tenant"), _events.c.tracker_id == bindparam("tracker"),
-           _events.c.seq <= bindparam("seq"))
+    .where(_OWN, or_(
+        _events.c.seq <= bindparam("seq"),
+        _events.c.created_at == select(_events.c.created_at)
+        .where(_OWN, _events.c.seq == bindparam("seq")).scalar_subquery(),
+    ))
     .order_by(_events.c.seq)
 )
 
@@ -69,9 +77,9 @@ def tracker_body(session, urls, event_type: str, tracker_id: int, seq: int) -> b
     events = session.connection().execute(
         _EVENTS_UP_TO, {"tenant": require_tenant(session), "tracker": tracker_id, "seq": seq}
     ).all()
-    if not events or events[-1].seq != seq:
+    event = next((e for e in events if e.seq == seq), None)
+    if event is None:
         return None
-    event = events[-1]
     data = {"tracker": tracker_detail(_replay(tracker, events), urls)}
     if event_type == "tracker.status_changed":
         step = next(s for s in data["tracker"]["steps"] if s["name"] == event.process)
