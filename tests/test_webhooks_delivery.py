@@ -138,7 +138,7 @@ def test_a_tampered_body_does_not_verify(api, worker):
 
 def test_failures_are_retried_with_the_same_id_and_order_is_kept(api, worker, database):
     def flaky(n, request):
-        return (500, {}, b"down") if n <= 2 else (200, {}, b"")
+        return (500, {}, b"do\x00wn\xff") if n <= 2 else (200, {}, b"")
 
     with receiver(flaky) as (url, rec):
         secret = subscribe(api, url)["secret"]
@@ -153,7 +153,7 @@ def test_failures_are_retried_with_the_same_id_and_order_is_kept(api, worker, da
     first = sorted((a for a in log if a["event_id"] == rec.received[0].id),
                    key=lambda a: a["attempt"])
     assert [(a["attempt"], a["response_status"]) for a in first] == [(1, 500), (2, 500), (3, 200)]
-    assert first[0]["error"] == "HTTP 500" and first[0]["response_body"] == "down"
+    assert first[0]["error"] == "HTTP 500" and first[0]["response_body"] == "do\ufffdwn\ufffd"
     assert first[0]["next_attempt_at"] is not None and first[2]["next_attempt_at"] is None
 
 

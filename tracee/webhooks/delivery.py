@@ -200,7 +200,8 @@ def send(http: requests.Session, claimed: Claimed, outgoing: Outgoing,
         return Outcome(None, took(), f"no answer within {settings.timeout:g} s")
     except (requests.RequestException, OSError) as exc:
         return Outcome(None, took(), f"{type(exc).__name__}: {exc}"[:500])
-    text = excerpt.decode("utf-8", "replace") if excerpt else None
+    # Shown in the log as text; a NUL is no text (PostgreSQL refuses it).
+    text = excerpt.decode("utf-8", "replace").replace("\x00", "\ufffd") if excerpt else None
     error = None
     if 300 <= response.status_code < 400:
         error = "redirects are not followed"
