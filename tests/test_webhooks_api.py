@@ -79,6 +79,11 @@ def test_rotation_returns_a_new_secret(app, tenant, hook):
     ({"url": "http://hooks.example.com/"}, "url"),  # https only unless allow_http
     ({"url": "https://hooks.example.com/" + "x" * 2000}, "url"),
     ({"url": 5}, "url"),
+    ({"url": "https://[::1"}, "url"),
+    ({"url": "https://hooks.example.com:99999/"}, "url"),
+    ({"url": "https:///path-only"}, "url"),
+    ({"url": "https://no-such-host.invalid/"}, "url"),
+    ({"url": "https://" + "a" * 300 + ".example/"}, "url"),
     ({}, "url"),
     ({"url": URL, "events": ["tracker.deleted"]}, "events.0"),
     ({"url": URL, "events": []}, "events"),

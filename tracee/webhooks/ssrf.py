@@ -54,7 +54,10 @@ def refusal(address: str) -> str | None:
 
 def check_url(url: str, settings: WebhookSettings) -> None:
     """Refuse (TargetRefused) a URL the worker must not be sent to."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise TargetRefused(f"is not a URL: {exc}") from None
     allowed = ("https", "http") if settings.allow_http else ("https",)
     if parts.scheme not in allowed:
         raise TargetRefused(f"must be an {' or '.join(allowed)} URL")
