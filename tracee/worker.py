@@ -78,8 +78,8 @@ class Worker:
             log.info("purged %d finished deliveries older than %g days", purged,
                      self.hooks.keep_days)
 
-    def run(self, until_idle: bool = False) -> None:
-        """Deliver until stopped (or, with ``until_idle``, until nothing is due or under way)."""
+    def run(self) -> None:
+        """Deliver until stopped."""
         size = self.hooks.concurrency
         under_way = set()
         with ThreadPoolExecutor(size, thread_name_prefix="webhook") as pool:
@@ -91,8 +91,6 @@ class Worker:
                     log.exception("claiming failed; trying again shortly")
                     claimed = []
                 under_way |= {pool.submit(self.deliver, c) for c in claimed}
-                if until_idle and not under_way:
-                    break
                 if under_way and (len(under_way) >= size or not claimed):
                     done, _ = wait(under_way, timeout=self.hooks.poll_seconds,
                                    return_when=FIRST_COMPLETED)
