@@ -129,3 +129,14 @@ def test_nothing_is_lost_when_receivers_fail_and_workers_die(database, tenant, t
         assert len(set(sequences)) == EVENTS_PER_TRACKER
     print(f"\n[{database.kind}] {total} events delivered; {len(successes) - total} duplicates "
           "(sent again after the worker was killed)")
+
+
+def test_the_worker_refuses_bad_settings_in_one_line(tmp_path):
+    config = tmp_path / "bad.ini"
+    config.write_text("[app:main]\nuse = egg:tracee\n"
+                      f"sqlalchemy.url = sqlite:///{tmp_path / 'x.sqlite'}\n"
+                      "tracee.webhooks.timeout = soon\n")
+    done = subprocess.run([sys.executable, "-m", "tracee.cli.main", "-c", str(config), "worker"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "tracee.webhooks" in done.stderr, done.stderr

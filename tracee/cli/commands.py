@@ -184,16 +184,18 @@ def worker(env: Environment, _args) -> None:
     import logging
     import signal
 
+    from tracee.webhooks.config import WebhookSettings
     from tracee.worker import Worker
 
+    try:
+        WebhookSettings.from_settings(env.settings)
+    except ValueError as exc:
+        raise CommandError(f"{env.config_path}: {exc}") from None
     with env.session():
         pass  # the schema check and a reachable database, before the loop starts
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] "
                         "%(message)s")
-    try:
-        loop = Worker(env.settings)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    loop = Worker(env.settings)
     signal.signal(signal.SIGTERM, loop.stop)
     signal.signal(signal.SIGINT, loop.stop)
     print(f"tracee worker: delivering webhooks ({loop.hooks.concurrency} at a time)",
