@@ -204,3 +204,16 @@ def test_a_subscribed_endpoint_adds_no_statement_to_a_status_update(
         assert conn.execute(sa.text(
             "SELECT event_type FROM webhook_deliveries ORDER BY id")).scalars().all() == [
             "tracker.created", "tracker.status_changed", "tracker.completed"]
+
+
+def test_a_tenant_has_a_bounded_number_of_endpoints(app, tenant, other_tenant, hook):
+    from tracee.webhooks.endpoints import MAX_ENDPOINTS
+
+    ids = [hook()["id"] for _ in range(MAX_ENDPOINTS)]
+    assert ids == list(range(1, MAX_ENDPOINTS + 1))
+    refused = app.post_json("/api/v1/webhooks/", {"url": URL}, headers=tenant.headers,
+                            status=409)
+    assert "at most" in refused.json["errors"][0]["description"]
+    app.post_json("/api/v1/webhooks/", {"url": URL}, headers=other_tenant.headers, status=201)
+    app.delete(f"/api/v1/webhooks/{ids[0]}/", headers=tenant.headers, status=204)
+    hook()

@@ -25,6 +25,13 @@ from tracee.webhooks.models import (
 from tracee.webhooks.signing_secrets import SecretBox, new_secret
 
 ROTATION_OVERLAP = timedelta(hours=24)
+# Each event is queued once per endpoint inside the change's own transaction:
+# the cap bounds what one tenant's change can cost.
+MAX_ENDPOINTS = 20
+
+
+class TooManyEndpoints(ValueError):
+    pass
 _deliveries, _tenants = WebhookDelivery.__table__, Tenant.__table__
 _OWN_DELIVERIES = (_deliveries.c.tenant_id == bindparam("owner_tenant")) & (
     _deliveries.c.endpoint_id == bindparam("owner_endpoint"))
@@ -42,7 +49,11 @@ def create_endpoint(session, box: SecretBox, url: str, events: list[str], descri
     """A new endpoint and its secret, which is returned only here."""
     tenant_id = require_tenant(session)
     session.connection().execute(_LOCK_TENANT, {"tenant": tenant_id})
-    highest = session.scalar(select(func.max(WebhookEndpoint.id))) or 0
+    count, highest = session.execute(
+        select(func.count(WebhookEndpoint.id), func.max(WebhookEndpoint.id))).one()
+    if count >= MAX_ENDPOINTS:
+        raise TooManyEndpoints(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints")
+    highest = highest or 0
     secret = new_secret()
     now = utcnow()
     endpoint = WebhookEndpoint(

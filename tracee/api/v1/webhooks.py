@@ -125,9 +125,12 @@ def _load(request):
 @webhooks.post(validators=(json_body(WebhookCreate()),))
 def create(request):
     data = request.validated
-    endpoint, secret = service.create_endpoint(
-        request.db, request.registry["webhooks.box"], _checked_url(request, data["url"]),
-        data["events"], data["description"])
+    try:
+        endpoint, secret = service.create_endpoint(
+            request.db, request.registry["webhooks.box"], _checked_url(request, data["url"]),
+            data["events"], data["description"])
+    except service.TooManyEndpoints as exc:
+        raise api_error(409, str(exc)) from None
     request.response.status = 201
     request.response.location = request.urls.base + f"/api/v1/webhooks/{endpoint.id}/"
     return {**endpoint_json(endpoint), "secret": secret}
