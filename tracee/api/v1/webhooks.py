@@ -160,6 +160,7 @@ def change(request):
 def remove(request):
     service.delete_endpoint(request.db, _load(request))
     request.response.status = 204
+    request.response.content_type = None  # no body, so no type
     return request.response
 
 
