@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= development.ini
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench clean vendor
 
 $(BIN)/tracee: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,19 @@ lint: install
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache test-artifacts
+
+## make vendor: refresh the API reference's Swagger UI (and axe-core, for its test) from npm
+SWAGGER_UI_VERSION ?= 5.35.0
+AXE_CORE_VERSION ?= 4.14.1
+vendor:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) axe-core@$(AXE_CORE_VERSION) >/dev/null \
+		&& mkdir swagger axe && tar xzf swagger-ui-dist-*.tgz -C swagger && tar xzf axe-core-*.tgz -C axe); \
+	rm -rf tracee/static/vendor/swagger-ui tests/vendor/axe-core; \
+	mkdir -p tracee/static/vendor/swagger-ui tests/vendor/axe-core; \
+	cp "$$tmp"/swagger/package/swagger-ui-bundle.js "$$tmp"/swagger/package/swagger-ui-bundle.js.LICENSE.txt \
+		"$$tmp"/swagger/package/swagger-ui.css "$$tmp"/swagger/package/LICENSE "$$tmp"/swagger/package/NOTICE \
+		tracee/static/vendor/swagger-ui/; \
+	echo "swagger-ui-dist $(SWAGGER_UI_VERSION) from npm (make vendor)" > tracee/static/vendor/swagger-ui/VERSION; \
+	cp "$$tmp"/axe/package/axe.min.js "$$tmp"/axe/package/LICENSE tests/vendor/axe-core/; \
+	echo "axe-core $(AXE_CORE_VERSION) from npm (make vendor)" > tests/vendor/axe-core/VERSION

@@ -102,7 +102,8 @@ def _status_body(tracker_id: int) -> str:
 
 def _client(n: int) -> str:
     """One of 1,000 customer addresses, as the load balancer in front appends it
-    (production.ini trusts one proxy hop), so the per-address limit sees customers."""
+    (production.ini believes X-Forwarded-For from 127.0.0.1, where the load comes
+    from), so the per-address limit sees customers."""
     return f"10.0.{n // 250 % 4}.{n % 250 + 1}"
 
 

@@ -92,7 +92,9 @@ def serve(name: str, target: list[str], env: dict, port: int, workers: int, log:
 
     gunicorn imports from ``cwd`` first, so another checkout can be measured.
     """
-    command = [GUNICORN, "--config", str(ROOT / "gunicorn.conf.py"),
+    # The settings file by path: gunicorn.conf.py imports them as a module,
+    # which would come from ``cwd``'s checkout, older ones having none.
+    command = [GUNICORN, "--config", str(ROOT / "tracee" / "gunicorn_conf.py"),
                "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                "--no-control-socket", *target]  # two servers at once: no shared socket
     with open(log, "ab") as out:

@@ -7,8 +7,10 @@ Without a reachable server those tests are skipped with the reason printed,
 unless ``TRACEE_TEST_REQUIRE_POSTGRES=1`` (CI), which makes it a failure.
 """
 
+import ipaddress
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +31,7 @@ PG_ADMIN_URL = os.environ.get(
 APP_ROLE = "tracee_test_app"
 TABLES = (
     "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
-    "tracking_links", "tracker_events", "tracker_steps", "trackers",
+    "idempotency_keys", "tracking_links", "tracker_events", "tracker_steps", "trackers",
     "template_steps", "workflow_templates", "api_keys", "tenants",
 )
 
@@ -138,6 +140,30 @@ def registry(wsgi_app):
     return wsgi_app.registry
 
 
+def _is_address(host) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch):
+    """Tests look up no name but localhost: a webhook URL a test (or schemathesis)
+    makes up must neither send a query out nor wait on one. Address literals go
+    through; a test that needs a name to resolve fakes it on top of this."""
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kw):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name == "localhost" or _is_address(name):
+            return real(host, *args, **kw)
+        raise socket.gaierror(socket.EAI_NONAME, f"tests resolve no name ({name})")
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(request):
     yield
@@ -179,7 +205,8 @@ def make_tenant(registry):
     def make(slug, name=None, rate_limit=None, **tenant_kw):
         session = registry["db.session_factory"]()
         try:
-            tenant = create_tenant(session, slug, name or slug.title(), **tenant_kw)
+            tenant = create_tenant(session, slug, name or slug.title(),
+                                   platform_hosts=registry["platform_hosts"], **tenant_kw)
             issued = issue_key(session, tenant.id, "test key", rate_limit)
             session.commit()
             return TenantHandle(tenant.id, slug, issued.secret, issued.record.id)

@@ -1,8 +1,11 @@
 """The ``tracee`` command line: every command works, and every failure is one
 line on stderr with exit status 2, never a traceback."""
 
+import os
 import re
 import textwrap
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +14,7 @@ from webtest import TestApp
 
 import tracee
 from tracee.cli.main import main
+from tracee.tenancy.service import create_tenant
 
 KEY_RE = re.compile(r"tk_live_[0-9A-Za-z]{38}")
 
@@ -125,6 +129,9 @@ def test_duplicate_slug_is_one_line_and_exit_2(run, ini, database):
         (["ok", "--name", "x", "--domain", "localhost"], ["host name"]),
         (["ok", "--name", "x", "--logo-url", "http://insecure.example/l.png"], ["https"]),
         (["ok", "--name", "x", "--logo-url", "javascript:alert(1)"], ["https"]),
+        (["ok", "--name", "x", "--logo-url", "https://[::1"], ["https"]),
+        (["ok", "--name", "x", "--domain", "tracee.test"], ["platform's own host"]),
+        (["ok", "--name", "x", "--domain", "Api.Tracee.Test."], ["platform's own host"]),
         (["ok", "--name", "x", "--parent", "nobody"], ["no tenant", "nobody"]),
     ],
 )
@@ -135,6 +142,8 @@ def test_tenant_create_refusals(run, ini, database, args, words):
 
 def test_domain_and_agency_depth_rules(run, ini):
     assert run(ini, "tenant", "create", "a", "--name", "A", "--domain", "track.a.test")[0] == 0
+    # Only the platform's host and its subdomains are reserved, not look-alikes.
+    assert run(ini, "tenant", "create", "m", "--name", "M", "--domain", "mytracee.test")[0] == 0
     assert_fails(run(ini, "tenant", "create", "b", "--name", "B", "--domain", "TRACK.A.TEST."),
                  "already belongs")
     assert run(ini, "tenant", "create", "b", "--name", "B", "--parent", "a")[0] == 0
@@ -246,7 +255,9 @@ def test_key_revoke_cannot_reach_another_tenants_key(run, ini, app, keyed, by):
     app.get("/api/v1/trackers/", headers={"X-API-Key": key}, status=200)
 
 
-@pytest.mark.parametrize("ref", ["999", "tk_live_nonsense", "0"])
+@pytest.mark.parametrize(
+    "ref", ["999", "tk_live_nonsense", "0", "2147483648", "9" * 30, "\u00b2", "\u0661"]
+)
 def test_key_revoke_unknown(run, ini, keyed, ref):
     assert_fails(run(ini, "key", "revoke", "acme", ref), "no such key")
 
@@ -328,3 +339,110 @@ def test_usage_mistakes_are_one_line_and_exit_2(capsys, argv):
     assert exit_info.value.code == 2
     assert err.count("\n") == 1 and err.startswith("tracee"), err
     assert "--help" in err
+
+
+# Bytes that are not UTF-8 reach Python's argv as lone surrogates.
+NOT_UTF8 = os.fsdecode(b"caf\xe9")
+
+
+@pytest.mark.parametrize(
+    "command, words",
+    [
+        (["tenant", "create", "acme", "--name", NOT_UTF8], ["name", "not UTF-8"]),
+        (["tenant", "create", NOT_UTF8, "--name", "Acme"], ["slug", "not UTF-8"]),
+        (["tenant", "create", "acme", "--name", "A", "--domain", NOT_UTF8], ["domain"]),
+        (["tenant", "create", "acme", "--name", "A", "--logo-url", NOT_UTF8], ["logo-url"]),
+        (["key", "create", "acme", "--name", NOT_UTF8], ["name", "not UTF-8"]),
+        (["key", "list", NOT_UTF8], ["slug", "not UTF-8"]),
+        (["key", "revoke", "acme", NOT_UTF8], ["key", "not UTF-8"]),
+    ],
+)
+def test_arguments_that_are_not_utf8(run, ini, database, command, words):
+    assert_fails(run(ini, *command), *words)
+    assert rows(database, "SELECT count(*) FROM tenants") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("nonsense", ["not a database URL"]),
+        ("mysql://admin:s3cret@db.example/tracee", ["driver", "'mysql'", "not installed"]),
+        ("postgresql+asyncpg://admin:s3cret@db/tracee", ["driver", "asyncpg", "not installed"]),
+        ("nosuchdb://admin:s3cret@db/tracee", ["nosuchdb", "no database kind"]),
+    ],
+)
+@pytest.mark.parametrize("command", [["tenant", "list"], ["db", "upgrade"]])
+def test_database_url_that_cannot_be_used(run, fresh_sqlite_ini, monkeypatch, url, words,
+                                          command):
+    monkeypatch.setenv("DATABASE_URL", url)
+    err = assert_fails(run(fresh_sqlite_ini, *command), "DATABASE_URL", *words)
+    assert "s3cret" not in err
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("not an ini file\n", ["no section headers"]),
+        ("[app:main]\nuse = egg:tracee\n[app:main]\n", ["already exists"]),
+        ("[app:main]\nuse = egg:tracee\nsqlalchemy.url = %(nowhere)s\n", ["nowhere"]),
+        ("[app:main]\nuse = egg:no-such-distribution\n", ["no-such-distribution"]),
+        (b"[app:main]\n\xff\xfe\n", ["decode"]),
+    ],
+)
+def test_config_that_cannot_be_read(run, tmp_path, content, words):
+    path = tmp_path / "broken.ini"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    assert_fails(run(str(path), "tenant", "list"), str(path), *words)
+
+
+def test_config_whose_reading_fails(run, tmp_path):
+    # Opens, then fails to read (EIO), even for root, who may read any mode bits.
+    broken = tmp_path / "broken.ini"
+    broken.symlink_to("/proc/self/mem")
+    assert_fails(run(str(broken), "tenant", "list"), "cannot read", str(broken))
+
+
+@pytest.mark.parametrize("taken", ["domain", "slug"])
+def test_concurrent_creates_of_one_domain_or_slug(capsys, ini, registry, database, taken):
+    """A create that passed the checks while another held the same domain (or
+    slug) uncommitted is refused by the unique constraint: one line, exit 2."""
+    holder = registry["db.session_factory"]()
+    racer = threading.Thread(target=lambda: results.append(main(
+        ["-c", ini, "tenant", "create", "first" if taken == "slug" else "second",
+         "--name", "Second", "--domain", "track.race.test" if taken == "domain" else "b.test"])))
+    results, about_to_insert = [], threading.Event()
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        if statement.startswith("INSERT INTO tenants") and threading.current_thread() is racer:
+            about_to_insert.set()
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", on_execute)
+    try:
+        create_tenant(holder, "first", "First", domain="track.race.test", platform_hosts=())
+        capsys.readouterr()
+        racer.start()
+        assert about_to_insert.wait(20), "the racing create never reached its INSERT"
+        time.sleep(0.2)  # its INSERT now waits on the row the holder has not committed
+        holder.commit()
+        racer.join(20)
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", on_execute)
+        holder.close()
+    assert results == [2]
+    expected = {"domain": "domain 'track.race.test' already belongs to another tenant",
+                "slug": "a tenant with slug 'first' already exists"}[taken]
+    assert capsys.readouterr().err == f"tracee: {expected}\n"
+    assert rows(database, "SELECT slug, domain FROM tenants") == [("first", "track.race.test")]
+
+
+def test_an_unexpected_error_is_one_line_too(run, ini, monkeypatch):
+    def broken(env, args):
+        raise RuntimeError("something nobody\nforesaw")
+
+    monkeypatch.setattr("tracee.cli.commands.tenant_list", broken)
+    code, out, err = run(ini, "tenant", "list")
+    assert code == 1 and out == ""
+    assert err == "tracee: unexpected error: RuntimeError: something nobody foresaw\n"

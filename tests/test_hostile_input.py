@@ -169,7 +169,6 @@ BODY_CASES = [
     ("name-lone-surrogate", TRACKERS, '{"name": "a\\ud800b"}', 400, None, "surrogate"),
     ("number-string", TRACKERS, {"name": "x", "number": "5"}, 400, "number", "integer"),
     ("number-float", TRACKERS, {"name": "x", "number": 5.5}, 400, "number", "integer"),
-    ("number-whole-float", TRACKERS, {"name": "x", "number": 5.0}, 400, "number", "integer"),
     ("number-true", TRACKERS, {"name": "x", "number": True}, 400, "number", "integer"),
     ("number-list", TRACKERS, {"name": "x", "number": [5]}, 400, "number", "integer"),
     ("number-huge-float", TRACKERS, '{"name": "x", "number": 1e999}', 400, "number", "integer"),

@@ -4,13 +4,16 @@ per client address on the public pages, in memory or in Redis."""
 import os
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 from conftest import make_app
+from test_hostile_input import assert_json_error
 from webtest import TestApp
 
-from tracee.api.keys import issue_key
+from tracee.api.keys import generate_key, issue_key
+from tracee.proxies import TrustedProxies
 from tracee.ratelimit import RateLimiter
 
 REDIS_URL = os.environ.get("TRACEE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -163,20 +166,69 @@ def test_forged_forwarded_for_does_not_escape_the_limit(public_app, token):
         "203.0.113.9", HTTP_X_FORWARDED_FOR="10.0.0.99"))
 
 
+def behind(settings_database, trusted: str):
+    return TestApp(make_app(settings_database, **{"tracee.ratelimit.public": "3/minute",
+                                                  "tracee.proxy.trusted": trusted}))
+
+
 def test_behind_trusted_proxies_the_address_they_saw_counts(database, token):
-    """proxy_hops = 1: the last X-Forwarded-For entry is what our load balancer saw;
-    anything left of it is the client's own claim and is ignored."""
-    app = TestApp(make_app(database, **{"tracee.ratelimit.public": "3/minute",
-                                        "tracee.ratelimit.proxy_hops": "1"}))
+    """From a trusted proxy, the last X-Forwarded-For entry that is not one of ours
+    is the client; anything left of it is the client's own claim and is ignored."""
+    app = behind(database, "10.0.0.0/8")
     balancer = "10.1.1.1"
     for n in range(3):
         app.get(f"/track/{token}", status=200, extra_environ=from_addr(
-            balancer, HTTP_X_FORWARDED_FOR=f"1.2.3.{n}, 198.51.100.20"))
+            balancer, HTTP_X_FORWARDED_FOR=f"1.2.3.{n}, 198.51.100.20, 10.2.2.2"))
     app.get(f"/track/{token}", status=429, extra_environ=from_addr(
         balancer, HTTP_X_FORWARDED_FOR="1.2.3.99, 198.51.100.20"))
     # another customer behind the same balancer has a budget of their own
     app.get(f"/track/{token}", status=200, extra_environ=from_addr(
         balancer, HTTP_X_FORWARDED_FOR="198.51.100.21"))
+
+
+def test_forwarded_for_from_anyone_else_is_not_believed(database, token):
+    """A client that reaches the server directly cannot name itself in X-Forwarded-For."""
+    app = behind(database, "10.0.0.0/8")
+    for n in range(3):
+        app.get(f"/track/{token}", status=200, extra_environ=from_addr(
+            "203.0.113.30", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"))
+    app.get(f"/track/{token}", status=429, extra_environ=from_addr(
+        "203.0.113.30", HTTP_X_FORWARDED_FOR="198.51.100.99"))
+
+
+def test_a_proxy_on_a_unix_socket_is_trusted_when_listed(database, token):
+    app = behind(database, "127.0.0.1 unix")
+    for n in range(4):  # gunicorn on a socket: REMOTE_ADDR is empty
+        app.get(f"/track/{token}", status=200, extra_environ=from_addr(
+            "", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"))
+
+
+@pytest.mark.parametrize(("trusted", "environ", "client"), [
+    ("", {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, "127.0.0.1"),
+    ("127.0.0.1", {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "9.9.9.9, 1.2.3.4"},
+     "1.2.3.4"),
+    ("127.0.0.1", {"REMOTE_ADDR": "127.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, "127.0.0.2"),
+    ("127.0.0.1", {"REMOTE_ADDR": "::ffff:127.0.0.1", "HTTP_X_FORWARDED_FOR": "1.2.3.4"},
+     "1.2.3.4"),
+    ("::1", {"REMOTE_ADDR": "::1", "HTTP_X_FORWARDED_FOR": "2001:db8::7"}, "2001:db8::7"),
+    ("127.0.0.1", {"REMOTE_ADDR": "127.0.0.1"}, "127.0.0.1"),
+    ("127.0.0.1 10.0.0.0/8", {"REMOTE_ADDR": "127.0.0.1",
+                              "HTTP_X_FORWARDED_FOR": "10.0.0.5, 10.0.0.6"}, "10.0.0.5"),
+    ("127.0.0.1", {"REMOTE_ADDR": "", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, "unknown"),
+    ("unix", {"REMOTE_ADDR": "", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, "1.2.3.4"),
+])
+def test_client_address(trusted, environ, client):
+    assert TrustedProxies(trusted).client_address(environ) == client
+
+
+@pytest.mark.parametrize(("settings", "says"), [
+    ({"tracee.proxy.trusted": "127.0.0.1 localhost"}, "'localhost' is not an IP address"),
+    ({"tracee.ratelimit.proxy_hops": "1"}, "tracee.proxy.trusted instead"),
+    ({"tracee.ratelimit.unknown_keys": "0/minute"}, "tracee.ratelimit.unknown_keys"),
+])
+def test_proxy_and_limit_settings_are_checked_at_start(database, settings, says):
+    with pytest.raises(ValueError, match=says):
+        make_app(database, **settings)
 
 
 def test_guessing_tokens_is_limited_too(public_app):
@@ -192,6 +244,79 @@ def test_the_public_limit_does_not_apply_to_the_api(public_app, tenant, token):
         public_app.get("/api/v1/trackers/", headers=tenant.headers, extra_environ=here,
                        status=200)
     public_app.get(f"/track/{token}", extra_environ=here, status=200)
+
+
+# -- unknown keys, per client address -----------------------------------------------
+
+@pytest.fixture
+def guarded(database):
+    """An app allowing 3 unknown keys a minute per address, and a count of its SQL."""
+    app = make_app(database, **{"tracee.ratelimit.unknown_keys": "3/minute"})
+    statements = []
+    sa.event.listen(app.registry["db.engine"], "before_cursor_execute",
+                    lambda *args: statements.append(args[2]))
+    yield TestApp(app), statements
+    app.registry["db.engine"].dispose()
+
+
+def test_unknown_keys_are_limited_per_address_before_the_database(guarded, tenant):
+    app, statements = guarded
+    here = from_addr("203.0.113.60")
+    unknown = {"X-API-Key": generate_key()}  # well formed, so it must be looked up
+    for _ in range(3):
+        app.get("/api/v1/trackers/", headers=unknown, extra_environ=here, status=401)
+    assert statements, "unknown keys are looked up"
+    # The miss over the limit is the last one looked up; the worker remembers the refusal.
+    first = app.get("/api/v1/trackers/", headers=unknown, extra_environ=here, status=429)
+    assert limit_headers(first)[:2] == (3, 0) and int(first.headers["Retry-After"]) >= 1
+    statements.clear()
+    for headers in (unknown, {"X-API-Key": generate_key()}, tenant.headers):
+        refused = app.get("/api/v1/trackers/", headers=headers, extra_environ=here, status=429)
+        assert_json_error(refused, 429, name="X-API-Key", says="unknown or revoked API keys")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert limit_headers(refused)[:2] == (3, 0)
+    assert statements == []  # refused from memory: no lookup, not even of the valid key
+    # Another address is untouched, with a valid key and with an unknown one.
+    there = from_addr("198.51.100.60")
+    app.get("/api/v1/trackers/", headers=tenant.headers, extra_environ=there, status=200)
+    app.get("/api/v1/trackers/", headers=unknown, extra_environ=there, status=401)
+
+
+def test_revoked_keys_count_as_unknown_and_malformed_ones_cost_nothing(guarded, tenant,
+                                                                       database):
+    app, _ = guarded
+    here = from_addr("203.0.113.61")
+    for _ in range(10):  # a failed checksum is refused without a lookup, and not counted
+        app.get("/api/v1/trackers/", headers={"X-API-Key": tenant.key[:-1] + "x"},
+                extra_environ=here, status=401)
+    with database.admin_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP"))
+    for status in (401, 401, 401, 429):
+        app.get("/api/v1/trackers/", headers=tenant.headers, extra_environ=here, status=status)
+
+
+def test_a_valid_key_never_touches_the_unknown_key_budget(guarded, tenant, monkeypatch):
+    app, _ = guarded
+    limiter = app.app.registry["ratelimiter"]
+    used, hit = [], limiter.hit
+    monkeypatch.setattr(limiter, "hit", lambda namespace, *a, **kw: (
+        used.append(namespace), hit(namespace, *a, **kw))[1])
+    for _ in range(5):
+        app.get("/api/v1/trackers/", headers=tenant.headers, status=200)
+    assert used == ["key"] * 5
+
+
+def test_a_remembered_refusal_ends_with_its_window(monkeypatch):
+    limiter = RateLimiter("memory://", "5/minute", "5/minute", "1/minute")
+    assert limiter.hit_remembering_refusal("unknown-key", "a").allowed
+    assert not limiter.remembers_refusals
+    refused = limiter.hit_remembering_refusal("unknown-key", "a")
+    assert not refused.allowed and limiter.remembers_refusals
+    assert limiter.refused_until("unknown-key", "a") == refused.reset_at
+    assert limiter.refused_until("unknown-key", "b") is None
+    monkeypatch.setattr("tracee.ratelimit.time", SimpleNamespace(time=lambda: refused.reset_at))
+    assert limiter.refused_until("unknown-key", "a") is None
+    assert not limiter.remembers_refusals
 
 
 # -- Redis --------------------------------------------------------------------
@@ -246,6 +371,38 @@ def test_the_app_limits_across_workers_with_redis(database, redis_url, make_tena
         assert_429(response, 4)
     finally:
         workers[0].app.registry["ratelimiter"].reset()
+
+
+def test_unknown_keys_are_counted_across_workers_with_redis(database, redis_url):
+    url, _ = redis_url
+    settings = {"tracee.ratelimit.storage": url, "tracee.ratelimit.unknown_keys": "2/minute"}
+    workers = [TestApp(make_app(database, **settings)) for _ in range(2)]
+    workers[0].app.registry["ratelimiter"].reset()
+    here, unknown = from_addr("203.0.113.62"), {"X-API-Key": generate_key()}
+    try:
+        for worker in workers:
+            worker.get("/api/v1/trackers/", headers=unknown, extra_environ=here, status=401)
+        # The second worker's next miss finds the shared count full.
+        workers[1].get("/api/v1/trackers/", headers=unknown, extra_environ=here, status=429)
+        assert workers[1].app.registry["ratelimiter"].remembers_refusals
+    finally:
+        workers[0].app.registry["ratelimiter"].reset()
+
+
+def test_a_valid_key_costs_one_redis_round_trip(database, redis_url, tenant, monkeypatch):
+    url, _ = redis_url
+    app = TestApp(make_app(database, **{"tracee.ratelimit.storage": url}))
+    limiter = app.app.registry["ratelimiter"]
+    limiter.reset()
+    pool = limiter.storage.get_connection().connection_pool
+    checkouts, original = [], pool.get_connection
+    monkeypatch.setattr(pool, "get_connection",
+                        lambda *a, **kw: (checkouts.append(1), original(*a, **kw))[1])
+    try:
+        app.get("/api/v1/trackers/", headers=tenant.headers, status=200)
+        assert len(checkouts) == 1
+    finally:
+        limiter.reset()
 
 
 def test_redis_hit_is_one_round_trip_and_survives_lost_scripts(redis_url, monkeypatch):

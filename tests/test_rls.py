@@ -15,7 +15,8 @@ from tracee.tenancy.scope import TenantScoped, bind_tenant, read_directory_row
 from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
-                 "template_steps", "webhook_endpoints", "webhook_attempts")
+                 "template_steps", "idempotency_keys", "webhook_endpoints",
+                 "webhook_attempts")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker, the webhook queue).
 DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries"}
@@ -46,7 +47,8 @@ def populated(app, pg, tenant, other_tenant):
             created = app.post_json("/api/v1/trackers/", {"name": name, "template": "3d-printing"},
                                     headers=handle.headers, status=201).json
             app.post_json(f"/api/v1/trackers/{created['id']}/status/",
-                          {"process": "3D Printing", "action": "start"}, headers=handle.headers)
+                          {"process": "3D Printing", "action": "start"},
+                          headers={**handle.headers, "Idempotency-Key": f"start-{name}"})
         app.post_json("/api/v1/templates/", {
             "slug": f"flow-{handle.slug}", "name": "Flow",
             "steps": [{"name": "One"}, {"name": "Two", "visible": False}],

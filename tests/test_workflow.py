@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import TEST_ACTOR
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from webtest import TestApp
 
 from tracee.tracking.models import Tracker, TrackerEvent
@@ -373,6 +373,40 @@ def test_numbers_without_hash_or_taken_fall_back_to_the_next_free(create):
     # Longer runs of digits are not cut to their first ten.
     assert create("Order #12345678901")["number"] == 5683
     assert create("Order #3")["number"] == 3
+
+
+def test_a_number_in_a_name_cannot_exhaust_the_numbers(create):
+    """Customer text may carry the largest number; it takes that one number, nothing more."""
+    assert create("Mug #2147483647 (as typed by the customer)")["number"] == 2**31 - 1
+    assert [create(f"Mug {n}")["number"] for n in range(3)] == [1, 2, 3]
+    assert create("Order #2147483647 again")["number"] == 4
+
+
+def test_numbers_far_above_the_ids_do_not_move_the_sequence(create):
+    assert create("Order #5000")["number"] == 5000  # within reach of the ids: the sequence
+    assert create("Plain")["number"] == 5001
+    assert create("Note #900000 from the customer")["number"] == 900000  # far above
+    assert create("Plain")["number"] == 5002
+
+
+def test_the_sequence_steps_over_numbers_held_at_the_edge_of_its_reach(create):
+    """Names holding the numbers at and just past the reach send it past the highest."""
+    for n in (10_004, 10_005, 30_000):  # ids 1-3
+        create(f"Order #{n}")
+    # id 4 reaches up to 10,004, which is taken, and so is 10,005.
+    assert create("Plain")["number"] == 30_001
+
+
+def test_numbering_falls_back_to_the_first_gap_when_the_top_is_full(
+        create, database, tenant):
+    """Even a tenant whose id is next to the top, with every number above taken, gets one."""
+    top = 2**31 - 1
+    for n in (top - 1, top):
+        create(f"Order #{n}")
+    with database.admin_engine.begin() as conn:
+        conn.execute(text("UPDATE tenants SET tracker_seq = :n WHERE id = :t"),
+                     {"n": top - 2, "t": tenant.id})
+    assert create("Plain")["number"] == 1
 
 
 def test_explicit_duplicate_number_is_409_and_leaves_nothing(app, tenant, create):

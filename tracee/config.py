@@ -1,5 +1,7 @@
 """The application's parts, included in order. Each line says why it is here."""
 
+from tracee.tenancy.resources import PlatformRoot
+
 INCLUDES = (
     "pyramid_jinja2",  # page templates; autoescaping on for every .jinja2 file
     "tracee.db",  # engine, request.db, one transaction per request (a tween)
@@ -10,6 +12,7 @@ INCLUDES = (
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
     "tracee.webhooks",  # webhook settings and the key that seals signing secrets
     "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers
+    "tracee.views.api_docs",  # /docs/api: the API reference, from /api/v1/openapi.json
 )
 
 
@@ -17,5 +20,7 @@ def configure(config):
     for name in INCLUDES:
         config.include(name)
     config.add_jinja2_renderer(".jinja2")
-    config.add_static_view("static", "tracee:static", cache_max_age=3600)
+    # The same files on every host: PlatformRoot, not the root factory, which would
+    # look the Host up among tenants' domains for each file.
+    config.add_static_view("static", "tracee:static", cache_max_age=3600, factory=PlatformRoot)
     config.scan("tracee.views")

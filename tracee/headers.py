@@ -2,14 +2,21 @@
 
 Everything refuses framing and sniffing by default. Tracking pages send no
 referrer (their URL is a capability); the embed may be framed anywhere.
+Error pages are never stored by caches. With an https public URL and
+``tracee.hsts_seconds`` set (production.ini), browsers are told to use https
+only.
 """
 
 import secrets
+from urllib.parse import urlsplit
+
+from tracee.paths import first_segment
 
 BASE_CSP = (
     "default-src 'none'; style-src 'self' 'nonce-{nonce}'; img-src 'self' https: data:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
 )
+CAPABILITY_ROOTS = ("track", "embed")
 CAPABILITY_PATHS = ("/track/", "/embed/")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
@@ -18,15 +25,33 @@ def csp_nonce(request) -> str:
     return secrets.token_urlsafe(16)
 
 
+def hsts_value(settings) -> str | None:
+    """``Strict-Transport-Security``, sent only when the public URL is https:
+    over http the header is ignored at best, and a promise we cannot keep."""
+    try:
+        seconds = int(settings.get("tracee.hsts_seconds") or 0)
+    except ValueError:
+        raise ValueError("tracee.hsts_seconds must be a whole number of seconds") from None
+    if seconds <= 0 or urlsplit(settings["tracee.public_url"]).scheme != "https":
+        return None
+    return f"max-age={seconds}"
+
+
 def security_headers_tween_factory(handler, registry):
+    hsts = hsts_value(registry.settings)
+
     def tween(request):
         response = handler(request)
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        # The raw PATH_INFO: the prefixes are ASCII, and request.path_info raises
-        # on an address that is not UTF-8 (tracee.encoding answers those below).
+        if hsts is not None:
+            headers.setdefault("Strict-Transport-Security", hsts)
+        # The raw PATH_INFO, resolved as traversal will: "/./track/<t>" is a tracking
+        # page too. Raw, because request.path_info raises on an address that is not
+        # UTF-8 (tracee.encoding answers those below).
         path = request.environ.get("PATH_INFO", "")
-        if path.startswith("/api/"):
+        root = first_segment(path)
+        if root == "api":
             headers.setdefault("Content-Security-Policy", API_CSP)
             headers.setdefault("Cache-Control", "no-store")
             headers.setdefault("Referrer-Policy", "no-referrer")
@@ -40,10 +65,15 @@ def security_headers_tween_factory(handler, registry):
         )
         if not embeddable:
             headers.setdefault("X-Frame-Options", "DENY")
-        if path.startswith(CAPABILITY_PATHS):
+        # Resolved or as spelled: "/track/<t>/../.." resolves elsewhere, but its
+        # address still holds the token.
+        if root in CAPABILITY_ROOTS or path.startswith(CAPABILITY_PATHS):
             headers["Referrer-Policy"] = "no-referrer"
         else:
             headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if response.status_code >= 400:
+            # A refusal or a failure is about this moment: no cache may replay it.
+            headers.setdefault("Cache-Control", "no-store")
         return response
 
     return tween

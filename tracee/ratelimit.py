@@ -1,5 +1,9 @@
 """Rate limits with `limits`: a moving window per API key and per client address.
 
+Three budgets: ``key`` (each API key), ``addr`` (each client address on the
+public pages) and ``unknown-key`` (each client address, counting API requests
+whose key is unknown or revoked).
+
 Storage is ``memory://`` in development and Redis in production
 (``tracee.ratelimit.storage`` / ``REDIS_URL``), so limits hold across workers.
 """
@@ -11,6 +15,9 @@ from dataclasses import dataclass
 from limits import parse, parse_many, storage, strategies
 from pyramid.httpexceptions import HTTPTooManyRequests
 from redis.exceptions import NoScriptError
+
+from tracee.paths import first_segment
+from tracee.proxies import TrustedProxies
 
 
 @dataclass(frozen=True)
@@ -33,16 +40,22 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, storage_uri: str, api_default: str, public_default: str):
+    def __init__(self, storage_uri: str, api_default: str, public_default: str,
+                 unknown_key_default: str = "20/minute"):
         self.storage = storage.storage_from_string(storage_uri)
         self.strategy = strategies.MovingWindowRateLimiter(self.storage)
-        self.api_default = parse(api_default)
-        self.public_default = parse(public_default)
+        self.defaults = {
+            "key": parse(api_default),
+            "addr": parse(public_default),
+            "unknown-key": parse(unknown_key_default),
+        }
         self._parsed = {}
+        # (namespace, identity) -> epoch when a slot frees; see hit_remembering_refusal
+        self._refusals: dict[tuple[str, str], float] = {}
 
-    def _item(self, rate: str | None, default):
+    def _item(self, namespace: str, rate: str | None):
         if rate is None:
-            return default
+            return self.defaults[namespace]
         if rate not in self._parsed:
             self._parsed[rate] = parse(rate)
         return self._parsed[rate]
@@ -65,7 +78,7 @@ class RateLimiter:
         give them, in one pipeline. Plain EVALSHA, not the pipeline's script
         registry, which would add a SCRIPT EXISTS round trip to every call.
         """
-        item = self._item(rate, self.api_default if namespace == "key" else self.public_default)
+        item = self._item(namespace, rate)
         key = self.storage.prefixed_key(item.key_for(namespace, identity))
         expiry, now = item.get_expiry(), time.time()
         acquire, window = self.storage.lua_acquire_moving_window, self.storage.lua_moving_window
@@ -79,17 +92,46 @@ class RateLimiter:
     def allow(self, namespace: str, identity: str, rate: str | None = None) -> bool:
         """Count one request and only say whether it is within the limit,
         without the figures ``hit`` also fetches (pages send no headers)."""
-        item = self._item(rate, self.api_default if namespace == "key" else self.public_default)
+        item = self._item(namespace, rate)
         return self.strategy.hit(item, namespace, identity)
 
     def verdict(self, namespace: str, identity: str, allowed: bool,
                 rate: str | None = None) -> Verdict:
-        item = self._item(rate, self.api_default if namespace == "key" else self.public_default)
+        item = self._item(namespace, rate)
         stats = self.strategy.get_window_stats(item, namespace, identity)
         return Verdict(allowed, item.amount, stats.remaining, stats.reset_time)
 
+    MAX_REMEMBERED = 10_000
+
+    def hit_remembering_refusal(self, namespace: str, identity: str) -> Verdict:
+        """``hit``, and if refused, remember in this worker until a slot frees.
+
+        For budgets whose refusals must be cheap: while remembered,
+        ``refused_until`` answers without asking the storage. Other workers
+        learn of the refusal at their own next hit.
+        """
+        verdict = self.hit(namespace, identity)
+        if not verdict.allowed:
+            if len(self._refusals) >= self.MAX_REMEMBERED:
+                self._refusals.clear()  # bounded; the storage still holds the counts
+            self._refusals[namespace, identity] = verdict.reset_at
+        return verdict
+
+    @property
+    def remembers_refusals(self) -> bool:
+        return bool(self._refusals)
+
+    def refused_until(self, namespace: str, identity: str) -> float | None:
+        """When a refusal remembered by ``hit_remembering_refusal`` ends, if it still holds."""
+        until = self._refusals.get((namespace, identity))
+        if until is not None and until <= time.time():
+            del self._refusals[namespace, identity]
+            return None
+        return until
+
     def reset(self) -> None:
         self.storage.reset()
+        self._refusals.clear()
 
 
 RATE_MAX_LENGTH = 40  # api_keys.rate_limit
@@ -112,43 +154,48 @@ def is_valid_rate(rate: str) -> bool:
 
 def includeme(config):
     settings = config.get_settings()
-    config.registry["ratelimiter"] = RateLimiter(
+    if "tracee.ratelimit.proxy_hops" in settings:
+        # Counting hops trusted X-Forwarded-For from whoever sent it; refuse to
+        # run on the old setting rather than quietly count every client as one.
+        raise ValueError(
+            "tracee.ratelimit.proxy_hops is no longer read: list the proxies' addresses "
+            "in tracee.proxy.trusted instead (e.g. 127.0.0.1 10.0.0.0/8)"
+        )
+    if not is_valid_rate(settings["tracee.ratelimit.unknown_keys"]):
+        raise ValueError("tracee.ratelimit.unknown_keys must be a rate like '20/minute'")
+    limiter = RateLimiter(
         settings["tracee.ratelimit.storage"],
         settings["tracee.ratelimit.api"],
         settings["tracee.ratelimit.public"],
+        settings["tracee.ratelimit.unknown_keys"],
     )
+    config.registry["ratelimiter"] = limiter
+    config.registry["trusted_proxies"] = TrustedProxies(settings["tracee.proxy.trusted"])
+    config.add_request_method(client_address, "client_address", reify=True)
     config.add_tween("tracee.ratelimit.public_rate_limit_tween_factory")
 
 
-PUBLIC_PREFIXES = ("/track/", "/embed/")
-
-
-def client_address(request, proxy_hops: int) -> str:
-    """The address to limit: REMOTE_ADDR, or the one our own proxies put in X-Forwarded-For.
+def client_address(request) -> str:
+    """The address to limit: REMOTE_ADDR, or the client our own proxies name.
 
     Not ``request.client_addr``: that takes the *first* X-Forwarded-For entry,
-    which the client writes, so every forged value got a fresh budget. With
-    ``tracee.ratelimit.proxy_hops = N`` (N trusted proxies in front, e.g. a load
-    balancer before gunicorn) the N-th entry from the right is the client as our
-    outermost proxy saw it; entries left of it are the client's own claims.
+    which the client writes, so every forged value got a fresh budget.
     """
-    if proxy_hops:
-        forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-        forwarded = [a for a in forwarded if a]
-        if len(forwarded) >= proxy_hops:
-            return forwarded[-proxy_hops]
-    return request.remote_addr or "unknown"
+    return request.registry["trusted_proxies"].client_address(request.environ)
+
+
+PUBLIC_ROOTS = ("track", "embed")
 
 
 def public_rate_limit_tween_factory(handler, registry):
     """Customers' pages are limited per client address (the API limits per key)."""
     limiter = registry["ratelimiter"]
-    proxy_hops = int(registry.settings.get("tracee.ratelimit.proxy_hops", "0"))
 
     def tween(request):
-        if not request.path_info.startswith(PUBLIC_PREFIXES):
+        # As traversal will resolve the path: "/./track/<t>" is "/track/<t>" here too.
+        if first_segment(request.environ.get("PATH_INFO", "")) not in PUBLIC_ROOTS:
             return handler(request)
-        address = client_address(request, proxy_hops)
+        address = request.client_address
         # Pages carry no X-RateLimit headers, so the figures are fetched for a refusal only.
         if not limiter.allow("addr", address):
             verdict = limiter.verdict("addr", address, allowed=False)

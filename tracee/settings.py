@@ -19,9 +19,11 @@ DEFAULTS = {
     "tracee.ratelimit.storage": "memory://",
     "tracee.ratelimit.api": "100/minute",
     "tracee.ratelimit.public": "600/minute",
-    "tracee.ratelimit.proxy_hops": "0",  # trusted proxies adding X-Forwarded-For
+    "tracee.ratelimit.unknown_keys": "20/minute",  # per address, unknown or revoked keys
+    "tracee.proxy.trusted": "",  # proxies whose X-Forwarded-For is believed: none
     "tracee.max_body_bytes": "65536",
     "tracee.api.key_cache_seconds": "0",  # off unless configured (production.ini)
+    "tracee.idempotency.keep_hours": "24",
 }
 
 

@@ -11,9 +11,11 @@ def includeme(config):
     from pyramid.events import NewResponse
 
     from tracee.api.keys import KeyCache
+    from tracee.idempotency.store import keep_period
 
     seconds = float(config.get_settings()["tracee.api.key_cache_seconds"])
     config.registry["api.key_cache"] = KeyCache(seconds)
+    config.registry["idempotency.keep"] = keep_period(config.get_settings())
     config.include("cornice")
     config.add_subscriber(add_rate_limit_headers, NewResponse)
     with config.route_prefix_context("/api/v1"):

@@ -7,11 +7,13 @@ without a valid key, a bound tenant and a rate-limit verdict.
 from dataclasses import dataclass
 
 from tracee.api.errors import api_error
-from tracee.api.keys import ActiveKey, active_key, touch
+from tracee.api.keys import ActiveKey, active_key, is_well_formed, touch
+from tracee.ratelimit import Verdict
 from tracee.tenancy.scope import bind_tenant
 from tracee.tracking.workflow import Actor
 
 KEY_HEADER = "X-API-Key"
+UNKNOWN_KEYS = "unknown-key"  # the limiter's budget of unknown keys per client address
 
 
 @dataclass
@@ -31,13 +33,37 @@ def _unauthorized(description):
     )
 
 
+def _too_many_unknown_keys(request, until: float):
+    # Figures for the X-RateLimit-* headers, like any other 429 of the API.
+    limit = request.registry["ratelimiter"].defaults[UNKNOWN_KEYS].amount
+    request.rate_limit = verdict = Verdict(False, limit, 0, until)
+    return api_error(
+        429, "too many requests with unknown or revoked API keys from your address; retry later",
+        location="header", name=KEY_HEADER, headers={"Retry-After": str(verdict.retry_after)},
+    )
+
+
 def _authenticate(request, secret):
     if not secret:
         raise _unauthorized("an API key is required in the X-API-Key header")
-    key = active_key(request.db, secret.strip(), request.registry["api.key_cache"])
-    if key is None:
+    secret = secret.strip()
+    # A mistyped or made-up key fails its checksum: refused without a lookup.
+    if not is_well_formed(secret):
         raise _unauthorized("the API key is not valid or has been revoked")
-    verdict = request.registry["ratelimiter"].hit("key", str(key.id), key.rate_limit)
+    limiter = request.registry["ratelimiter"]
+    # An address over its budget of unknown keys is refused before the database is asked;
+    # with no refusal remembered (the usual case) this costs one attribute read.
+    if limiter.remembers_refusals:
+        until = limiter.refused_until(UNKNOWN_KEYS, request.client_address)
+        if until is not None:
+            raise _too_many_unknown_keys(request, until)
+    key = active_key(request.db, secret, request.registry["api.key_cache"])
+    if key is None:
+        missed = limiter.hit_remembering_refusal(UNKNOWN_KEYS, request.client_address)
+        if not missed.allowed:
+            raise _too_many_unknown_keys(request, missed.reset_at)
+        raise _unauthorized("the API key is not valid or has been revoked")
+    verdict = limiter.hit("key", str(key.id), key.rate_limit)
     request.rate_limit = verdict
     if not verdict.allowed:
         raise api_error(

@@ -153,9 +153,11 @@ _TOUCH = (
 
 
 def active_key(session, secret: str, cache: KeyCache) -> ActiveKey | None:
-    """The active key for ``secret``, from ``cache`` if it was read moments ago."""
-    if not is_well_formed(secret):
-        return None
+    """The active key for ``secret``, from ``cache`` if it was read moments ago.
+
+    ``secret`` is one that passed :func:`is_well_formed`: checking that is the
+    caller's first step, as it costs no lookup.
+    """
     key_hash = hash_key(secret)
     key = cache.get(key_hash)
     if key is None:

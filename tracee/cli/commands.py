@@ -1,12 +1,13 @@
 """What each ``tracee`` command does. Each opens its own transaction."""
 
+import configparser
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyramid.paster import get_appsettings
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from tracee import migrations
 from tracee.api.keys import ApiKey, hash_key, issue_key
@@ -15,7 +16,7 @@ from tracee.ratelimit import is_valid_rate
 from tracee.settings import resolve
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
-from tracee.tenancy.service import TenantError, create_tenant, find_tenant
+from tracee.tenancy.service import TenantError, create_tenant, find_tenant, platform_hosts
 from tracee.text import is_printable
 from tracee.tracking.models import Tracker
 from tracee.tracking.workflow import Actor, apply_action, create_tracker
@@ -24,6 +25,7 @@ from tracee.urls import PublicUrls
 CLI = Actor("cli")
 DEMO_SLUG = "demo"
 DEMO_KEY_NAME = "demo key"
+MAX_KEY_ID = 2**31 - 1  # api_keys.id is a 32-bit integer on PostgreSQL
 
 
 class CommandError(Exception):
@@ -40,10 +42,19 @@ class Environment:
         if not Path(config_path).is_file():
             raise CommandError(f"config file {config_path!r} not found (use -c or TRACEE_CONFIG)")
         try:
+            # configparser skips a file it cannot open, which would read as empty.
+            Path(config_path).open("rb").close()
             settings = resolve(get_appsettings(config_path))
-        except (ValueError, LookupError) as exc:
+        except OSError as exc:
+            raise CommandError(f"cannot read {config_path}: {exc.strerror}") from None
+        except (ValueError, LookupError, ImportError, configparser.Error) as exc:
             raise CommandError(f"{config_path}: {exc}") from None
+        check_database_url(settings)
         return cls(config_path, settings)
+
+    @property
+    def platform_hosts(self) -> frozenset[str]:
+        return platform_hosts(self.settings["tracee.public_url"])
 
     @property
     def url(self) -> str:
@@ -52,29 +63,51 @@ class Environment:
     @contextmanager
     def session(self):
         engine = make_engine(self.settings)
-        try:
-            migrations.check_schema(engine, self.config_path)
-        except migrations.SchemaOutOfDate as exc:
-            raise CommandError(str(exc)) from None
-        except OperationalError as exc:
-            raise CommandError(f"cannot reach the database: {exc.orig}") from None
         session = make_session_factory(engine)()
         try:
-            yield session
-            session.commit()
-        except TenantError as exc:
-            session.rollback()
+            with database_errors():
+                migrations.check_schema(engine, self.config_path)
+                yield session
+                session.commit()
+        except (migrations.SchemaOutOfDate, TenantError) as exc:
             raise CommandError(str(exc)) from None
         finally:
-            session.close()
+            session.close()  # rolls back what was not committed
             engine.dispose()
 
 
-def db_upgrade(env: Environment, _args) -> None:
+@contextmanager
+def database_errors():
+    """The database unreachable or saying no, or the migrations missing: one refusal."""
     try:
-        migrations.upgrade(env.url)
+        yield
     except OperationalError as exc:
         raise CommandError(f"cannot reach the database: {exc.orig}") from None
+    except DBAPIError as exc:
+        raise CommandError(f"the database refused: {exc.orig}") from None
+    except migrations.MigrationsMissing as exc:
+        raise CommandError(str(exc)) from None
+
+
+def check_database_url(settings: dict) -> None:
+    """Refuse a database URL SQLAlchemy cannot parse or has no driver for, before
+    any command uses it. The URL is not repeated: it may hold a password."""
+    source = "DATABASE_URL or sqlalchemy.url"
+    try:
+        make_engine(settings).dispose()  # loads the dialect and its driver; connects to nothing
+    except NoSuchModuleError:
+        kind = make_url(settings["sqlalchemy.url"]).drivername
+        raise CommandError(f"{source}: no database kind {kind!r} is known") from None
+    except ArgumentError:
+        raise CommandError(f"{source} is not a database URL (e.g. postgresql://...)") from None
+    except ImportError as exc:
+        kind = make_url(settings["sqlalchemy.url"]).drivername
+        raise CommandError(f"{source}: the driver for {kind!r} is not installed ({exc})") from None
+
+
+def db_upgrade(env: Environment, _args) -> None:
+    with database_errors():
+        migrations.upgrade(env.url)
     print("database is up to date")
 
 
@@ -82,7 +115,7 @@ def tenant_create(env: Environment, args) -> None:
     with env.session() as session:
         tenant = create_tenant(
             session, args.slug, args.name, parent=args.parent, domain=args.domain,
-            color=args.color, logo_url=args.logo_url,
+            color=args.color, logo_url=args.logo_url, platform_hosts=env.platform_hosts,
         )
         print(f"created tenant {tenant.slug} (id {tenant.id})")
 
@@ -134,11 +167,14 @@ def key_revoke(env: Environment, args) -> None:
     with env.session() as session:
         tenant = find_tenant(session, args.slug)
         query = select(ApiKey).where(ApiKey.tenant_id == tenant.id)
-        if args.key.isdigit():
-            query = query.where(ApiKey.id == int(args.key))
+        # ASCII digits only: str.isdigit() also holds for "²", which int() refuses.
+        if args.key.isascii() and args.key.isdigit():
+            key_id = int(args.key)
+            # Past the column's range no key can match, and the database would refuse the query.
+            query = query.where(ApiKey.id == key_id) if key_id <= MAX_KEY_ID else None
         else:
             query = query.where(ApiKey.key_hash == hash_key(args.key.strip()))
-        key = session.scalar(query)
+        key = session.scalar(query) if query is not None else None
         if key is None:
             raise CommandError(f"tenant {tenant.slug} has no such key")
         if key.revoked_at is not None:
@@ -154,7 +190,8 @@ def demo(env: Environment, _args) -> None:
     with env.session() as session:
         tenant = session.scalar(select(Tenant).where(Tenant.slug == DEMO_SLUG))
         if tenant is None:
-            tenant = create_tenant(session, DEMO_SLUG, "Demo Print Shop", color="#0f766e")
+            tenant = create_tenant(session, DEMO_SLUG, "Demo Print Shop", color="#0f766e",
+                                   platform_hosts=env.platform_hosts)
         bind_tenant(session, tenant.id)
         tracker = session.scalar(select(Tracker).where(Tracker.number == 1234))
         if tracker is None:

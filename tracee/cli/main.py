@@ -1,4 +1,5 @@
-"""``tracee -c CONFIG <command>``: every command fails with one line and exit 2.
+"""``tracee -c CONFIG <command>``: every refusal is one line and exit 2; even an
+unexpected error is one line (exit 1), never a traceback.
 
 CONFIG defaults to ``$TRACEE_CONFIG``, then ``development.ini``.
 """
@@ -7,7 +8,7 @@ import argparse
 import os
 import sys
 
-from tracee.cli import commands
+from tracee.cli import commands, idempotency
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke.add_argument("key")
     key_revoke.set_defaults(run=commands.key_revoke)
 
+    stored = areas.add_parser("idempotency", help="stored answers to Idempotency-Key requests")
+    stored.add_subparsers(dest="action", required=True).add_parser(
+        "purge", help="delete the keys older than tracee.idempotency.keep_hours"
+    ).set_defaults(run=idempotency.purge)
+
     areas.add_parser("demo", help="create the demo tenant, key and tracker").set_defaults(
         run=commands.demo
     )
@@ -65,15 +71,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def refuse_undecodable(args) -> None:
+    """Python hands bytes that are not UTF-8 over as lone surrogates ("\\udcff"),
+    which no database driver can encode. The config path is left alone: a file
+    name may be any bytes."""
+    for name, value in vars(args).items():
+        if name == "config" or not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise commands.CommandError(
+                f"{name.replace('_', '-')} is not UTF-8 text (check the terminal's encoding)"
+            ) from None
+
+
+def say(message: str) -> None:
+    # One line, always: driver messages (psycopg's among them) span several.
+    print(f"tracee: {' '.join(message.split())}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        refuse_undecodable(args)
         env = commands.Environment.load(args.config)
         args.run(env, args)
     except commands.CommandError as exc:
-        # One line, always: driver messages (psycopg's among them) span several.
-        print(f"tracee: {' '.join(str(exc).split())}", file=sys.stderr)
+        say(str(exc))
         return 2
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    except Exception as exc:  # the last resort: even a bug ends in one line, not a traceback
+        say(f"unexpected error: {type(exc).__name__}: {exc}")
+        return 1
     return 0
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant, read_directory_row, rls_tenant_of
-from tracee.tenancy.service import DOMAIN_RE
+from tracee.tenancy.service import DOMAIN_RE, platform_hosts
 from tracee.tracking.models import TrackingLink
 from tracee.tracking.reads import read_tracker
 from tracee.tracking.records import TrackerRecord
@@ -172,9 +172,5 @@ def root_factory(request):
 
 
 def includeme(config):
-    from urllib.parse import urlsplit
-
-    settings = config.get_settings()
-    public_host = urlsplit(settings["tracee.public_url"]).hostname or "localhost"
-    config.registry["platform_hosts"] = {public_host, "localhost", "127.0.0.1"}
+    config.registry["platform_hosts"] = platform_hosts(config.get_settings()["tracee.public_url"])
     config.set_root_factory(root_factory)

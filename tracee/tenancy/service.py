@@ -1,12 +1,14 @@
 """Creating and finding tenants; shared by the command line and, later, the dashboard."""
 
 import re
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tracee.tenancy.models import Tenant
-from tracee.text import is_printable
+from tracee.text import InvalidName, clean_name
 
 # \Z, not $: "$" also matches before a trailing newline ("abc\n" is no slug).
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\Z")
@@ -17,6 +19,16 @@ MAX_AGENCY_DEPTH = 3
 
 class TenantError(ValueError):
     pass
+
+
+def platform_hosts(public_url: str) -> frozenset[str]:
+    """The host names the platform answers on itself (tracee.public_url's and loopback)."""
+    return frozenset({urlsplit(public_url).hostname or "localhost", "localhost", "127.0.0.1"})
+
+
+def _is_platform_host(domain: str, hosts: Collection[str]) -> bool:
+    # Subdomains too: the platform's DNS, cookies and future hosts (api., www.) live there.
+    return any(domain == host or domain.endswith("." + host) for host in hosts)
 
 
 def find_tenant(session, slug: str) -> Tenant:
@@ -38,26 +50,47 @@ def validate_branding(color: str | None, logo_url: str | None) -> None:
     if color is not None and not COLOR_RE.fullmatch(color):
         raise TenantError("brand colour must look like #1a2b3c")
     if logo_url is not None:
-        parts = urlsplit(logo_url)
-        if parts.scheme != "https" or not parts.netloc or len(logo_url) > 2000:
+        try:
+            parts = urlsplit(logo_url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket: "https://[::1"
+            parts = None
+        if parts is None or parts.scheme != "https" or not parts.netloc or len(logo_url) > 2000:
             raise TenantError("logo URL must be an https:// URL of at most 2000 characters")
+
+
+def _violates(exc: IntegrityError, column: str) -> bool:
+    """Whether the unique constraint on tenants.<column> refused the row
+    (PostgreSQL names the constraint, SQLite the column)."""
+    message = str(exc.orig)
+    return f"uq_tenants_{column}" in message or f"tenants.{column}" in message
 
 
 def create_tenant(
     session, slug: str, name: str, parent: str | None = None, domain: str | None = None,
-    color: str | None = None, logo_url: str | None = None,
+    color: str | None = None, logo_url: str | None = None, *,
+    platform_hosts: Collection[str],
 ) -> Tenant:
+    """A new tenant; ``platform_hosts`` (see :func:`platform_hosts`) can be no tenant's domain.
+
+    Raises TenantError, also when a concurrent create takes the slug or the
+    domain first (the unique constraints decide); the caller rolls back.
+    """
     if not SLUG_RE.fullmatch(slug) or len(slug) > 63:
         raise TenantError("slug must be lower-case letters, digits and single hyphens (max 63)")
-    name = name.strip()
-    if not name or len(name) > 200 or not is_printable(name):
-        raise TenantError("name must be 1 to 200 printable characters")
+    try:
+        name = clean_name(name)
+    except InvalidName as exc:
+        raise TenantError(f"name {exc}") from None
+    if len(name) > 200:
+        raise TenantError("name must be at most 200 characters")
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise TenantError(f"a tenant with slug {slug!r} already exists")
     if domain is not None:
         domain = domain.strip().lower().rstrip(".")
         if not DOMAIN_RE.fullmatch(domain):
             raise TenantError(f"{domain!r} is not a valid host name")
+        if _is_platform_host(domain, platform_hosts):
+            raise TenantError(f"{domain!r} is the platform's own host name, not a custom domain")
         if session.scalar(select(Tenant.id).where(Tenant.domain == domain)) is not None:
             raise TenantError(f"domain {domain!r} already belongs to another tenant")
     validate_branding(color, logo_url)
@@ -69,5 +102,14 @@ def create_tenant(
         parent_id=parent_tenant.id if parent_tenant else None,
     )
     session.add(tenant)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # The checks above ran before a concurrent create committed the same
+        # slug or domain; the unique constraint caught it.
+        if _violates(exc, "domain"):
+            raise TenantError(f"domain {domain!r} already belongs to another tenant") from None
+        if _violates(exc, "slug"):
+            raise TenantError(f"a tenant with slug {slug!r} already exists") from None
+        raise
     return tenant

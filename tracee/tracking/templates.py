@@ -3,12 +3,28 @@
 from sqlalchemy import select
 
 from tracee.tenancy.scope import bound_tenant
+from tracee.text import InvalidName, clean_name, name_key
 from tracee.tracking.builtin_templates import BUILTIN_TEMPLATES, StepSpec, TemplateSpec
 from tracee.tracking.models import TemplateStep, WorkflowTemplate
 
 
 class TemplateExists(ValueError):
     pass
+
+
+class InvalidTemplate(ValueError):
+    """A name the text rules refuse, or two steps that are the same name; ``field`` says where."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _named(field: str, text: str) -> str:
+    try:
+        return clean_name(text)
+    except InvalidName as exc:
+        raise InvalidTemplate(field, f"{field} {exc}") from None
 
 
 def _as_spec(row: WorkflowTemplate) -> TemplateSpec:
@@ -29,6 +45,12 @@ def list_templates(session) -> list[TemplateSpec]:
 
 
 def create_template(session, slug: str, name: str, steps: list[StepSpec]) -> TemplateSpec:
+    """A tenant's template; its names are stored under the rules of tracee.text, and
+    two steps that look alike are refused rather than kept as two."""
+    name = _named("name", name)
+    steps = [StepSpec(_named(f"steps.{i}.name", s.name), s.visible) for i, s in enumerate(steps)]
+    if len({name_key(s.name) for s in steps}) != len(steps):
+        raise InvalidTemplate("steps", "step names must be distinct")
     if find_template(session, slug) is not None:
         raise TemplateExists(slug)
     row = WorkflowTemplate(

@@ -12,19 +12,25 @@ from dataclasses import dataclass
 from tracee.db import utcnow
 from tracee.tenancy.models import allocate_tracker_id
 from tracee.tenancy.scope import TenantScopeError, require_tenant
+from tracee.text import InvalidName, clean_name, name_key
 from tracee.tracking.records import StepRecord, TrackerRecord
 from tracee.tracking.templates import find_template
 from tracee.tracking.writes import (
-    highest_number,
     insert_tracker,
     lock_tracker,
+    lowest_free_number,
     number_taken,
+    numbers_below,
     save_changes,
 )
 
 START, COMPLETE = "start", "complete"
 ACTIONS = (START, COMPLETE)
 MAX_NUMBER = 2**31 - 1
+# How far above a new tracker's id the numbers that set the sequence may lie.
+# A shop's order numbers run ahead of its tracker ids by about the orders it
+# had before using us; a number beyond this came from elsewhere.
+NUMBER_REACH = 10_000
 # (?!\d): a longer run of digits is no order number, not its first ten digits.
 _NUMBER_IN_NAME = re.compile(r"#\s*(\d{1,10})(?!\d)")
 
@@ -51,6 +57,22 @@ class UnknownProcess(WorkflowError):
     field = "process"
 
 
+class InvalidTrackerName(WorkflowError):
+    field = "name"
+
+
+class InvalidProcessName(WorkflowError):
+    field = "process"
+
+
+def _named(text: str, error: type[WorkflowError]) -> str:
+    """``text`` under the rules of tracee.text, or ``error`` saying why not."""
+    try:
+        return clean_name(text)
+    except InvalidName as exc:
+        raise error(f"{error.field} {exc}") from None
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who made a change, as recorded in the audit trail (e.g. ``key:3``, ``cli``)."""
@@ -58,7 +80,8 @@ class Actor:
     label: str
 
 
-def _choose_number(session, requested: int | None, name: str) -> int:
+def _choose_number(session, requested: int | None, name: str, tracker_id: int) -> int:
+    """The explicit number; else a ``#N`` in the name if free; else the next in sequence."""
     if requested is not None:
         if number_taken(session, requested):
             raise NumberTaken(f"number {requested} is already used by another tracker")
@@ -68,10 +91,32 @@ def _choose_number(session, requested: int | None, name: str) -> int:
         from_name = int(match.group(1))
         if not number_taken(session, from_name):
             return from_name
-    highest = highest_number(session)
-    if highest >= MAX_NUMBER:
-        raise NumberTaken("no free order number is left; pass one explicitly")
-    return highest + 1
+    return _next_in_sequence(session, tracker_id)
+
+
+def _next_in_sequence(session, tracker_id: int) -> int:
+    """One more than the highest number at most NUMBER_REACH above the tracker's id.
+
+    Numbers further up came from names (customer text) or explicit numbers;
+    counting them let one name holding ``#2147483647`` take the top number
+    and leave every later tracker without one. The reach rises with the ids,
+    one per tracker, so a name can move the sequence by at most
+    NUMBER_REACH, never to the top. If the number just past the reach is
+    taken, one more than the highest; if that is past the top, the first
+    free number: never none.
+    """
+    ceiling = min(tracker_id + NUMBER_REACH, MAX_NUMBER)
+    near, next_taken, highest = numbers_below(session, ceiling, MAX_NUMBER)
+    candidate = (near or 0) + 1
+    # Below the ceiling, one more than the highest there is free by definition.
+    if candidate <= MAX_NUMBER and not (near == ceiling and next_taken):
+        return candidate
+    if highest < MAX_NUMBER:
+        return highest + 1
+    number = lowest_free_number(session, MAX_NUMBER)
+    if number is None:
+        raise NumberTaken("no free order number is left")
+    return number
 
 
 def _event(
@@ -95,6 +140,7 @@ def create_tracker(
     if tenant_id != require_tenant(session):
         # What the ORM's stamping checks for the rows it inserts (tracee.tenancy.scope).
         raise TenantScopeError("new Tracker for another tenant")
+    name = _named(name, InvalidTrackerName)
     spec = None
     if template is not None:
         spec = find_template(session, template)
@@ -104,7 +150,7 @@ def create_tracker(
     now = utcnow()
     tracker = TrackerRecord(
         id=tracker_id,
-        number=_choose_number(session, number, name),
+        number=_choose_number(session, number, name, tracker_id),
         name=name,
         template_slug=spec.slug if spec else None,
         created_at=now,
@@ -126,13 +172,9 @@ def tracker_for_update(session, tracker_id: int) -> TrackerRecord | None:
     return lock_tracker(session, tracker_id)
 
 
-def _normalise(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
 def _find_step(tracker: TrackerRecord, process: str) -> StepRecord | None:
-    wanted = _normalise(process)
-    return next((s for s in tracker.steps if _normalise(s.name) == wanted), None)
+    wanted = name_key(process)
+    return next((s for s in tracker.steps if name_key(s.name) == wanted), None)
 
 
 def apply_action(session, tracker: TrackerRecord, process: str, action: str, actor: Actor) -> bool:
@@ -152,8 +194,10 @@ def apply_action(session, tracker: TrackerRecord, process: str, action: str, act
             raise UnknownProcess(
                 f"unknown process {process!r}; valid: {', '.join(valid)}", valid=valid
             )
-        # Without a template the steps are whatever the business reports, in order.
-        step = StepRecord(position=len(tracker.steps) + 1, name=" ".join(process.split()))
+        # Without a template the steps are whatever the business reports, in order;
+        # a name that only looks like an existing step's is refused, not added.
+        name = _named(" ".join(process.split()), InvalidProcessName)
+        step = StepRecord(position=len(tracker.steps) + 1, name=name)
         tracker.steps.append(step)
 
     now = utcnow()

@@ -51,7 +51,30 @@ _STEPS = (
 # Order numbers are chosen under the tenant row's lock (allocate_tracker_id).
 _OWN_NUMBERS = _trackers.c.tenant_id == bindparam("owner_tenant")
 _NUMBER_TAKEN = select(_trackers.c.id).where(_OWN_NUMBERS, _trackers.c.number == bindparam("n"))
-_HIGHEST_NUMBER = select(func.max(_trackers.c.number)).where(_OWN_NUMBERS)
+# For the next order number, in one round trip of three index probes: the
+# highest number up to a ceiling, whether the one after the ceiling is taken,
+# and the highest number of all.
+_HIGHEST_UP_TO = select(func.max(_trackers.c.number)).where(
+    _OWN_NUMBERS, _trackers.c.number <= bindparam("ceiling"))
+_ABOVE_CEILING = select(_trackers.c.id).where(
+    _OWN_NUMBERS, _trackers.c.number == bindparam("above_ceiling"))
+_HIGHEST = select(func.max(_trackers.c.number)).where(_OWN_NUMBERS)
+_NUMBERS_BELOW = select(
+    _HIGHEST_UP_TO.scalar_subquery(), _ABOVE_CEILING.exists(), _HIGHEST.scalar_subquery())
+# The first taken number from n on whose successor is free: walks the
+# (tenant_id, number) index from n and stops at the first gap.
+_next = _trackers.alias("next_number")
+_FREE_AFTER_RUN = (
+    select(_trackers.c.number + 1)
+    .where(_OWN_NUMBERS, _trackers.c.number >= bindparam("n"),
+           _trackers.c.number < bindparam("max_number"),
+           ~select(_next.c.number).where(
+               _next.c.tenant_id == _trackers.c.tenant_id,
+               _next.c.number == _trackers.c.number + 1,
+           ).exists())
+    .order_by(_trackers.c.number)
+    .limit(1)
+)
 _INSERT_TRACKER = insert(_trackers)
 _INSERT_STEPS = insert(_steps)
 _INSERT_LINK = insert(_links)
@@ -74,10 +97,26 @@ def number_taken(session, number: int) -> bool:
     return session.connection().execute(_NUMBER_TAKEN, params).first() is not None
 
 
-def highest_number(session) -> int:
-    """The bound tenant's highest order number, 0 before its first tracker."""
-    params = {"owner_tenant": require_tenant(session)}
-    return session.connection().execute(_HIGHEST_NUMBER, params).scalar() or 0
+def numbers_below(session, ceiling: int, max_number: int) -> tuple[int | None, bool, int | None]:
+    """The bound tenant's highest number up to ``ceiling``, whether ``ceiling + 1``
+    is taken, and its highest number of all (None before its first tracker).
+
+    Numbers stop at ``max_number`` (the column's top): at that ceiling the
+    second answer is about ``max_number`` itself, and means nothing.
+    """
+    params = {"owner_tenant": require_tenant(session), "ceiling": ceiling,
+              "above_ceiling": min(ceiling + 1, max_number)}
+    return tuple(session.connection().execute(_NUMBERS_BELOW, params).one())
+
+
+def lowest_free_number(session, max_number: int) -> int | None:
+    """The bound tenant's smallest unused order number, or None if all up to
+    ``max_number`` are taken. Walks the run of taken numbers from 1: for the
+    rare tenant whose sequence has reached the top."""
+    if not number_taken(session, 1):
+        return 1
+    params = {"owner_tenant": require_tenant(session), "n": 1, "max_number": max_number}
+    return session.connection().execute(_FREE_AFTER_RUN, params).scalar()
 
 
 def insert_tracker(session, tracker: TrackerRecord, first_event: dict) -> None:

@@ -7,12 +7,17 @@ from pyramid.httpexceptions import HTTPException, HTTPInternalServerError, HTTPN
 from pyramid.view import exception_view_config, notfound_view_config
 
 from tracee.api.errors import error, error_body
+from tracee.paths import first_segment
 
 log = logging.getLogger(__name__)
 
 
+def _root(request) -> str:
+    return first_segment(request.environ.get("PATH_INFO", ""))
+
+
 def _is_api(request) -> bool:
-    return request.path_info.startswith("/api/")
+    return _root(request) == "api"
 
 
 def _json(status_exc, description, name=None, location="path"):
@@ -28,7 +33,7 @@ def not_found(exc, request):
         if exc.content_type == "application/json":
             return exc  # the API's own 404 ("no tracker with id 7"): keep what it says
         return _json(HTTPNotFound(), f"no API resource at {request.path_info}", location="url")
-    if request.path_info.startswith("/embed/"):
+    if _root(request) == "embed":
         # A stale widget token must show this message inside the shop's page, not a
         # browser "refused to connect" box.
         request.embeddable = True

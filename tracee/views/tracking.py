@@ -12,6 +12,9 @@ from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
 from tracee.tracking.models import COMPLETED, IN_PROGRESS
 
 STATUS_LABELS = {"pending": "Waiting", IN_PROGRESS: "In progress", COMPLETED: "Done"}
+# The page changes with every step, so a browser asks again each time; and its
+# address is a capability, so no shared cache keeps it.
+PAGE_CACHE_CONTROL = "private, no-cache"
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,16 @@ def _public_view(context: TrackerResource, request) -> dict:
     }
 
 
+def _page(context: TrackerResource, request) -> dict:
+    request.response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
+    return _public_view(context, request)
+
+
 @view_config(
     context=TrackerPage, request_method="GET", renderer="tracee:templates/tracking/page.jinja2"
 )
 def tracking_page(context, request):
-    return _public_view(context, request)
+    return _page(context, request)
 
 
 @view_config(
@@ -73,7 +81,7 @@ def tracking_page(context, request):
 )
 def embed_page(context, request):
     request.embeddable = True
-    return _public_view(context, request)
+    return _page(context, request)
 
 
 @view_config(context=TrackerPage, name="qr.png", request_method="GET")

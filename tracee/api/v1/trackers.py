@@ -4,10 +4,13 @@ import colander
 from sqlalchemy import func, or_, select
 
 from tracee.api.errors import api_error
+from tracee.api.openapi import operation
 from tracee.api.pagination import PageQuery, paginate
 from tracee.api.schemas import (
     MAX_INT,
+    QueryBoolean,
     StrictString,
+    as_name,
     json_body,
     path_id,
     positive_int_node,
@@ -18,6 +21,13 @@ from tracee.api.schemas import (
 )
 from tracee.api.v1.representation import tracker_detail, tracker_summary
 from tracee.api.v1.services import api_service
+from tracee.api.v1.shapes import (
+    CREATE_TRACKER_EXAMPLE,
+    CREATED_EXAMPLE,
+    LIST_EXAMPLE,
+    TRACKER_EXAMPLE,
+    ref,
+)
 from tracee.tracking.models import Tracker
 from tracee.tracking.reads import read_tracker
 from tracee.tracking.records import TrackerRecord
@@ -34,14 +44,12 @@ class TrackerCreate(colander.MappingSchema):
 
 
 class TrackerQuery(PageQuery):
-    # Both lists given: anything else is refused (alone, false_choices made "maybe" true).
-    completed = colander.SchemaNode(
-        colander.Boolean(false_choices=("false", "0", "no"), true_choices=("true", "1", "yes")),
-        missing=None,
-    )
+    completed = colander.SchemaNode(QueryBoolean(), missing=None)
     # printable: a NUL would reach PostgreSQL's LIKE and fail there (a 500).
+    # as_name: searched in the spelling names are stored in.
     q = colander.SchemaNode(
-        StrictString(), missing=None, validator=colander.All(colander.Length(max=200), printable)
+        StrictString(), missing=None, preparer=as_name,
+        validator=colander.All(colander.Length(max=200), printable),
     )
 
 
@@ -67,7 +75,12 @@ def load_tracker(request, lock: bool = False) -> TrackerRecord:
 
 
 @trackers.post(validators=(json_body(TrackerCreate()),))
+@operation(201, ref("Tracker"), "Create a tracker", headers=("Location",),
+           others={400: "no template has that slug", 409: "the number is already used"},
+           request_example=CREATE_TRACKER_EXAMPLE, example=CREATED_EXAMPLE)
 def create(request):
+    """A tracker for one customer order, with the steps of ``template`` if given. Without
+    ``number``, the order number is the ``#N`` in the name when free, else the next one."""
     data = request.validated
     try:
         created = create_tracker(
@@ -87,7 +100,10 @@ def create(request):
 
 
 @trackers.get(validators=(querystring(TrackerQuery()),))
+@operation(200, {"type": "array", "items": ref("TrackerSummary")}, "List trackers",
+           headers=("X-Total-Count", "Link"), example=LIST_EXAMPLE)
 def list_trackers(request):
+    """Newest first, a page at a time; ``q`` matches the name or the order number."""
     params = request.validated
     query = select(Tracker)
     if params["completed"] is not None:
@@ -112,10 +128,17 @@ def list_trackers(request):
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    paginate(request, "/api/v1/trackers/", page, per_page, total)
+    filters = {}
+    if params["completed"] is not None:
+        filters["completed"] = "true" if params["completed"] else "false"
+    if params["q"]:
+        filters["q"] = params["q"]
+    paginate(request, "/api/v1/trackers/", params, total, filters)
     return [tracker_summary(t, request.urls) for t in rows]
 
 
 @tracker.get()
+@operation(200, ref("Tracker"), "Get a tracker", example=TRACKER_EXAMPLE)
 def read(request):
+    """The tracker with its ``history`` (the steps started, in order) and every step."""
     return tracker_detail(load_tracker(request), request.urls)

@@ -1,0 +1,146 @@
+"""The JSON Schemas of what v1 answers, as representation.py builds it.
+
+The OpenAPI document publishes them, and the schemathesis run checks every
+answer against them, so a field added in representation.py without its
+line here fails the tests. Examples are the public documentation's own.
+"""
+
+from tracee.tracking.models import COMPLETED, IN_PROGRESS, PENDING
+
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+TIME = {"type": "string", "format": "date-time"}
+STEP_STATUS = {"type": "string", "enum": [PENDING, IN_PROGRESS, COMPLETED]}
+
+
+def _object(properties: dict, **extra) -> dict:
+    return {"type": "object", "required": list(properties), "properties": properties, **extra}
+
+
+TRACKER_SUMMARY = _object({
+    "id": {"type": "integer", "minimum": 1},
+    "number": {"type": "integer", "minimum": 1, "description": "the order number"},
+    "name": {"type": "string"},
+    "template": {"type": ["string", "null"], "description": "the template's slug"},
+    "tracking_token": {"type": "string", "format": "uuid"},
+    "tracking_url": {"type": "string", "format": "uri",
+                     "description": "the customer's tracking page"},
+    "api_url": {"type": "string", "format": "uri"},
+    "embed_code": {"type": "string", "description": "an iframe of the tracking widget"},
+    "qr_code_url": {"type": "string", "format": "uri"},
+    "current_process": {"type": ["string", "null"],
+                        "description": "the step started last, if any"},
+    "is_completed": {"type": "boolean"},
+    "created_at": TIME,
+    "updated_at": TIME,
+})
+
+HISTORY_ENTRY = _object({
+    "process": {"type": "string"},
+    "status": STEP_STATUS,
+    "started_at": NULLABLE_TIME,
+    "completed_at": NULLABLE_TIME,
+})
+
+TRACKER_STEP = _object({
+    "name": {"type": "string"},
+    "order": {"type": "integer", "minimum": 1},
+    "visible": {"type": "boolean", "description": "false: never shown on public pages"},
+    "status": STEP_STATUS,
+    "started_at": NULLABLE_TIME,
+    "completed_at": NULLABLE_TIME,
+})
+
+TRACKER = {
+    **TRACKER_SUMMARY,
+    "required": [*TRACKER_SUMMARY["required"], "history", "steps"],
+    "properties": {
+        **TRACKER_SUMMARY["properties"],
+        "history": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryEntry"},
+                    "description": "the steps that have started, in order"},
+        "steps": {"type": "array", "items": {"$ref": "#/components/schemas/TrackerStep"}},
+    },
+}
+
+TEMPLATE = _object({
+    "slug": {"type": "string"},
+    "name": {"type": "string"},
+    "builtin": {"type": "boolean"},
+    "steps": {"type": "array", "items": _object({
+        "name": {"type": "string"},
+        "order": {"type": "integer", "minimum": 1},
+        "visible": {"type": "boolean"},
+    })},
+})
+
+SCHEMAS = {
+    "TrackerSummary": TRACKER_SUMMARY,
+    "Tracker": TRACKER,
+    "HistoryEntry": HISTORY_ENTRY,
+    "TrackerStep": TRACKER_STEP,
+    "Template": TEMPLATE,
+}
+
+# The public documentation's examples, completed with the fields it leaves out.
+_TOKEN = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+TEMPLATE_EXAMPLE = {
+    "slug": "3d-printing",
+    "name": "3D Printing Workflow",
+    "builtin": True,
+    "steps": [
+        {"name": "Preparing/Slicing", "order": 1, "visible": True},
+        {"name": "3D Printing", "order": 2, "visible": True},
+        {"name": "Post-Processing", "order": 3, "visible": True},
+        {"name": "Quality Check", "order": 4, "visible": False},
+        {"name": "Packaging", "order": 5, "visible": True},
+        {"name": "Ready for Shipping", "order": 6, "visible": True},
+    ],
+}
+_SUMMARY_EXAMPLE = {
+    "id": 42,
+    "number": 5678,
+    "name": "Order #5678 - Custom Chess Set",
+    "template": "3d-printing",
+    "tracking_token": _TOKEN,
+    "tracking_url": f"https://tracee.app/track/{_TOKEN}",
+    "api_url": "https://tracee.app/api/v1/trackers/42/",
+    "embed_code": f'<iframe src="https://tracee.app/embed/{_TOKEN}/" width="100%" height="400" '
+                  'frameborder="0" title="Order tracking" loading="lazy"></iframe>',
+    "qr_code_url": "https://tracee.app/api/v1/trackers/42/qr/",
+    "current_process": None,
+    "is_completed": False,
+    "created_at": "2026-01-31T09:58:00Z",
+    "updated_at": "2026-01-31T09:58:00Z",
+}
+
+
+def _steps(started: dict) -> list:
+    return [
+        {**step, "status": started.get(step["name"], {}).get("status", PENDING),
+         "started_at": started.get(step["name"], {}).get("started_at"),
+         "completed_at": started.get(step["name"], {}).get("completed_at")}
+        for step in TEMPLATE_EXAMPLE["steps"]
+    ]
+
+
+CREATED_EXAMPLE = {**_SUMMARY_EXAMPLE, "history": [], "steps": _steps({})}
+_HISTORY = [
+    {"process": "Preparing/Slicing", "status": COMPLETED,
+     "started_at": "2026-01-31T10:00:00Z", "completed_at": "2026-01-31T10:30:00Z"},
+    {"process": "3D Printing", "status": IN_PROGRESS,
+     "started_at": "2026-01-31T10:35:00Z", "completed_at": None},
+]
+TRACKER_EXAMPLE = {
+    **_SUMMARY_EXAMPLE,
+    "current_process": "3D Printing",
+    "updated_at": "2026-01-31T10:35:00Z",
+    "history": _HISTORY,
+    "steps": _steps({entry["process"]: entry for entry in _HISTORY}),
+}
+LIST_EXAMPLE = [_SUMMARY_EXAMPLE]
+CREATE_TRACKER_EXAMPLE = {"name": "Order #5678 - Custom Chess Set", "template": "3d-printing"}
+STATUS_EXAMPLE = {"process": "3D Printing", "action": "start"}
+
+
+def ref(name: str) -> dict:
+    assert name in SCHEMAS, name
+    return {"$ref": f"#/components/schemas/{name}"}
