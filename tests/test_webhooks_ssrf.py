@@ -1,6 +1,8 @@
 """The SSRF guard: refused when an endpoint is saved, and again at connect time."""
 
 import socket
+import threading
+import time
 from configparser import ConfigParser
 from pathlib import Path
 
@@ -171,3 +173,36 @@ def test_requests_never_reach_a_redirect_target():
         answer = http.post(url, data=b"{}")
     assert answer.status_code == 307 and hit.received == []
     assert isinstance(answer, requests.Response)
+
+
+def test_a_host_that_does_not_resolve_in_time_is_a_fast_400(tenant, database, monkeypatch):
+    released = threading.Event()
+
+    def hanging(*args, **kw):  # a resolver that never answers
+        released.wait(10)
+        raise socket.gaierror(socket.EAI_AGAIN, "timed out")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    wsgi = make_app(database, **{"tracee.webhooks.resolve_timeout": "0.2"})
+    try:
+        started = time.monotonic()
+        refused = TestApp(wsgi).post_json("/api/v1/webhooks/", {"url": "https://slow.example/"},
+                                          headers=tenant.headers, status=400).json
+        assert time.monotonic() - started < 2
+    finally:
+        released.set()
+        wsgi.registry["db.engine"].dispose()
+    [error] = refused["errors"]
+    assert error["name"] == "url"
+    assert error["description"] == "host slow.example did not resolve within 0.2 s"
+
+
+def test_a_name_that_does_not_resolve_is_a_400(app, tenant):
+    refused = app.post_json("/api/v1/webhooks/", {"url": "https://nowhere.invalid/"},
+                            headers=tenant.headers, status=400).json
+    assert refused["errors"][0]["description"] == "host nowhere.invalid does not resolve"
+
+
+def test_the_resolve_timeout_must_be_positive():
+    with pytest.raises(ValueError, match="timeouts > 0"):
+        WebhookSettings.from_settings({"tracee.webhooks.resolve_timeout": "0"})

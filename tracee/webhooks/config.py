@@ -17,6 +17,8 @@ class WebhookSettings:
     retry_delays: tuple[float, ...] = tuple(float(d) for d in DEFAULT_RETRY_DELAYS.split())
     jitter: float = 0.2  # each delay is moved by up to this fraction, either way
     timeout: float = 10.0
+    # Saving an endpoint resolves its host; a DNS that does not answer is a 400 this soon.
+    resolve_timeout: float = 3.0
     retry_after_cap: float = 3600.0
     disable_after_days: float = 5.0
     keep_days: float = 30.0
@@ -41,6 +43,7 @@ class WebhookSettings:
                                    str(get("retry_delays", DEFAULT_RETRY_DELAYS)).split()),
                 jitter=float(get("jitter", cls.jitter)),
                 timeout=float(get("timeout", cls.timeout)),
+                resolve_timeout=float(get("resolve_timeout", cls.resolve_timeout)),
                 retry_after_cap=float(get("retry_after_cap", cls.retry_after_cap)),
                 disable_after_days=float(get("disable_after_days", cls.disable_after_days)),
                 keep_days=float(get("keep_days", cls.keep_days)),
@@ -51,8 +54,9 @@ class WebhookSettings:
             )
         except ValueError as exc:
             raise ValueError(f"tracee.webhooks: {exc}") from None
-        if any(d < 0 for d in made.retry_delays) or made.timeout <= 0 or made.concurrency < 1:
-            raise ValueError("tracee.webhooks: delays must be >= 0, timeout > 0, concurrency >= 1")
+        if any(d < 0 for d in made.retry_delays) or made.timeout <= 0 or made.concurrency < 1 \
+                or made.resolve_timeout <= 0:
+            raise ValueError("tracee.webhooks: delays must be >= 0, timeouts > 0, concurrency >= 1")
         if made.claim_seconds <= made.timeout:
             raise ValueError("tracee.webhooks.claim_seconds must exceed tracee.webhooks.timeout")
         return made

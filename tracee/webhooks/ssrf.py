@@ -11,6 +11,8 @@ to the very address it pinned. Redirects are never followed.
 
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as ResolveTimeout
 from urllib.parse import urlsplit
 
 import requests
@@ -37,6 +39,23 @@ REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
 
 class TargetRefused(requests.RequestException):
     """A webhook target that is not a public http(s) address."""
+
+
+# getaddrinfo takes no timeout, so it runs here and the request stops waiting
+# after tracee.webhooks.resolve_timeout; a lookup that hangs holds one of these
+# threads, never a request.
+_lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+
+
+def resolve(host: str, port: int, timeout: float) -> list:
+    """getaddrinfo's answer for ``host``; TargetRefused when there is none in time."""
+    lookup = _lookups.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        return lookup.result(timeout=timeout)
+    except ResolveTimeout:
+        raise TargetRefused(f"host {host} did not resolve within {timeout:g} s") from None
+    except (OSError, UnicodeError):
+        raise TargetRefused(f"host {host} does not resolve") from None
 
 
 def refusal(address: str) -> str | None:
@@ -71,11 +90,7 @@ def check_url(url: str, settings: WebhookSettings) -> None:
         raise TargetRefused("has an invalid port") from None
     if settings.allow_private_targets:
         return
-    try:
-        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise TargetRefused(f"host {parts.hostname} does not resolve") from None
-    for *_, address in found:
+    for *_, address in resolve(parts.hostname, port, settings.resolve_timeout):
         reason = refusal(address[0])
         if reason:
             raise TargetRefused(f"host {parts.hostname} resolves to a refused address: {reason}")
