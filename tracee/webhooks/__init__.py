@@ -13,4 +13,7 @@ def includeme(config):
 
     settings = WebhookSettings.from_settings(config.get_settings())
     config.registry["webhooks.settings"] = settings
-    config.registry["webhooks.box"] = SecretBox(settings.secret_keys)
+    box = SecretBox(settings.secret_keys)
+    config.registry["webhooks.box"] = box
+    # Stored Idempotency-Key answers that show a secret are sealed with the same keys.
+    config.registry["idempotency.sealer"] = box

@@ -42,11 +42,17 @@ class SecretBox:
             raise ValueError(f"tracee.webhooks.secret_keys: {exc}") from None
 
     def seal(self, secret: str) -> str:
-        return self._fernet.encrypt(secret.encode()).decode()
+        return self.seal_bytes(secret.encode()).decode()
 
     def open(self, sealed: str) -> str:
+        return self.open_bytes(sealed.encode()).decode()
+
+    def seal_bytes(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def open_bytes(self, sealed: bytes) -> bytes:
         try:
-            return self._fernet.decrypt(sealed.encode()).decode()
+            return self._fernet.decrypt(sealed)
         except InvalidToken:
             raise ValueError("a webhook secret was sealed with a key no longer configured") \
                 from None

@@ -5,6 +5,7 @@ import re
 import colander
 
 from tracee.api.errors import api_error
+from tracee.api.idempotent import holds_secret
 from tracee.api.openapi import operation
 from tracee.api.pagination import PageQuery, paginate
 from tracee.api.schemas import (
@@ -152,6 +153,7 @@ def create(request):
             data["events"], data["description"])
     except service.TooManyEndpoints as exc:
         raise api_error(409, str(exc)) from None
+    holds_secret(request)
     request.response.status = 201
     request.response.location = request.urls.base + f"/api/v1/webhooks/{endpoint.id}/"
     return {**endpoint_json(endpoint), "secret": secret}
@@ -207,6 +209,7 @@ def rotate_secret(request):
     signature) for 24 hours."""
     endpoint = _load(request)
     secret = service.rotate_secret(request.db, request.registry["webhooks.box"], endpoint)
+    holds_secret(request)
     return {**endpoint_json(endpoint), "secret": secret}
 
 
