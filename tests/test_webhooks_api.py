@@ -81,6 +81,9 @@ def test_rotation_returns_a_new_secret(app, tenant, hook):
     ({"url": 5}, "url"),
     ({"url": "https://[::1"}, "url"),
     ({"url": "https://hooks.example.com:99999/"}, "url"),
+    ({"url": "https://hooks.example.com:0/"}, "url"),
+    ({"url": "https://hooks.example.com/a b"}, "url"),
+    ({"url": " https://hooks.example.com/"}, "url"),
     ({"url": "https:///path-only"}, "url"),
     ({"url": "https://no-such-host.invalid/"}, "url"),
     ({"url": "https://" + "a" * 300 + ".example/"}, "url"),
@@ -88,6 +91,8 @@ def test_rotation_returns_a_new_secret(app, tenant, hook):
     ({"url": URL, "events": ["tracker.deleted"]}, "events.0"),
     ({"url": URL, "events": []}, "events"),
     ({"url": URL, "events": "tracker.created"}, "events"),
+    ({"url": URL, "events": None}, "events"),
+    ({"url": URL, "description": "a\u200bb"}, "description"),
     ({"url": URL, "events": ["tracker.created", "tracker.created"]}, "events"),
     ({"url": URL, "description": "x" * 501}, "description"),
     ({"url": URL, "description": "a\x00b"}, "description"),
@@ -97,6 +102,17 @@ def test_bad_input_is_a_400_naming_the_field(app, tenant, body, field):
     assert answer.content_type == "application/json"
     assert answer.json["status"] == "error"
     assert [e["name"] for e in answer.json["errors"]] == [field]
+
+
+def test_a_non_list_of_events_is_named_for_what_it_is(app, tenant):
+    answer = app.post_json("/api/v1/webhooks/", {"url": URL, "events": None},
+                           headers=tenant.headers, status=400)
+    assert answer.json["errors"][0]["description"] == "must be a list of event names"
+
+
+def test_a_description_is_kept_in_one_spelling(app, tenant, hook):
+    created = hook(description="  Cafe\u0301 orders ")
+    assert created["description"] == "Caf\u00e9 orders"
 
 
 def test_a_bad_patch_changes_nothing(app, tenant, hook):

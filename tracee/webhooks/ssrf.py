@@ -85,9 +85,13 @@ def check_url(url: str, settings: WebhookSettings) -> None:
     if parts.username or parts.password:
         raise TargetRefused("must not carry a user name or password")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError:
-        raise TargetRefused("has an invalid port") from None
+        port = 0
+    if port is None:
+        port = 443 if parts.scheme == "https" else 80
+    elif port == 0:  # urlsplit takes it; no connection can be made to it
+        raise TargetRefused("has an invalid port")
     if settings.allow_private_targets:
         return
     for *_, address in resolve(parts.hostname, port, settings.resolve_timeout):

@@ -65,11 +65,20 @@ def url_node(**kw):
         **kw)
 
 
+class EventList(colander.Sequence):
+    """A JSON array, named as such when it is not one (null included)."""
+
+    def deserialize(self, node, cstruct):
+        if cstruct is not colander.null and not isinstance(cstruct, list):
+            raise colander.Invalid(node, "must be a list of event names")
+        return super().deserialize(node, cstruct)
+
+
 def events_node(**kw):
     event = colander.SchemaNode(StrictString(), validator=colander.OneOf(
         TRACKER_EVENTS, msg_err=f"must be one of: {', '.join(TRACKER_EVENTS)}"))
     return colander.SchemaNode(
-        colander.Sequence(), event,
+        EventList(), event,
         validator=colander.All(colander.Length(min=1, min_err="must list at least one event"),
                                _distinct),
         **kw)
