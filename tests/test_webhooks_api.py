@@ -233,3 +233,23 @@ def test_a_tenant_has_a_bounded_number_of_endpoints(app, tenant, other_tenant, h
     app.post_json("/api/v1/webhooks/", {"url": URL}, headers=other_tenant.headers, status=201)
     app.delete(f"/api/v1/webhooks/{ids[0]}/", headers=tenant.headers, status=204)
     hook()
+
+
+def test_the_document_shows_a_secret_only_where_one_is_given(app):
+    spec = app.get("/api/v1/openapi.json").json
+    schemas = spec["components"]["schemas"]
+
+    def answer(path, method, status):
+        return spec["paths"][path][method]["responses"][status]["content"][
+            "application/json"]["schema"]
+
+    with_secret = {"$ref": "#/components/schemas/WebhookWithSecret"}
+    assert answer("/webhooks/", "post", "201") == with_secret
+    assert answer("/webhooks/{id}/rotate-secret/", "post", "200") == with_secret
+    assert "secret" in schemas["WebhookWithSecret"]["required"]
+    assert "secret" not in schemas["Webhook"]["properties"]
+    assert answer("/webhooks/{id}/", "get", "200") == {"$ref": "#/components/schemas/Webhook"}
+    assert "content" not in spec["paths"]["/webhooks/{id}/"]["delete"]["responses"]["204"]
+    create = spec["paths"]["/webhooks/"]["post"]["requestBody"]["content"]["application/json"]
+    assert create["schema"]["required"] == ["url"]
+    assert create["schema"]["properties"]["events"]["items"]["enum"] == list(TRACKER_EVENTS)
