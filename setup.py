@@ -16,7 +16,7 @@ setup(
     package_dir={"tracee._migrations": "alembic"},
     package_data={
         # Recursive, so a new template folder or vendored asset ships without an edit here.
-        "tracee": ["templates/**/*", "static/**/*"],
+        "tracee": ["templates/**/*", "static/**/*", "accounts/*.txt.gz"],
         "tracee._migrations": ["script.py.mako"],
     },
 )

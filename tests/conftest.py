@@ -31,7 +31,8 @@ PG_ADMIN_URL = os.environ.get(
 APP_ROLE = "tracee_test_app"
 TABLES = (
     "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
-    "idempotency_keys", "tracking_links", "tracker_events", "tracker_steps", "trackers",
+    "idempotency_keys", "user_tokens", "user_sessions", "memberships", "users",
+    "tracking_links", "tracker_events", "tracker_steps", "trackers",
     "template_steps", "workflow_templates", "api_keys", "tenants",
 )
 

@@ -10,12 +10,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from tracee.accounts.service import add_membership, create_user
 from tracee.tenancy.resources import LINK_WITH_TENANTS
 from tracee.tenancy.scope import TenantScoped, bind_tenant, read_directory_row
 from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
-                 "template_steps", "idempotency_keys", "webhook_endpoints",
+                 "template_steps", "idempotency_keys", "memberships", "webhook_endpoints",
                  "webhook_attempts")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker, the webhook queue).
@@ -37,7 +38,7 @@ def app_engine(pg):
 
 
 @pytest.fixture
-def populated(app, pg, tenant, other_tenant):
+def populated(app, pg, registry, tenant, other_tenant):
     """Both tenants own rows in every tenant table (through the API; a
     delivery attempt as the worker would log it)."""
     for handle, names in ((tenant, ("A1", "A2")), (other_tenant, ("B1",))):
@@ -53,6 +54,11 @@ def populated(app, pg, tenant, other_tenant):
             "slug": f"flow-{handle.slug}", "name": "Flow",
             "steps": [{"name": "One"}, {"name": "Two", "visible": False}],
         }, headers=handle.headers, status=201)
+        session = registry["db.session_factory"]()
+        add_membership(session, handle.id, create_user(session, f"owner@{handle.slug}.test"),
+                       "owner")
+        session.commit()
+        session.close()
     with pg.admin_engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO webhook_attempts (tenant_id, delivery_id, number, endpoint_id, event_id, "
@@ -107,7 +113,7 @@ def test_rls_is_enabled_and_forced_on_every_tenant_table(app_engine):
         policies = {
             row.tablename: row for row in conn.execute(sa.text(
                 "SELECT tablename, qual, with_check, cmd FROM pg_policies "
-                "WHERE schemaname = 'public'"))
+                "WHERE schemaname = 'public' AND policyname = 'tenant_isolation'"))
         }
         with_tenant_id = {
             row[0] for row in conn.execute(sa.text(

@@ -13,6 +13,7 @@ INCLUDES = (
     "tracee.webhooks",  # webhook settings and the key that seals signing secrets
     "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers
     "tracee.views.api_docs",  # /docs/api: the API reference, from /api/v1/openapi.json
+    "tracee.views.dashboard",  # sessions, login, CSRF and the dashboard's routes
 )
 
 

@@ -12,6 +12,7 @@ ENV_OVERRIDES = {
     "REDIS_URL": "tracee.ratelimit.storage",
     "TRACEE_PUBLIC_URL": "tracee.public_url",
     "TRACEE_WEBHOOK_KEYS": "tracee.webhooks.secret_keys",
+    "SMTP_URL": "tracee.mail.smtp_url",
 }
 
 DEFAULTS = {

@@ -7,14 +7,14 @@ request. Endpoints and attempts are tenant data (row-level security, forced);
 the queue is read across tenants by workers (see docs/architecture.md).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tracee.db import Base, UTCDateTime, utcnow
 from tracee.tenancy.scope import read_directory_row, rls_tenant_of
+from tracee.text import is_printable
 
 PREFIX = "tk_live_"
 BODY_LENGTH = 32
@@ -76,6 +77,20 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+NAME_MAX_LENGTH = 100
+
+
+class KeyNameInvalid(ValueError):
+    pass
+
+
+def check_key_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > NAME_MAX_LENGTH or not is_printable(name):
+        raise KeyNameInvalid(f"key name must be 1 to {NAME_MAX_LENGTH} printable characters")
+    return name
+
+
 @dataclass(frozen=True)
 class IssuedKey:
     record: ApiKey
@@ -95,6 +110,36 @@ def issue_key(session, tenant_id: int, name: str, rate_limit: str | None = None)
     session.add(record)
     session.flush()
     return IssuedKey(record, secret)
+
+
+# api_keys is a directory table (no ORM tenant scope), so every query a
+# tenant's own screens make names the tenant here, and nowhere else.
+
+
+def tenant_keys(session, tenant_id: int) -> list[ApiKey]:
+    return list(session.scalars(
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id)
+    ))
+
+
+def find_tenant_key(session, tenant_id: int, ident: str | int) -> ApiKey | None:
+    """One of the tenant's keys, by id or by the full key."""
+    query = select(ApiKey).where(ApiKey.tenant_id == tenant_id)
+    if isinstance(ident, int) or (ident.isascii() and ident.isdigit()):
+        if int(ident) > 2**31 - 1:
+            return None
+        query = query.where(ApiKey.id == int(ident))
+    else:
+        query = query.where(ApiKey.key_hash == hash_key(ident.strip()))
+    return session.scalar(query)
+
+
+def revoke_key(key: ApiKey) -> bool:
+    """Revoke at once; False if it already was."""
+    if key.revoked_at is not None:
+        return False
+    key.revoked_at = utcnow()
+    return True
 
 
 @dataclass

@@ -10,14 +10,22 @@ from sqlalchemy import make_url, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from tracee import migrations
-from tracee.api.keys import ApiKey, hash_key, issue_key
+from tracee.accounts.service import ensure_demo_login
+from tracee.api.keys import (
+    ApiKey,
+    KeyNameInvalid,
+    check_key_name,
+    find_tenant_key,
+    issue_key,
+    revoke_key,
+    tenant_keys,
+)
 from tracee.db import make_engine, make_session_factory, utcnow
 from tracee.ratelimit import is_valid_rate
 from tracee.settings import resolve
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import TenantError, create_tenant, find_tenant, platform_hosts
-from tracee.text import is_printable
 from tracee.tracking.models import Tracker
 from tracee.tracking.workflow import Actor, apply_action, create_tracker
 from tracee.urls import PublicUrls
@@ -133,9 +141,10 @@ def tenant_list(env: Environment, _args) -> None:
 def key_create(env: Environment, args) -> None:
     if args.rate_limit is not None and not is_valid_rate(args.rate_limit):
         raise CommandError(f"rate limit {args.rate_limit!r} is not like '1000/minute'")
-    name = args.name.strip()
-    if not name or len(name) > 100 or not is_printable(name):
-        raise CommandError("key name must be 1 to 100 printable characters")
+    try:
+        name = check_key_name(args.name)
+    except KeyNameInvalid as exc:
+        raise CommandError(str(exc)) from None
     with env.session() as session:
         tenant = find_tenant(session, args.slug)
         issued = issue_key(session, tenant.id, name, args.rate_limit)
@@ -152,9 +161,7 @@ def _when(value) -> str:
 def key_list(env: Environment, args) -> None:
     with env.session() as session:
         tenant = find_tenant(session, args.slug)
-        keys = session.scalars(
-            select(ApiKey).where(ApiKey.tenant_id == tenant.id).order_by(ApiKey.id)
-        ).all()
+        keys = tenant_keys(session, tenant.id)
         print("id\tname\tkey\tcreated\tlast used\trevoked\trate limit")
         for k in keys:
             print(
@@ -166,21 +173,12 @@ def key_list(env: Environment, args) -> None:
 def key_revoke(env: Environment, args) -> None:
     with env.session() as session:
         tenant = find_tenant(session, args.slug)
-        query = select(ApiKey).where(ApiKey.tenant_id == tenant.id)
-        # ASCII digits only: str.isdigit() also holds for "²", which int() refuses.
-        if args.key.isascii() and args.key.isdigit():
-            key_id = int(args.key)
-            # Past the column's range no key can match, and the database would refuse the query.
-            query = query.where(ApiKey.id == key_id) if key_id <= MAX_KEY_ID else None
-        else:
-            query = query.where(ApiKey.key_hash == hash_key(args.key.strip()))
-        key = session.scalar(query) if query is not None else None
+        key = find_tenant_key(session, tenant.id, args.key)
         if key is None:
             raise CommandError(f"tenant {tenant.slug} has no such key")
-        if key.revoked_at is not None:
+        if not revoke_key(key):
             print(f"key {key.id} was already revoked at {_when(key.revoked_at)}")
             return
-        key.revoked_at = utcnow()
         print(f"revoked key {key.id} ({key.masked})")
 
 
@@ -209,7 +207,9 @@ def demo(env: Environment, _args) -> None:
         for old in previous:
             old.revoked_at = utcnow()
         issued = issue_key(session, tenant.id, DEMO_KEY_NAME)
+        login = ensure_demo_login(session, tenant)
     print(f"Demo tenant:  {tenant.name} ({tenant.slug})")
+    print(f"Dashboard:    {urls.base}/login  email {login[0]}  password {login[1]}")
     print(f"Tracking URL: {urls.tracking(tracker.tracking_token)}")
     print(f"API tracker:  {urls.api(tracker.id)}")
     print("API key (shown once):")

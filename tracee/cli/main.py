@@ -9,6 +9,7 @@ import os
 import sys
 
 from tracee.cli import commands, idempotency
+from tracee.cli.accounts import add_user_commands
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "purge", help="delete the keys older than tracee.idempotency.keep_hours"
     ).set_defaults(run=idempotency.purge)
 
+    add_user_commands(areas)
     areas.add_parser("demo", help="create the demo tenant, key and tracker").set_defaults(
         run=commands.demo
     )

@@ -1,13 +1,11 @@
 """/trackers/ and /trackers/{id}/: create, list, read."""
 
 import colander
-from sqlalchemy import func, or_, select
 
 from tracee.api.errors import api_error
 from tracee.api.openapi import operation
 from tracee.api.pagination import PageQuery, paginate
 from tracee.api.schemas import (
-    MAX_INT,
     QueryBoolean,
     StrictString,
     as_name,
@@ -28,9 +26,9 @@ from tracee.api.v1.shapes import (
     TRACKER_EXAMPLE,
     ref,
 )
-from tracee.tracking.models import Tracker
 from tracee.tracking.reads import read_tracker
 from tracee.tracking.records import TrackerRecord
+from tracee.tracking.search import search_trackers
 from tracee.tracking.workflow import WorkflowError, create_tracker, tracker_for_update
 
 trackers = api_service("trackers", "/trackers")
@@ -105,29 +103,8 @@ def create(request):
 def list_trackers(request):
     """Newest first, a page at a time; ``q`` matches the name or the order number."""
     params = request.validated
-    query = select(Tracker)
-    if params["completed"] is not None:
-        done = Tracker.completed_at.is_not(None)
-        query = query.where(done if params["completed"] else ~done)
-    if params["q"]:
-        text = params["q"].strip()
-        conditions = [func.lower(Tracker.name).contains(text.lower(), autoescape=True)]
-        digits = text.lstrip("#")
-        # Bounded: a larger literal is out of range for PostgreSQL's integer (a 500).
-        if digits.isascii() and digits.isdigit() and 0 < len(digits) <= 10 and (
-            int(digits) <= MAX_INT
-        ):
-            conditions.append(Tracker.number == int(digits))
-        query = query.where(or_(*conditions))
-    # Counted on Tracker itself, scoped exactly like the rows (a count over a
-    # subquery once escaped the tenant criteria and counted every tenant's trackers).
-    total = request.db.scalar(query.with_only_columns(func.count(Tracker.id)))
     page, per_page = params["page"], params["per_page"]
-    rows = request.db.scalars(
-        query.order_by(Tracker.created_at.desc(), Tracker.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
+    total, rows = search_trackers(request.db, params["q"], params["completed"], page, per_page)
     filters = {}
     if params["completed"] is not None:
         filters["completed"] = "true" if params["completed"] else "false"

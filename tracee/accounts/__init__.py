@@ -1,0 +1,1 @@
+"""People: users, their memberships (local roles) in tenants, passwords, sessions."""

@@ -1,0 +1,34 @@
+"""The messages accounts send: plain text and the same in HTML, escaped."""
+
+from markupsafe import Markup
+
+from tracee.mail import Mail
+
+
+def _mail(to: str, subject: str, intro: str, action: str, link: str, outro: str) -> Mail:
+    text = f"{intro}\n\n{action}:\n{link}\n\n{outro}\n"
+    html = Markup(
+        "<!doctype html><html><body style=\"font-family: sans-serif\">"
+        "<p>{intro}</p><p><a href=\"{link}\">{action}</a></p>"
+        "<p style=\"color:#555\">{outro}</p></body></html>"
+    ).format(intro=intro, link=link, action=action, outro=outro)
+    return Mail(to=to, subject=subject, text=text, html=str(html))
+
+
+def confirmation(to: str, business: str, link: str) -> Mail:
+    return _mail(
+        to, "Confirm your email for Tracee",
+        f"Welcome to Tracee! You signed up {business} with this address.",
+        "Confirm your email", link,
+        "If you did not sign up, ignore this message; nothing happens without the link.",
+    )
+
+
+def password_reset(to: str, link: str) -> Mail:
+    return _mail(
+        to, "Set a new Tracee password",
+        "Someone (we hope you) asked to set a new password for this address.",
+        "Set a new password", link,
+        "The link works once, within an hour. If you did not ask, ignore this message: "
+        "your password stays as it is.",
+    )

@@ -1,0 +1,86 @@
+"""The dashboard's pages that only read: where to go, trackers, settings."""
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.view import view_config
+
+from tracee.accounts.permissions import EDIT_SETTINGS, MANAGE_KEYS, MANAGE_TEAM, VIEW
+from tracee.accounts.service import tenant_members
+from tracee.tracking.templates import list_templates
+from tracee.views.dashboard.resources import (
+    ENTER,
+    BrandingSection,
+    DashboardRoot,
+    Node,
+    SettingsSection,
+    TeamSection,
+    TemplatesSection,
+    TenantArea,
+    dashboard_path,
+)
+
+TEMPLATES = "tracee:templates/dashboard/"
+
+
+def page(context: Node, request, active: str, **values) -> dict:
+    """What the layout needs, beside the page's own ``values``."""
+    slug = context.tenant.slug
+    return {
+        "area": context.area,
+        "login": request.login,
+        "active": active,
+        "links": {
+            "trackers": dashboard_path(request, slug, "trackers"),
+            "settings": dashboard_path(request, slug, "settings"),
+            "api_keys": dashboard_path(request, slug, "settings", "api-keys"),
+            "team": dashboard_path(request, slug, "settings", "team"),
+            "templates": dashboard_path(request, slug, "settings", "workflow-templates"),
+            "branding": dashboard_path(request, slug, "settings", "branding"),
+        },
+        "can": lambda permission: bool(request.has_permission(permission, context)),
+        **values,
+    }
+
+
+@view_config(route_name="dashboard_bare")
+def bare(request):
+    return HTTPFound("/dashboard/")
+
+
+@view_config(route_name="dashboard", context=DashboardRoot, permission=ENTER,
+             renderer=TEMPLATES + "no_tenants.jinja2")
+def home(context, request):
+    memberships = request.login.memberships
+    if memberships:
+        return HTTPFound(dashboard_path(request, memberships[0].slug, "trackers"))
+    return {"login": request.login}
+
+
+@view_config(route_name="dashboard", context=TenantArea, permission=VIEW)
+def tenant_home(context, request):
+    return HTTPFound(dashboard_path(request, context.tenant.slug, "trackers"))
+
+
+@view_config(route_name="dashboard", context=SettingsSection, permission=VIEW,
+             renderer=TEMPLATES + "settings.jinja2")
+def settings(context, request):
+    return page(context, request, "settings", MANAGE_KEYS=MANAGE_KEYS, MANAGE_TEAM=MANAGE_TEAM)
+
+
+@view_config(route_name="dashboard", context=TeamSection, permission=MANAGE_TEAM,
+             renderer=TEMPLATES + "team.jinja2")
+def team(context, request):
+    members = tenant_members(request.db, context.tenant.id)
+    return page(context, request, "team", members=members)
+
+
+@view_config(route_name="dashboard", context=TemplatesSection, permission=VIEW,
+             renderer=TEMPLATES + "templates.jinja2")
+def templates(context, request):
+    return page(context, request, "templates", templates=list_templates(request.db),
+                EDIT_SETTINGS=EDIT_SETTINGS)
+
+
+@view_config(route_name="dashboard", context=BrandingSection, permission=VIEW,
+             renderer=TEMPLATES + "branding.jinja2")
+def branding(context, request):
+    return page(context, request, "branding")

@@ -1,0 +1,106 @@
+"""Trackers in the dashboard: the list, a tracker's page, and moving it on.
+
+Starting and completing steps calls the same domain functions as the API
+(tracee.tracking.workflow), with the person's email as the actor.
+"""
+
+from urllib.parse import urlencode
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from tracee.accounts.permissions import EDIT_TRACKERS, VIEW
+from tracee.api.keys import tenant_keys
+from tracee.text import is_printable
+from tracee.tracking.models import TrackerEvent
+from tracee.tracking.search import search_trackers
+from tracee.tracking.workflow import ACTIONS, Actor, WorkflowError, apply_action, tracker_for_update
+from tracee.views.dashboard.pages import TEMPLATES, page
+from tracee.views.dashboard.resources import TrackerNode, TrackersSection, dashboard_path
+
+PER_PAGE = 25
+FILTERS = {"all": None, "in_progress": False, "completed": True}
+EVENT_LABELS = {
+    "tracker.created": "Created", "tracker.completed": "Completed the order",
+    "step.started": "Started", "step.completed": "Completed",
+    "step.reopened": "Re-opened", "step.reset": "Reset",
+}
+ACTOR_MAX = 100  # tracker_events.actor
+
+
+def person(login) -> Actor:
+    email = login.user.email
+    return Actor(email if len(email) <= ACTOR_MAX else f"user:{login.user.id}")
+
+
+@view_config(route_name="dashboard", context=TrackersSection, permission=VIEW,
+             renderer=TEMPLATES + "trackers.jinja2")
+def trackers(context, request):
+    q = request.GET.get("q", "")[:200]
+    if not is_printable(q):
+        q = ""
+    status = request.GET.get("status", "all")
+    if status not in FILTERS:
+        status = "all"
+    try:
+        page_number = max(1, min(int(request.GET.get("page", "1")), 100_000))
+    except ValueError:
+        page_number = 1
+    total, found = search_trackers(request.db, q, FILTERS[status], page_number, PER_PAGE)
+    last = max(1, -(-total // PER_PAGE))
+
+    def page_link(number):
+        return "?" + urlencode({"q": q, "status": status, "page": number})
+
+    return page(context, request, "trackers", trackers=found, total=total, q=q,
+                status=status, page_number=page_number,
+                previous=page_link(page_number - 1) if page_number > 1 else None,
+                next=page_link(page_number + 1) if page_number < last else None)
+
+
+def _history(request, context: TrackerNode) -> list[dict]:
+    events = request.db.scalars(
+        select(TrackerEvent).where(TrackerEvent.tracker_id == context.tracker.id)
+        .order_by(TrackerEvent.seq)
+    )
+    keys = {f"key:{k.id}": f"API key “{k.name}”" for k in tenant_keys(request.db,
+                                                                        context.tenant.id)}
+    return [{
+        "what": EVENT_LABELS.get(e.type, e.type), "process": e.process, "at": e.created_at,
+        "who": keys.get(e.actor, e.actor),
+    } for e in events]
+
+
+@view_config(route_name="dashboard", context=TrackerNode, permission=VIEW,
+             request_method="GET", renderer=TEMPLATES + "tracker.jinja2")
+def tracker_page(context, request, error=None):
+    tracker = context.tracker
+    return page(
+        context, request, "trackers", tracker=tracker, history=_history(request, context),
+        tracking_url=request.urls.tracking(tracker.tracking_token),
+        can_edit=request.has_permission(EDIT_TRACKERS, context), error=error,
+        action_url=dashboard_path(request, context.tenant.slug, "trackers",
+                                  str(tracker.id), "status"),
+    )
+
+
+@view_config(route_name="dashboard", context=TrackerNode, name="status",
+             permission=EDIT_TRACKERS, request_method="POST", require_csrf=True,
+             renderer=TEMPLATES + "tracker.jinja2")
+def change_status(context, request):
+    process, action = request.POST.get("process", ""), request.POST.get("action", "")
+    # Locked, like the API's status change, so concurrent changes queue up.
+    tracker = tracker_for_update(request.db, context.tracker.id)
+    error = None
+    if action not in ACTIONS or not process or len(process) > 200 or not is_printable(process):
+        error = "Choose a step and whether to start or complete it."
+    else:
+        try:
+            apply_action(request.db, tracker, process, action, person(request.login))
+        except WorkflowError as exc:
+            error = str(exc)
+    if error is not None:
+        request.response.status = 400
+        return tracker_page(context, request, error=error)
+    return HTTPFound(dashboard_path(request, context.tenant.slug, "trackers", str(tracker.id)))
