@@ -17,9 +17,11 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from tracee.db import make_engine, make_session_factory
+from tracee.mail import mailer_from_settings
 from tracee.urls import PublicUrls
 from tracee.webhooks import delivery
 from tracee.webhooks.config import WebhookSettings
+from tracee.webhooks.notices import notify_owners
 from tracee.webhooks.signing_secrets import SecretBox
 from tracee.webhooks.ssrf import delivery_session
 
@@ -32,6 +34,7 @@ class Worker:
         self.hooks = WebhookSettings.from_settings(settings)
         self.box = SecretBox(self.hooks.secret_keys)
         self.urls = PublicUrls(settings["tracee.public_url"])
+        self.mailer = mailer_from_settings(settings)
         engine_settings = dict(settings)
         if not settings["sqlalchemy.url"].startswith("sqlite"):
             # A connection per thread, and one for claiming.
@@ -62,8 +65,11 @@ class Worker:
                 return
             outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
             with self.sessions() as session:
-                delivery.record(session, self.hooks, claimed, outgoing, outcome)
+                disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
                 session.commit()
+            if disabled:
+                notify_owners(self.sessions, self.mailer, self.urls.base, claimed.tenant_id,
+                              claimed.endpoint_id)
         except Exception:
             log.exception("delivery %s failed; it is retried once its claim expires", claimed.id)
 

@@ -243,8 +243,9 @@ def next_delay(settings: WebhookSettings, attempt: int, retry_after: float | Non
 
 
 def record(session, settings: WebhookSettings, claimed: Claimed, outgoing: Outgoing,
-           outcome: Outcome) -> None:
+           outcome: Outcome) -> bool:
     """Log the attempt and move the delivery on; the endpoint too when it must.
+    True when the endpoint was disabled by this attempt.
 
     Binds ``session`` (unbound, fresh) to the delivery's tenant as the
     delivery's row is moved.
@@ -267,7 +268,7 @@ def record(session, settings: WebhookSettings, claimed: Claimed, outgoing: Outgo
         "new_finished_at": None if state == PENDING else now,
     })
     if moved is None:
-        return  # our claim expired and another worker took it: its attempt counts
+        return False  # our claim expired and another worker took it: its attempt counts
     bind_tenant(session, claimed.tenant_id)
     session.connection().execute(insert(WebhookAttempt.__table__), {
         "tenant_id": claimed.tenant_id, "delivery_id": claimed.id, "number": number,
@@ -276,11 +277,12 @@ def record(session, settings: WebhookSettings, claimed: Claimed, outgoing: Outgo
         "duration_ms": outcome.duration_ms, "error": outcome.error,
         "response_body": outcome.body, "next_attempt_at": next_at,
     })
-    _follow_up_endpoint(session, settings, claimed, outgoing, outcome, now)
+    return _follow_up_endpoint(session, settings, claimed, outgoing, outcome, now)
 
 
-def _follow_up_endpoint(session, settings, claimed, outgoing, outcome, now) -> None:
-    """Clear or start the endpoint's failing streak; disable it after 410 or a long one."""
+def _follow_up_endpoint(session, settings, claimed, outgoing, outcome, now) -> bool:
+    """Clear or start the endpoint's failing streak; disable it after 410 or a long one.
+    True when this disabled it (its owners are then told, once this commits)."""
     if outcome.ok:
         if outgoing.failing_since is not None:
             session.connection().execute(
@@ -288,7 +290,7 @@ def _follow_up_endpoint(session, settings, claimed, outgoing, outcome, now) -> N
                 .where(_endpoints.c.tenant_id == claimed.tenant_id,
                        _endpoints.c.id == claimed.endpoint_id)
                 .values(failing_since=None))
-        return
+        return False
     reason = None
     if outcome.status == 410:
         reason = "the receiver answered 410 Gone"
@@ -303,10 +305,11 @@ def _follow_up_endpoint(session, settings, claimed, outgoing, outcome, now) -> N
     if reason is not None:
         endpoint = find_endpoint(session, claimed.endpoint_id)
         if endpoint is not None and endpoint.enabled:
-            # owners_notified_at stays NULL: the owners' mail is sent from that state.
             set_enabled(session, endpoint, False, reason)
             log.warning("webhook endpoint %s of tenant %s disabled: %s",
                         claimed.endpoint_id, claimed.tenant_id, reason)
+            return True
+    return False
 
 
 def purge(connection, settings: WebhookSettings) -> int:
