@@ -5,7 +5,9 @@ from markupsafe import Markup
 from tracee.mail import Mail
 
 
-def _mail(to: str, subject: str, intro: str, action: str, link: str, outro: str) -> Mail:
+def mail_with_link(to: str, subject: str, intro: str, action: str, link: str,
+                   outro: str) -> Mail:
+    """A short message around one link, as text and as the same in HTML."""
     text = f"{intro}\n\n{action}:\n{link}\n\n{outro}\n"
     html = Markup(
         "<!doctype html><html><body style=\"font-family: sans-serif\">"
@@ -16,7 +18,7 @@ def _mail(to: str, subject: str, intro: str, action: str, link: str, outro: str)
 
 
 def confirmation(to: str, business: str, link: str) -> Mail:
-    return _mail(
+    return mail_with_link(
         to, "Confirm your email for Tracee",
         f"Welcome to Tracee! You signed up {business} with this address.",
         "Confirm your email", link,
@@ -25,7 +27,7 @@ def confirmation(to: str, business: str, link: str) -> Mail:
 
 
 def password_reset(to: str, link: str) -> Mail:
-    return _mail(
+    return mail_with_link(
         to, "Set a new Tracee password",
         "Someone (we hope you) asked to set a new password for this address.",
         "Set a new password", link,

@@ -8,9 +8,9 @@ A mail server that refuses leaves the mark empty and the reason in the log.
 
 import logging
 
-from markupsafe import Markup
 from sqlalchemy import select, update
 
+from tracee.accounts.mails import mail_with_link
 from tracee.accounts.models import OWNER, Membership, User
 from tracee.db import utcnow
 from tracee.mail import Mail, MailError
@@ -22,17 +22,13 @@ log = logging.getLogger(__name__)
 
 
 def disabled_mail(to: str, business: str, url: str, reason: str, api_url: str) -> Mail:
-    intro = f"Tracee stopped sending {business}'s webhooks to {url}: {reason}."
-    outro = ("Its events are kept and go out, in order, once the endpoint is enabled again "
-             "(PATCH it with {\"enabled\": true}).")
-    text = f"{intro}\n\nThe endpoint:\n{api_url}\n\n{outro}\n"
-    html = Markup(
-        "<!doctype html><html><body style=\"font-family: sans-serif\">"
-        "<p>{intro}</p><p>The endpoint: <a href=\"{api_url}\">{api_url}</a></p>"
-        "<p style=\"color:#555\">{outro}</p></body></html>"
-    ).format(intro=intro, api_url=api_url, outro=outro)
-    return Mail(to=to, subject="A Tracee webhook endpoint was disabled", text=text,
-                html=str(html))
+    return mail_with_link(
+        to, "A Tracee webhook endpoint was disabled",
+        f"Tracee stopped sending {business}'s webhooks to {url}: {reason}.",
+        "The endpoint", api_url,
+        "Its events are kept and go out, in order, once the endpoint is enabled again "
+        "(PATCH it with {\"enabled\": true}).",
+    )
 
 
 def notify_owners(session_factory, mailer, base_url: str, tenant_id: int,
