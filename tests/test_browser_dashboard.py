@@ -25,7 +25,8 @@ assert CHROMIUM_ARGS  # launched by test_browser's fixture with these
 def live_owner(database):
     with serve(database) as (url, app):
         session = app.registry["db.session_factory"]()
-        tenant = create_tenant(session, "acme", "Acme Prints")
+        tenant = create_tenant(session, "acme", "Acme Prints",
+                               platform_hosts=app.registry["platform_hosts"])
         session.commit()
         tenant_id = tenant.id
         session.close()
