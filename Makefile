@@ -16,10 +16,13 @@ $(BIN)/tracee: pyproject.toml clients/python/pyproject.toml
 install: $(BIN)/tracee
 
 ## make run: install, migrate, create the demo data (key printed), serve on :6543
+## with a webhook worker beside the server; Ctrl+C (or the server ending) stops both
 run: install
 	$(BIN)/tracee -c $(CONFIG) db upgrade
 	$(BIN)/tracee -c $(CONFIG) demo
-	@echo "Serving on http://localhost:6543 (Ctrl+C to stop)"
+	@echo "Serving on http://localhost:6543, webhooks delivered (Ctrl+C to stop)"
+	@$(BIN)/tracee -c $(CONFIG) worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/pserve $(CONFIG)
 
 ## make test: the whole suite, on SQLite and (when reachable) PostgreSQL

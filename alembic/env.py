@@ -13,6 +13,7 @@ import tracee.accounts.models  # noqa: F401  (registers the tables on Base.metad
 import tracee.api.keys  # noqa: F401
 import tracee.tenancy.models  # noqa: F401
 import tracee.tracking.models  # noqa: F401
+import tracee.webhooks.models  # noqa: F401
 from tracee.db import Base
 from tracee.settings import resolve
 

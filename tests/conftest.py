@@ -7,8 +7,10 @@ Without a reachable server those tests are skipped with the reason printed,
 unless ``TRACEE_TEST_REQUIRE_POSTGRES=1`` (CI), which makes it a failure.
 """
 
+import ipaddress
 import os
 import secrets
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 APP_ROLE = "tracee_test_app"
 TABLES = (
+    "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
     "idempotency_keys", "invitations", "recovery_codes",
     "user_tokens", "user_sessions", "memberships", "users",
     "tracking_links", "tracker_events", "tracker_steps", "trackers",
@@ -137,6 +140,30 @@ def wsgi_app(database):
 @pytest.fixture
 def registry(wsgi_app):
     return wsgi_app.registry
+
+
+def _is_address(host) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch):
+    """Tests look up no name but localhost: a webhook URL a test (or schemathesis)
+    makes up must neither send a query out nor wait on one. Address literals go
+    through; a test that needs a name to resolve fakes it on top of this."""
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kw):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name == "localhost" or _is_address(name):
+            return real(host, *args, **kw)
+        raise socket.gaierror(socket.EAI_NONAME, f"tests resolve no name ({name})")
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
 
 
 @pytest.fixture(autouse=True)

@@ -75,7 +75,10 @@ def test_production_ini_on_https_sends_hsts(database, monkeypatch):
     # A Redis URL, as production.ini's sessions want; this request never reaches Redis.
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/15")
     monkeypatch.setenv("TRACEE_PUBLIC_URL", "https://tracee.test")
-    app = tracee.main({}, **get_appsettings(str(PRODUCTION_INI)))
+    # memory:// stands in for Redis, which production's session store reads as a
+    # redis:// URL only: sessions go to the database here.
+    app = tracee.main({}, **{**get_appsettings(str(PRODUCTION_INI)),
+                             "tracee.session.store": "database"})
     try:
         response = TestApp(app).get("/nowhere", status=404)
         assert response.headers["Strict-Transport-Security"] == ONE_YEAR

@@ -17,10 +17,11 @@ from tracee.tenancy.scope import TenantScoped, bind_tenant, read_directory_row
 from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
-                 "template_steps", "idempotency_keys", "memberships", "invitations")
+                 "template_steps", "idempotency_keys", "memberships", "invitations",
+                 "webhook_endpoints", "webhook_attempts")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
-# before the tenant is known (key -> tenant, token -> tracker).
-DIRECTORY_TABLES = {"api_keys", "tracking_links"}
+# before the tenant is known (key -> tenant, token -> tracker, the webhook queue).
+DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries"}
 
 
 @pytest.fixture
@@ -39,8 +40,11 @@ def app_engine(pg):
 
 @pytest.fixture
 def populated(app, pg, registry, tenant, other_tenant):
-    """Both tenants own rows in every tenant table (through the API)."""
+    """Both tenants own rows in every tenant table (through the API; a
+    delivery attempt as the worker would log it)."""
     for handle, names in ((tenant, ("A1", "A2")), (other_tenant, ("B1",))):
+        app.post_json("/api/v1/webhooks/", {"url": "https://93.184.216.34/hook"},
+                      headers=handle.headers, status=201)
         for name in names:
             created = app.post_json("/api/v1/trackers/", {"name": name, "template": "3d-printing"},
                                     headers=handle.headers, status=201).json
@@ -57,6 +61,12 @@ def populated(app, pg, registry, tenant, other_tenant):
         invite(session, handle.id, f"new@{handle.slug}.test", "staff", owner)
         session.commit()
         session.close()
+    with pg.admin_engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO webhook_attempts (tenant_id, delivery_id, number, endpoint_id, event_id, "
+            "event_type, attempted_at, status, duration_ms) "
+            "SELECT tenant_id, id, 1, endpoint_id, 'evt_x', event_type, now(), 200, 5 "
+            "FROM webhook_deliveries"))
     return tenant, other_tenant
 
 

@@ -109,11 +109,15 @@ def send_after_commit(request, mail: Mail) -> None:
     request.add_response_callback(send)
 
 
-def includeme(config):
-    settings = config.get_settings()
-    config.registry["mailer"] = Mailer(
+def mailer_from_settings(settings: dict) -> Mailer:
+    """The ``tracee.mail.*`` settings' mailer (the web app's and the webhook worker's)."""
+    return Mailer(
         settings.get("tracee.mail.smtp_url") or None,
         settings.get("tracee.mail.directory", "var/mail"),
         settings.get("tracee.mail.from", "Tracee <no-reply@localhost>"),
         settings.get("tracee.mail.reply_to") or None,
     )
+
+
+def includeme(config):
+    config.registry["mailer"] = mailer_from_settings(config.get_settings())

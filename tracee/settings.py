@@ -11,6 +11,7 @@ ENV_OVERRIDES = {
     "DATABASE_URL": "sqlalchemy.url",
     "REDIS_URL": "tracee.ratelimit.storage",
     "TRACEE_PUBLIC_URL": "tracee.public_url",
+    "TRACEE_WEBHOOK_KEYS": "tracee.webhooks.secret_keys",
     "SMTP_URL": "tracee.mail.smtp_url",
 }
 

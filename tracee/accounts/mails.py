@@ -5,7 +5,9 @@ from markupsafe import Markup
 from tracee.mail import Mail
 
 
-def _mail(to: str, subject: str, intro: str, action: str, link: str, outro: str) -> Mail:
+def mail_with_link(to: str, subject: str, intro: str, action: str, link: str,
+                   outro: str) -> Mail:
+    """A short message around one link, as text and as the same in HTML."""
     text = f"{intro}\n\n{action}:\n{link}\n\n{outro}\n"
     html = Markup(
         "<!doctype html><html><body style=\"font-family: sans-serif\">"
@@ -16,7 +18,7 @@ def _mail(to: str, subject: str, intro: str, action: str, link: str, outro: str)
 
 
 def confirmation(to: str, business: str, link: str) -> Mail:
-    return _mail(
+    return mail_with_link(
         to, "Confirm your email for Tracee",
         f"Welcome to Tracee! You signed up {business} with this address.",
         "Confirm your email", link,
@@ -25,7 +27,7 @@ def confirmation(to: str, business: str, link: str) -> Mail:
 
 
 def password_reset(to: str, link: str) -> Mail:
-    return _mail(
+    return mail_with_link(
         to, "Set a new Tracee password",
         "Someone (we hope you) asked to set a new password for this address.",
         "Set a new password", link,
@@ -35,7 +37,7 @@ def password_reset(to: str, link: str) -> Mail:
 
 
 def invitation(to: str, business: str, inviter: str, role: str, link: str) -> Mail:
-    return _mail(
+    return mail_with_link(
         to, f"Join {business} on Tracee",
         f"{inviter} invited you to {business} on Tracee as {role}.",
         "Accept the invitation", link,
@@ -44,7 +46,7 @@ def invitation(to: str, business: str, inviter: str, role: str, link: str) -> Ma
 
 
 def email_change(to: str, link: str) -> Mail:
-    return _mail(
+    return mail_with_link(
         to, "Confirm your new email for Tracee",
         "Someone (we hope you) asked to move a Tracee account to this address.",
         "Use this address", link,
@@ -55,7 +57,7 @@ def email_change(to: str, link: str) -> Mail:
 def email_change_notice(to: str, new_email: str, reset_link: str) -> Mail:
     text = (f"Someone asked to move your Tracee account from this address to {new_email}. "
             "It moves once the link sent there is used.")
-    return _mail(
+    return mail_with_link(
         to, "Your Tracee email is about to change", text,
         "If this was not you, set a new password now", reset_link,
         "A new password ends every session and cancels the change.",

@@ -7,6 +7,11 @@ a retry while the first is still running is a 409. Only answers below 400
 are kept, and only with the change they report (same transaction), so a
 refused or failed request can be retried with its key.
 
+An answer that shows a secret (a webhook's signing secret) is stored sealed:
+its view calls :func:`holds_secret`, and the body is kept encrypted with the
+registry's ``idempotency.sealer`` (the webhook secrets' Fernet keys), so the
+table never holds the secret in clear while a retry still gets it back.
+
 ``idempotent`` wraps the view as rendered, outside Cornice's validators;
 ``tracee.api.v1.services`` gives it to every POST. A request without the
 header costs one dictionary lookup.
@@ -25,6 +30,9 @@ from tracee.idempotency.store import KeyInUse, KeyReused, StoredAnswer, claim, r
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _ENVIRON_NAME = "HTTP_IDEMPOTENCY_KEY"
+_HOLDS_SECRET = "tracee.idempotency.holds_secret"
+# Marks a sealed body: a JSON or PNG answer never starts with it.
+SEALED = b"sealed:"
 MAX_LENGTH = 255
 # Printable ASCII with no space at either end (HTTP servers trim those before
 # the app sees them, so a key that depends on them could not be retried).
@@ -43,6 +51,11 @@ def idempotent(view):
         return _run_once(view, context, request, _checked_key(value))
 
     return once_per_key
+
+
+def holds_secret(request) -> None:
+    """Say that this request's answer shows a secret: stored, it is sealed."""
+    request.environ[_HOLDS_SECRET] = True
 
 
 def _header_error(status: int, description: str):
@@ -83,20 +96,32 @@ def _run_once(view, context, request, key: str):
         raise _header_error(
             422, f"this {HEADER} was already used for a different request"
         ) from None
+    sealer = request.registry.get("idempotency.sealer")
     if stored is not None:
-        return _replay(stored)
+        return _replay(stored, sealer)
     response = view(context, request)
     if response.status_code < 400:  # what the transaction tween commits
+        body = response.body
+        if request.environ.get(_HOLDS_SECRET):
+            body = SEALED + sealer.seal_bytes(body)
         answer = StoredAnswer(response.status_code, response.headers.get("Content-Type"),
-                              response.headers.get("Location"), response.body)
+                              response.headers.get("Location"), body)
         remember(request.db, key, digest, answer, now)
     return response
 
 
-def _replay(stored: StoredAnswer) -> Response:
+def _replay(stored: StoredAnswer, sealer) -> Response:
+    body = stored.body
+    if body.startswith(SEALED):
+        try:
+            body = sealer.open_bytes(body[len(SEALED):])
+        except ValueError:
+            raise _header_error(409, f"the answer kept for this {HEADER} can no longer be "
+                                "read (its encryption key was retired); send a new key") \
+                from None
     headers = [(REPLAYED_HEADER, "true")]
     if stored.content_type:
         headers.append(("Content-Type", stored.content_type))
     if stored.location:
         headers.append(("Location", stored.location))
-    return Response(status=stored.status, body=stored.body, headerlist=headers)
+    return Response(status=stored.status, body=body, headerlist=headers)

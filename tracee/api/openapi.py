@@ -69,7 +69,7 @@ HEADERS = {
     "WWW-Authenticate": {"schema": {"type": "string"}},
     "Location": {"description": "the address of what was created",
                  "schema": {"type": "string", "format": "uri"}},
-    "X-Total-Count": {"description": "how many trackers match, over all pages", **_INT_HEADER},
+    "X-Total-Count": {"description": "how many items match, over all pages", **_INT_HEADER},
     "Link": {"description": 'first, last, prev and next pages (RFC 8288), e.g. '
              '`<https://tracee.app/api/v1/trackers/?page=2&per_page=25>; rel="next"`',
              "schema": {"type": "string"}},

@@ -114,8 +114,9 @@ _FORMAT = [c for c in range(0x10000) if unicodedata.category(chr(c)) in ("Cf", "
 printable.json_schema = {"pattern": f"^{_char_class(_CONTROL, negate=True)}*$"}
 
 
-def text_schema(max_length: int) -> dict:
-    """What text_node accepts, as JSON Schema: trimmed, then 1 to max_length characters.
+def text_schema(max_length: int, min_length: int = 1) -> dict:
+    """What text_node accepts, as JSON Schema: trimmed, then min_length (1 or 0)
+    to max_length characters.
 
     The surrounding white space may be anything str.strip() removes, control
     characters included; inside, no control or invisible format character.
@@ -123,11 +124,14 @@ def text_schema(max_length: int) -> dict:
     space = _char_class(_SPACE)
     edge = _char_class({*_CONTROL, *_FORMAT, *_SPACE}, negate=True)
     inner = _char_class({*_CONTROL, *_FORMAT}, negate=True)
+    text = f"{edge}(?:{inner}{{0,{max_length - 2}}}{edge})?"
+    if min_length == 0:
+        text = f"(?:{text})?"
     return {
         "type": "string",
-        "pattern": f"^{space}*{edge}(?:{inner}{{0,{max_length - 2}}}{edge})?{space}*$",
-        "description": f"1 to {max_length} characters once surrounding white space is "
-        "trimmed; no control characters and no invisible formatting characters",
+        "pattern": f"^{space}*{text}{space}*$",
+        "description": f"{min_length} to {max_length} characters once surrounding white space "
+        "is trimmed; no control characters and no invisible formatting characters",
     }
 
 
@@ -137,14 +141,15 @@ def valid_name(node, value):
         raise colander.Invalid(node, problem)
 
 
-def text_node(max_length: int, **kw):
-    """A name (of a tracker, template, step or process), under the rules of tracee.text."""
+def text_node(max_length: int, min_length: int = 1, **kw):
+    """A name (of a tracker, template, step or process), under the rules of tracee.text;
+    with ``min_length=0``, a text that may be empty (a description)."""
     return colander.SchemaNode(
         StrictString(),
-        json_schema=text_schema(max_length),
+        json_schema=text_schema(max_length, min_length),
         preparer=as_name,
         validator=colander.All(
-            colander.Length(min=1, max=max_length, min_err="must not be empty",
+            colander.Length(min=min_length, max=max_length, min_err="must not be empty",
                             max_err=f"must be at most {max_length} characters"),
             valid_name,
         ),
@@ -248,7 +253,8 @@ def path_id(request, name: str = "id") -> int:
 # Path parameters by name, for the OpenAPI document: path_id and the template
 # view check these same bounds (a malformed slug names no template: a 404).
 PATH_PARAMETERS = {
-    "id": positive_int_node(name="id", description="the tracker's id"),
+    "id": positive_int_node(name="id", description="the tracker's, or the webhook endpoint's, id"),
+    "delivery_id": positive_int_node(name="delivery_id", description="the delivery's id"),
     "slug": slug_node(name="slug", description="the template's slug"),
 }
 

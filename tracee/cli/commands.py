@@ -214,3 +214,28 @@ def demo(env: Environment, _args) -> None:
     print(f"API tracker:  {urls.api(tracker.id)}")
     print("API key (shown once):")
     print(issued.secret)
+
+
+def worker(env: Environment, _args) -> None:
+    """Send webhook deliveries until SIGTERM or SIGINT (tracee/worker.py)."""
+    import logging
+    import signal
+
+    from tracee.webhooks.config import WebhookSettings
+    from tracee.worker import Worker
+
+    try:
+        WebhookSettings.from_settings(env.settings)
+    except ValueError as exc:
+        raise CommandError(f"{env.config_path}: {exc}") from None
+    with env.session():
+        pass  # the schema check and a reachable database, before the loop starts
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] "
+                        "%(message)s")
+    loop = Worker(env.settings)
+    signal.signal(signal.SIGTERM, loop.stop)
+    signal.signal(signal.SIGINT, loop.stop)
+    print(f"tracee worker: delivering webhooks ({loop.hooks.concurrency} at a time)",
+          flush=True)
+    loop.run()
+    print("tracee worker: stopped", flush=True)

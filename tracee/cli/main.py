@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     areas.add_parser("demo", help="create the demo tenant, key and tracker").set_defaults(
         run=commands.demo
     )
+    areas.add_parser("worker", help="send webhook deliveries until SIGTERM").set_defaults(
+        run=commands.worker
+    )
     return parser
 
 

@@ -128,6 +128,9 @@ class TrackerEvent(TrackerOwned, Base):
     process: Mapped[str | None] = mapped_column(String(200))
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # On the event of the step a status update named ("start"/"complete"):
+    # that event is the update's tracker.status_changed webhook.
+    action: Mapped[str | None] = mapped_column(String(10))
 
 
 class TrackingLink(Base):

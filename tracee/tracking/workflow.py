@@ -119,11 +119,13 @@ def _next_in_sequence(session, tracker_id: int) -> int:
     return number
 
 
-def _event(tracker: TrackerRecord, event_type: str, actor: Actor, at, process=None) -> dict:
+def _event(
+    tracker: TrackerRecord, event_type: str, actor: Actor, at, process=None, action=None
+) -> dict:
     """The next entry of the tracker's audit trail."""
     tracker.event_seq += 1
     return {"seq": tracker.event_seq, "type": event_type, "process": process,
-            "actor": actor.label, "created_at": at}
+            "actor": actor.label, "created_at": at, "action": action}
 
 
 def create_tracker(
@@ -231,7 +233,16 @@ def apply_action(session, tracker: TrackerRecord, process: str, action: str, act
     last = tracker.steps[-1]
     tracker.completed_at = last.completed_at
     tracker.updated_at = now
-    events = [_event(tracker, event_type, actor, now, name) for event_type, name in changes]
+    # The update's own step carries the action: its event is the one status
+    # change a webhook reports (closing earlier steps or resetting later
+    # ones are part of it). Without one, the last change stands for it.
+    named = [i for i, (kind, name) in enumerate(changes)
+             if name == step.name and kind in ("step.started", "step.completed")]
+    marked = named[-1] if named else len(changes) - 1
+    events = [
+        _event(tracker, event_type, actor, now, name, action if i == marked else None)
+        for i, (event_type, name) in enumerate(changes)
+    ]
     if tracker.completed_at is not None:
         events.append(_event(tracker, "tracker.completed", actor, now))
     save_changes(session, tracker, events)

@@ -5,6 +5,7 @@ import json
 from tracee.api.openapi import build_document, operation
 from tracee.api.v1.services import api_service
 from tracee.api.v1.shapes import SCHEMAS
+from tracee.api.v1.webhook_shapes import WEBHOOK_SCHEMAS
 
 
 def no_key(request):
@@ -18,7 +19,8 @@ document = api_service("openapi", "/openapi.json", factory=no_key)
 def _built(registry) -> bytes:
     """Built on first use: the services are all registered only once the app is."""
     if "api.openapi" not in registry:
-        spec = build_document(registry, registry.settings["tracee.public_url"], SCHEMAS)
+        spec = build_document(registry, registry.settings["tracee.public_url"],
+                              {**SCHEMAS, **WEBHOOK_SCHEMAS})
         registry["api.openapi"] = json.dumps(spec, indent=1, ensure_ascii=False).encode()
     return registry["api.openapi"]
 

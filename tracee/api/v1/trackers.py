@@ -1,14 +1,12 @@
 """/trackers/ and /trackers/{id}/: create, list, read."""
 
-from urllib.parse import urlencode
-
 import colander
 
 from tracee.api.errors import api_error
 from tracee.api.openapi import operation
+from tracee.api.pagination import PageQuery, paginate
 from tracee.api.schemas import (
     QueryBoolean,
-    QueryInteger,
     StrictString,
     as_name,
     json_body,
@@ -43,9 +41,7 @@ class TrackerCreate(colander.MappingSchema):
     number = positive_int_node(missing=None)
 
 
-class TrackerQuery(colander.MappingSchema):
-    page = colander.SchemaNode(QueryInteger(), missing=1, validator=colander.Range(1, 100_000))
-    per_page = colander.SchemaNode(QueryInteger(), missing=25, validator=colander.Range(1, 100))
+class TrackerQuery(PageQuery):
     completed = colander.SchemaNode(QueryBoolean(), missing=None)
     # printable: a NUL would reach PostgreSQL's LIKE and fail there (a 500).
     # as_name: searched in the spelling names are stored in.
@@ -109,34 +105,13 @@ def list_trackers(request):
     params = request.validated
     page, per_page = params["page"], params["per_page"]
     total, rows = search_trackers(request.db, params["q"], params["completed"], page, per_page)
-    request.response.headers["X-Total-Count"] = str(total)
-    links = _page_links(request, params, total)
-    if links:
-        request.response.headers["Link"] = links
-    return [tracker_summary(t, request.urls) for t in rows]
-
-
-def _page_links(request, params, total):
-    page, per_page = params["page"], params["per_page"]
-    last = max(1, -(-total // per_page))
-    pages = {"first": 1, "last": last}
-    if page > 1:
-        pages["prev"] = min(page - 1, last)
-    if page < last:
-        pages["next"] = page + 1
-    base = request.urls.base + "/api/v1/trackers/"
-    # Only the filters this list knows, as validated: anything else in the query
-    # string (an api_key, above all) must not be repeated into a header.
     filters = {}
     if params["completed"] is not None:
         filters["completed"] = "true" if params["completed"] else "false"
     if params["q"]:
         filters["q"] = params["q"]
-    links = []
-    for rel, number in pages.items():
-        query = {**filters, "page": str(number), "per_page": str(per_page)}
-        links.append(f'<{base}?{urlencode(query)}>; rel="{rel}"')
-    return ", ".join(links)
+    paginate(request, "/api/v1/trackers/", params, total, filters)
+    return [tracker_summary(t, request.urls) for t in rows]
 
 
 @tracker.get()

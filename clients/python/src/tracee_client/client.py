@@ -20,7 +20,19 @@ from tracee_client.errors import (
     error_from_response,
 )
 from tracee_client.retry import RetryPolicy, parse_retry_after
-from tracee_client.types import Action, StepInput, Template, Tracker, TrackerSummary
+from tracee_client.types import (
+    Action,
+    DeliveryAttempt,
+    RetryQueued,
+    StepInput,
+    Template,
+    TestQueued,
+    Tracker,
+    TrackerSummary,
+    Webhook,
+    WebhookEvent,
+    WebhookWithSecret,
+)
 
 DEFAULT_BASE_URL = "https://tracee.app"
 #: (connect, read) seconds; a QR image or a page of 100 trackers comes well within.
@@ -182,6 +194,88 @@ class TraceeClient:
         path = f"/api/v1/trackers/{_segment(tracker_id)}/qr/"
         return self._request("GET", path, params=params).content
 
+    # --- webhooks --------------------------------------------------------------------
+
+    def list_webhooks(self) -> list[Webhook]:
+        """The tenant's webhook endpoints (never their secrets)."""
+        return cast("list[Webhook]", _json(self._request("GET", "/api/v1/webhooks/")))
+
+    def create_webhook(
+        self,
+        url: str,
+        events: Iterable[WebhookEvent] | None = None,
+        description: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> WebhookWithSecret:
+        """Add an endpoint receiving ``events`` (all of them by default).
+
+        The answer's ``secret`` is shown only here (and by a rotation): keep
+        it to verify the signatures. A retried create returns the same one.
+        """
+        data: dict[str, Any] = {"url": url}
+        if events is not None:
+            data["events"] = list(events)
+        if description is not None:
+            data["description"] = description
+        return cast(WebhookWithSecret, self._post("/api/v1/webhooks/", data, idempotency_key))
+
+    def get_webhook(self, webhook_id: int | str) -> Webhook:
+        return cast(Webhook, _json(self._request("GET", _webhook_path(webhook_id))))
+
+    def update_webhook(
+        self,
+        webhook_id: int | str,
+        *,
+        url: str | None = None,
+        events: Iterable[WebhookEvent] | None = None,
+        description: str | None = None,
+        enabled: bool | None = None,
+    ) -> Webhook:
+        """Change the fields given; ``enabled=True`` resumes a disabled endpoint."""
+        data: dict[str, Any] = {"url": url, "description": description, "enabled": enabled}
+        data = {name: value for name, value in data.items() if value is not None}
+        if events is not None:
+            data["events"] = list(events)
+        response = self._request("PATCH", _webhook_path(webhook_id), json=data)
+        return cast(Webhook, _json(response))
+
+    def delete_webhook(self, webhook_id: int | str) -> None:
+        """Delete the endpoint, its queue and its delivery log."""
+        self._request("DELETE", _webhook_path(webhook_id))
+
+    def rotate_webhook_secret(
+        self, webhook_id: int | str, *, idempotency_key: str | None = None
+    ) -> WebhookWithSecret:
+        """A new secret, shown once; the old one keeps signing beside it for 24 hours."""
+        path = _webhook_path(webhook_id) + "rotate-secret/"
+        return cast(WebhookWithSecret, self._post(path, None, idempotency_key))
+
+    def test_webhook(
+        self, webhook_id: int | str, *, idempotency_key: str | None = None
+    ) -> TestQueued:
+        """Queue a ``webhook.test`` event for the endpoint."""
+        path = _webhook_path(webhook_id) + "test/"
+        return cast(TestQueued, self._post(path, None, idempotency_key))
+
+    def webhook_deliveries(
+        self, webhook_id: int | str, *, per_page: int | None = None
+    ) -> Iterator[DeliveryAttempt]:
+        """Every delivery attempt to the endpoint, newest first, a page at a time."""
+        filters = {"per_page": str(per_page)} if per_page is not None else {}
+        return self._pages(_webhook_path(webhook_id) + "deliveries/", filters)
+
+    def retry_delivery(
+        self,
+        webhook_id: int | str,
+        delivery_id: int | str,
+        *,
+        idempotency_key: str | None = None,
+    ) -> RetryQueued:
+        """Send one delivery again, now."""
+        path = f"{_webhook_path(webhook_id)}deliveries/{_segment(delivery_id)}/retry/"
+        return cast(RetryQueued, self._post(path, None, idempotency_key))
+
     # --- the session -----------------------------------------------------------------
 
     def close(self) -> None:
@@ -196,7 +290,9 @@ class TraceeClient:
 
     # --- requests, retries and pages -------------------------------------------------
 
-    def _post(self, path: str, data: Mapping[str, Any], idempotency_key: str | None) -> Any:
+    def _post(
+        self, path: str, data: Mapping[str, Any] | None, idempotency_key: str | None
+    ) -> Any:
         key = idempotency_key or str(uuid.uuid4())
         return _json(self._request("POST", path, json=data, idempotency_key=key))
 
@@ -257,6 +353,10 @@ class TraceeClient:
                 raise TraceeError(f"the API's next page link does not advance: {following['url']}")
             page = next_page
             params = {**query, **filters}
+
+
+def _webhook_path(webhook_id: int | str) -> str:
+    return f"/api/v1/webhooks/{_segment(webhook_id)}/"
 
 
 def _segment(value: int | str) -> str:

@@ -12,6 +12,7 @@ from typing import Literal, Optional, TypedDict
 
 StepStatus = Literal["pending", "in_progress", "completed"]
 Action = Literal["start", "complete"]
+WebhookEvent = Literal["tracker.created", "tracker.status_changed", "tracker.completed"]
 
 
 class HistoryEntry(TypedDict):
@@ -90,3 +91,50 @@ class ErrorDetail(TypedDict):
     location: str
     name: Optional[str]
     description: str
+
+
+class Webhook(TypedDict):
+    """A webhook endpoint, as every call but create and rotation shows it: no secret."""
+
+    id: int
+    url: str
+    events: list[WebhookEvent]
+    description: str
+    enabled: bool
+    disabled_reason: Optional[str]
+    created_at: str
+    updated_at: str
+
+
+class WebhookWithSecret(Webhook):
+    """An endpoint with its signing secret (``whsec_...``): shown only by create and rotation."""
+
+    secret: str
+
+
+class DeliveryAttempt(TypedDict):
+    """One attempt to deliver an event to an endpoint."""
+
+    delivery_id: int
+    event_id: str
+    event_type: str
+    attempt: int
+    attempted_at: str
+    response_status: Optional[int]
+    duration_ms: int
+    error: Optional[str]
+    response_body: Optional[str]
+    next_attempt_at: Optional[str]
+
+
+class TestQueued(TypedDict):
+    """The ``webhook.test`` event queued by ``test_webhook``."""
+
+    delivery_id: int
+    event_id: str
+    event_type: str
+
+
+class RetryQueued(TypedDict):
+    delivery_id: int
+    status: str

@@ -1,0 +1,99 @@
+"""What a delivery sends: the event's id and its JSON body.
+
+The body is rebuilt from the audit trail as of the event (replaying the
+tracker's events up to the end of the change it belongs to), so the tracker
+shown is the tracker as the change left it, identical on every retry, and
+nothing beyond the event row is written while the request runs.
+"""
+
+import json
+import uuid
+from dataclasses import replace
+
+from sqlalchemy import and_, bindparam, or_, select
+
+from tracee.api.v1.representation import iso, tracker_detail
+from tracee.tenancy.scope import require_tenant
+from tracee.tracking.models import TrackerEvent
+from tracee.tracking.reads import read_tracker
+from tracee.webhooks.models import TEST_EVENT
+
+# Fixed forever: event ids must not change between retries or releases.
+_EVENT_NAMESPACE = uuid.UUID("4f1d3c2e-9a57-4b7e-8a44-2b8f1f0c6d11")
+_events = TrackerEvent.__table__
+_OWN = and_(_events.c.tenant_id == bindparam("tenant"),
+            _events.c.tracker_id == bindparam("tracker"))
+# The events up to this one and the rest of the change it belongs to: a
+# change writes all its events with one time, and a rework's resets of
+# later steps come after the event that reports it.
+_EVENTS_UP_TO = (
+    select(_events.c.seq, _events.c.type, _events.c.process, _events.c.created_at,
+           _events.c.action)
+    .where(_OWN, or_(
+        _events.c.seq <= bindparam("seq"),
+        _events.c.created_at == select(_events.c.created_at)
+        .where(_OWN, _events.c.seq == bindparam("seq")).scalar_subquery(),
+    ))
+    .order_by(_events.c.seq)
+)
+
+
+def event_id(tenant_id: int, tracker_id: int | None, seq: int | None, delivery_id: int) -> str:
+    """The webhook-id: the same for an event on every retry, unique across tenants."""
+    name = f"{tenant_id}/{tracker_id}/{seq}" if tracker_id is not None else f"test/{delivery_id}"
+    return "evt_" + uuid.uuid5(_EVENT_NAMESPACE, name).hex
+
+
+def _replay(tracker, events):
+    """The tracker as it stood after ``events`` (its own, in order)."""
+    named = {e.process for e in events if e.process}
+    steps = [replace(s, started_at=None, completed_at=None) for s in tracker.steps
+             if tracker.template_slug is not None or s.name in named]
+    by_name = {s.name: s for s in steps}
+    for event in events:
+        step = by_name.get(event.process)
+        if step is None:
+            continue
+        if event.type == "step.started":
+            step.started_at, step.completed_at = event.created_at, None
+        elif event.type == "step.completed":
+            step.started_at = step.started_at or event.created_at
+            step.completed_at = event.created_at
+        elif event.type == "step.reopened":
+            step.completed_at = None
+        elif event.type == "step.reset":
+            step.started_at = step.completed_at = None
+    past = replace(tracker, steps=steps, updated_at=events[-1].created_at,
+                   completed_at=steps[-1].completed_at if steps else None)
+    past.event_seq = events[-1].seq
+    return past
+
+
+def tracker_body(session, urls, event_type: str, tracker_id: int, seq: int) -> bytes | None:
+    """The body of a tracker event, or None if the tracker or event is gone."""
+    tracker = read_tracker(session, tracker_id)
+    if tracker is None:
+        return None
+    events = session.connection().execute(
+        _EVENTS_UP_TO, {"tenant": require_tenant(session), "tracker": tracker_id, "seq": seq}
+    ).all()
+    event = next((e for e in events if e.seq == seq), None)
+    if event is None:
+        return None
+    data = {"tracker": tracker_detail(_replay(tracker, events), urls)}
+    if event_type == "tracker.status_changed":
+        step = next(s for s in data["tracker"]["steps"] if s["name"] == event.process)
+        data["change"] = {"process": event.process, "action": event.action,
+                          "status": step["status"]}
+    data["sequence"] = seq
+    return _encode(event_type, event.created_at, data)
+
+
+def test_body(endpoint_id: int, created_at) -> bytes:
+    data = {"endpoint_id": endpoint_id, "message": "A test event from Tracee."}
+    return _encode(TEST_EVENT, created_at, data)
+
+
+def _encode(event_type: str, at, data: dict) -> bytes:
+    body = {"type": event_type, "timestamp": iso(at), "data": data}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,110 @@
+"""``tracee worker``: the loop that sends queued webhook deliveries.
+
+One claim statement hands the loop up to as many due deliveries as it has
+free threads; each thread prepares, sends and records one delivery in the
+delivery's tenant. On PostgreSQL any number of workers run side by side
+(claims skip rows another worker has locked); on SQLite run one.
+
+SIGTERM or SIGINT stops claiming and lets the deliveries under way finish
+(each is bounded by the timeout). A worker killed outright loses nothing:
+its claims expire after ``tracee.webhooks.claim_seconds`` and another
+worker (or this one, restarted) sends them again.
+"""
+
+import logging
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from tracee.db import make_engine, make_session_factory
+from tracee.mail import mailer_from_settings
+from tracee.urls import PublicUrls
+from tracee.webhooks import delivery
+from tracee.webhooks.config import WebhookSettings
+from tracee.webhooks.notices import notify_owners
+from tracee.webhooks.signing_secrets import SecretBox
+from tracee.webhooks.ssrf import delivery_session
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_SECONDS = 3600.0
+
+
+class Worker:
+    def __init__(self, settings: dict):
+        self.hooks = WebhookSettings.from_settings(settings)
+        self.box = SecretBox(self.hooks.secret_keys)
+        self.urls = PublicUrls(settings["tracee.public_url"])
+        self.mailer = mailer_from_settings(settings)
+        engine_settings = dict(settings)
+        if not settings["sqlalchemy.url"].startswith("sqlite"):
+            # A connection per thread, and one for claiming.
+            engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 1)
+        self.engine = make_engine(engine_settings)
+        self.sessions = make_session_factory(self.engine)
+        self.stopping = threading.Event()
+        self._local = threading.local()
+        self._last_purge: float | None = None  # purged first thing, then hourly
+
+    def _http(self):
+        # requests.Session is not documented as thread-safe: one per thread.
+        if not hasattr(self._local, "http"):
+            self._local.http = delivery_session(self.hooks)
+        return self._local.http
+
+    def claim(self, limit: int) -> list[delivery.Claimed]:
+        with self.engine.begin() as connection:
+            return delivery.claim(connection, self.hooks, limit)
+
+    def deliver(self, claimed: delivery.Claimed) -> None:
+        """Send one claimed delivery; on any error its claim simply expires."""
+        try:
+            with self.sessions() as session:
+                outgoing = delivery.prepare(session, self.box, self.urls, claimed)
+                session.commit()
+            if outgoing is None:
+                return
+            outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
+            with self.sessions() as session:
+                disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
+                session.commit()
+            if disabled:
+                notify_owners(self.sessions, self.mailer, self.urls.base, claimed.tenant_id,
+                              claimed.endpoint_id)
+        except Exception:
+            log.exception("delivery %s failed; it is retried once its claim expires", claimed.id)
+
+    def purge_now_and_then(self) -> None:
+        if self._last_purge is not None and (
+                time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS):
+            return
+        self._last_purge = time.monotonic()
+        with self.engine.begin() as connection:
+            purged = delivery.purge(connection, self.hooks)
+        if purged:
+            log.info("purged %d finished deliveries older than %g days", purged,
+                     self.hooks.keep_days)
+
+    def run(self) -> None:
+        """Deliver until stopped."""
+        size = self.hooks.concurrency
+        under_way = set()
+        with ThreadPoolExecutor(size, thread_name_prefix="webhook") as pool:
+            while not self.stopping.is_set():
+                try:
+                    self.purge_now_and_then()
+                    claimed = self.claim(size - len(under_way)) if len(under_way) < size else []
+                except Exception:
+                    log.exception("claiming failed; trying again shortly")
+                    claimed = []
+                under_way |= {pool.submit(self.deliver, c) for c in claimed}
+                if under_way and (len(under_way) >= size or not claimed):
+                    done, _ = wait(under_way, timeout=self.hooks.poll_seconds,
+                                   return_when=FIRST_COMPLETED)
+                    under_way -= done
+                elif not claimed:
+                    self.stopping.wait(self.hooks.poll_seconds)
+            wait(under_way)  # finish what is under way; nothing else is held
+        self.engine.dispose()
+
+    def stop(self, *_signal) -> None:
+        self.stopping.set()
