@@ -60,7 +60,8 @@ def test_keys_rate_limits_and_idempotency_are_described(spec):
     assert qr["security"] == [{"ApiKeyHeader": []}, {"ApiKeyQuery": []}]
     create = spec["paths"]["/trackers/"]["post"]
     assert create["security"] == [{"ApiKeyHeader": []}]
-    assert set(create["responses"]) == {"201", "400", "401", "409", "413", "422", "429"}
+    # 404: a Tracee-Tenant the key may not act for.
+    assert set(create["responses"]) == {"201", "400", "401", "404", "409", "413", "422", "429"}
     too_many = create["responses"]["429"]["headers"]
     assert all(too_many[h]["required"] for h in ("Retry-After", "X-RateLimit-Limit",
                                                  "X-RateLimit-Remaining", "X-RateLimit-Reset"))
@@ -69,6 +70,7 @@ def test_keys_rate_limits_and_idempotency_are_described(spec):
         for method, operation in item.items():
             names = {p.get("name") for p in operation.get("parameters", [])}
             assert ("Idempotency-Key" in names) == (method == "post"), (method, path)
+            assert ("Tracee-Tenant" in names) == bool(operation["security"]), (method, path)
 
 
 def _validator(spec, schema):

@@ -250,5 +250,6 @@ def path_id(request, name: str = "id") -> int:
 PATH_PARAMETERS = {
     "id": positive_int_node(name="id", description="the tracker's id"),
     "slug": slug_node(name="slug", description="the template's slug"),
+    "client": slug_node(name="client", description="the client tenant's slug"),
 }
 

@@ -72,12 +72,23 @@ TEMPLATE = _object({
     })},
 })
 
+CLIENT = _object({
+    "slug": {"type": "string", "description": "what `Tracee-Tenant` names to act for it"},
+    "name": {"type": "string"},
+    "domain": {"type": ["string", "null"]},
+    "created_at": TIME,
+    "open_trackers": {"type": "integer", "minimum": 0,
+                      "description": "trackers not completed yet"},
+    "last_activity_at": {**NULLABLE_TIME, "description": "its latest tracker change"},
+})
+
 SCHEMAS = {
     "TrackerSummary": TRACKER_SUMMARY,
     "Tracker": TRACKER,
     "HistoryEntry": HISTORY_ENTRY,
     "TrackerStep": TRACKER_STEP,
     "Template": TEMPLATE,
+    "Client": CLIENT,
 }
 
 # The public documentation's examples, completed with the fields it leaves out.
@@ -139,6 +150,13 @@ TRACKER_EXAMPLE = {
 LIST_EXAMPLE = [_SUMMARY_EXAMPLE]
 CREATE_TRACKER_EXAMPLE = {"name": "Order #5678 - Custom Chess Set", "template": "3d-printing"}
 STATUS_EXAMPLE = {"process": "3D Printing", "action": "start"}
+
+
+CLIENT_EXAMPLE = {
+    "slug": "blue-vase", "name": "Blue Vase Ceramics", "domain": "track.bluevase.example",
+    "created_at": "2026-01-02T09:00:00Z", "open_trackers": 12,
+    "last_activity_at": "2026-01-31T10:35:00Z",
+}
 
 
 def ref(name: str) -> dict:
