@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import tracee.api.keys  # noqa: F401  (registers the tables on Base.metadata)
+import tracee.branding.models  # noqa: F401
 import tracee.tenancy.models  # noqa: F401
 import tracee.tracking.models  # noqa: F401
 from tracee.db import Base

@@ -29,7 +29,8 @@ PG_ADMIN_URL = os.environ.get(
 APP_ROLE = "tracee_test_app"
 TABLES = (
     "idempotency_keys", "tracking_links", "tracker_events", "tracker_steps", "trackers",
-    "template_steps", "workflow_templates", "api_keys", "tenants",
+    "template_steps", "workflow_templates", "api_keys", "tenant_themes", "page_templates",
+    "tenants",
 )
 
 

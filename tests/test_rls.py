@@ -15,7 +15,7 @@ from tracee.tenancy.scope import TenantScoped, bind_tenant, read_directory_row
 from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
-                 "template_steps", "idempotency_keys")
+                 "template_steps", "idempotency_keys", "tenant_themes", "page_templates")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker).
 DIRECTORY_TABLES = {"api_keys", "tracking_links"}
@@ -49,6 +49,9 @@ def populated(app, pg, tenant, other_tenant):
             "slug": f"flow-{handle.slug}", "name": "Flow",
             "steps": [{"name": "One"}, {"name": "Two", "visible": False}],
         }, headers=handle.headers, status=201)
+        app.put_json("/api/v1/branding/", {"footer_text": handle.slug}, headers=handle.headers)
+        app.put_json("/api/v1/branding/templates/embed", {"source": "<p>{{ tracker.name }}</p>"},
+                     headers=handle.headers)
     return tenant, other_tenant
 
 

@@ -10,6 +10,8 @@ INCLUDES = (
     "tracee.headers",  # security headers on every response
     "tracee.encoding",  # a path or query string that is not UTF-8 gets a 400, not a 500
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
+    "tracee.branding.acquisition",  # each worker's cache of themes, by branding version
+    "tracee.branding.page_templates",  # each worker's compiled tenant page templates
     "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers
     "tracee.views.api_docs",  # /docs/api: the API reference, from /api/v1/openapi.json
 )

@@ -23,6 +23,7 @@ DEFAULTS = {
     "tracee.max_body_bytes": "65536",
     "tracee.api.key_cache_seconds": "0",  # off unless configured (production.ini)
     "tracee.idempotency.keep_hours": "24",
+    "tracee.branding.vendor_credit": "false",  # "powered by Tracee" on tenants' pages
 }
 
 
