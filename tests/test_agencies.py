@@ -156,6 +156,9 @@ def test_an_agency_creates_a_client_and_acts_for_it(app, tree):
                             headers=as_(tree, AGENCY), status=201)
     assert created.headers["Location"] == "https://tracee.test/api/v1/clients/new-shop/"
     assert created.json["name"] == "New Shop" and created.json["open_trackers"] == 0
+    # Served once verified (tests/test_domains.py); until then it waits.
+    assert (created.json["domain"], created.json["pending_domain"]) == (
+        None, "track.newshop.example")
     assert app.get(created.headers["Location"], headers=as_(tree, AGENCY)).json == created.json
     app.post_json("/api/v1/trackers/", {"name": "First"},
                   headers=as_(tree, AGENCY, "new-shop"), status=201)

@@ -10,6 +10,7 @@ INCLUDES = (
     "tracee.headers",  # security headers on every response
     "tracee.encoding",  # a path or query string that is not UTF-8 gets a 400, not a 500
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
+    "tracee.tenancy.domains",  # custom-domain verification, the TLS proxy's question
     "tracee.branding.acquisition",  # each worker's cache of themes, by branding version
     "tracee.branding.page_templates",  # each worker's compiled tenant page templates
     "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers

@@ -32,9 +32,20 @@ def platform_hosts(public_url: str) -> frozenset[str]:
     return frozenset({urlsplit(public_url).hostname or "localhost", "localhost", "127.0.0.1"})
 
 
-def _is_platform_host(domain: str, hosts: Collection[str]) -> bool:
+def is_platform_host(domain: str, hosts: Collection[str]) -> bool:
     # Subdomains too: the platform's DNS, cookies and future hosts (api., www.) live there.
     return any(domain == host or domain.endswith("." + host) for host in hosts)
+
+
+def normalise_domain(domain: str, platform_hosts: Collection[str]) -> str:
+    """``domain`` as stored; TenantError if it is no host name or is the platform's."""
+    domain = domain.strip().lower().rstrip(".")
+    if not DOMAIN_RE.fullmatch(domain):
+        raise TenantError(f"{domain!r} is not a valid host name", "domain")
+    if is_platform_host(domain, platform_hosts):
+        raise TenantError(
+            f"{domain!r} is the platform's own host name, not a custom domain", "domain")
+    return domain
 
 
 def find_tenant(session, slug: str) -> Tenant:
@@ -93,12 +104,7 @@ def create_tenant(
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise TenantTaken(f"a tenant with slug {slug!r} already exists", "slug")
     if domain is not None:
-        domain = domain.strip().lower().rstrip(".")
-        if not DOMAIN_RE.fullmatch(domain):
-            raise TenantError(f"{domain!r} is not a valid host name", "domain")
-        if _is_platform_host(domain, platform_hosts):
-            raise TenantError(
-                f"{domain!r} is the platform's own host name, not a custom domain", "domain")
+        domain = normalise_domain(domain, platform_hosts)
         if session.scalar(select(Tenant.id).where(Tenant.domain == domain)) is not None:
             raise TenantTaken(f"domain {domain!r} already belongs to another tenant", "domain")
     validate_branding(color, logo_url)

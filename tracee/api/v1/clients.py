@@ -14,6 +14,7 @@ from tracee.api.v1.representation import iso
 from tracee.api.v1.services import api_service
 from tracee.api.v1.shapes import CLIENT_EXAMPLE, ref
 from tracee.tenancy.clients import list_clients
+from tracee.tenancy.domains import request_domain
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.service import DOMAIN_RE, TenantError, TenantTaken, create_tenant
 
@@ -34,7 +35,8 @@ class ClientCreate(colander.MappingSchema):
     name = text_node(200)
     domain = colander.SchemaNode(
         StrictString(), missing=None, validator=_host_name,
-        description="a custom domain for the client's pages; not the platform's own host",
+        description="a custom domain for the client's pages, served once verified "
+        "(GET /branding/domain with Tracee-Tenant shows the TXT record)",
     )
 
 
@@ -43,6 +45,7 @@ def client_json(tenant: Tenant, open_trackers: int = 0, last_activity=None) -> d
         "slug": tenant.slug,
         "name": tenant.name,
         "domain": tenant.domain,
+        "pending_domain": tenant.pending_domain,
         "created_at": iso(tenant.created_at),
         "open_trackers": open_trackers,
         "last_activity_at": iso(last_activity),
@@ -69,9 +72,12 @@ def create(request):
     agency = request.db.get(Tenant, request.context.tenant_id)
     try:
         tenant = create_tenant(
-            request.db, data["slug"], data["name"], parent=agency.slug, domain=data["domain"],
+            request.db, data["slug"], data["name"], parent=agency.slug,
             platform_hosts=request.registry["platform_hosts"],
         )
+        if data["domain"] is not None:  # served once verified (/branding/domain)
+            request_domain(request.db, tenant.id, data["domain"],
+                           request.registry["platform_hosts"])
     except TenantTaken as exc:
         raise api_error(409, str(exc), name=exc.field) from None
     except TenantError as exc:

@@ -75,7 +75,9 @@ TEMPLATE = _object({
 CLIENT = _object({
     "slug": {"type": "string", "description": "what `Tracee-Tenant` names to act for it"},
     "name": {"type": "string"},
-    "domain": {"type": ["string", "null"]},
+    "domain": {"type": ["string", "null"], "description": "the verified custom domain"},
+    "pending_domain": {"type": ["string", "null"],
+                       "description": "a custom domain waiting for its TXT record"},
     "created_at": TIME,
     "open_trackers": {"type": "integer", "minimum": 0,
                       "description": "trackers not completed yet"},
@@ -116,6 +118,14 @@ PAGE_TEMPLATE_VERSION = _object({
     "render_error_at": NULLABLE_TIME,
 })
 
+DOMAIN = _object({
+    "domain": {**_NULLABLE_TEXT, "description": "the verified domain, served"},
+    "pending_domain": {**_NULLABLE_TEXT, "description": "waiting for its TXT record"},
+    "txt_record": {"type": ["object", "null"], "required": ["name", "value"], "properties": {
+        "name": {"type": "string"}, "value": {"type": "string"}}},
+    "cname_target": {"type": "string", "description": "point the domain's CNAME here"},
+})
+
 SCHEMAS = {
     "TrackerSummary": TRACKER_SUMMARY,
     "Tracker": TRACKER,
@@ -126,6 +136,7 @@ SCHEMAS = {
     "Branding": BRANDING,
     "PageTemplate": PAGE_TEMPLATE,
     "PageTemplateVersion": PAGE_TEMPLATE_VERSION,
+    "Domain": DOMAIN,
 }
 
 # The public documentation's examples, completed with the fields it leaves out.
@@ -191,6 +202,7 @@ STATUS_EXAMPLE = {"process": "3D Printing", "action": "start"}
 
 CLIENT_EXAMPLE = {
     "slug": "blue-vase", "name": "Blue Vase Ceramics", "domain": "track.bluevase.example",
+    "pending_domain": None,
     "created_at": "2026-01-02T09:00:00Z", "open_trackers": 12,
     "last_activity_at": "2026-01-31T10:35:00Z",
 }
@@ -216,6 +228,14 @@ PAGE_TEMPLATE_EXAMPLE = {
     "kind": "tracking", "version": 3,
     "source": "<h1>{{ tracker.name }}</h1>\n<p>{{ tracker.headline }}</p>",
     "inherited_from": None, "last_render_error": None,
+}
+
+
+DOMAIN_EXAMPLE = {
+    "domain": None, "pending_domain": "track.bluevase.example",
+    "txt_record": {"name": "_tracee-challenge.track.bluevase.example",
+                   "value": "pT3n9cV1bqkK0yD2lW8sRzX5aH7eJ4uMfGiQoYtNwE"},
+    "cname_target": "tracee.app",
 }
 
 
