@@ -191,3 +191,26 @@ def test_agencies_nest_three_deep_at_most(app, tree):
 def test_a_method_the_path_does_not_serve_is_a_405_whatever_it_names(app, tree):
     response = call(app, "TRACE", "/api/v1/clients/", None, as_(tree, AGENCY, "no-such"))
     assert response.status_int == 405
+
+
+def test_visiting_a_client_binds_it_and_then_the_agency_again(tree, tenant_session, database):
+    from tracee.tenancy.scope import TenantScopeError, bound_tenant, visiting
+    from tracee.tracking.models import Tracker, WorkflowTemplate
+
+    session = tenant_session(tree[AGENCY].id)
+    session.add(WorkflowTemplate(slug="pending", name="Pending"))
+    with pytest.raises(TenantScopeError, match="pending"), visiting(session, tree[CLIENT].id):
+        pass
+    session.rollback()
+
+    def rls_tenant():
+        if database.kind != "postgresql":
+            return None
+        return session.scalar(sa.text("SELECT current_setting('app.tenant_id', true)"))
+
+    session.scalar(sa.select(sa.func.count()).select_from(Tracker))
+    with visiting(session, tree[CLIENT].id):
+        assert bound_tenant(session) == tree[CLIENT].id
+        assert rls_tenant() == (str(tree[CLIENT].id) if database.kind == "postgresql" else None)
+    assert bound_tenant(session) == tree[AGENCY].id
+    assert rls_tenant() == (str(tree[AGENCY].id) if database.kind == "postgresql" else None)
