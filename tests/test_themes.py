@@ -234,7 +234,7 @@ def test_a_colour_that_slipped_into_storage_never_reaches_the_style(hostile):
     brand = Brand("Shop", {**PLATFORM, "brand_color": hostile, "accent_color": hostile,
                            "background_color": hostile, "text_color": hostile,
                            "corner_radius": "1px; } x {", "font": "evil"})
-    css = str(brand.css())
+    css = str(brand.css)
     assert hostile not in css and "}" not in css and "<" not in css
     assert f"--brand: {PLATFORM['brand_color']}" in css
 

@@ -12,6 +12,7 @@ import json
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select
@@ -86,9 +87,11 @@ class Brand:
                 return item
         return None
 
+    @cached_property
     def css(self) -> Markup:
-        """The theme's CSS custom properties. Markup: every part is a validated
-        colour, a whole number or a font stack of ours, never tenant text."""
+        """The theme's CSS custom properties, worked out once per resolved theme.
+        Markup: every part is a validated colour, a whole number or a font stack
+        of ours, never tenant text."""
         radius = self.values.get("corner_radius")
         radius = radius if type(radius) is int and 0 <= radius <= 64 else PLATFORM["corner_radius"]
         font = FONTS.get(self.values.get("font"), FONTS["system"])
