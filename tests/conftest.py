@@ -34,7 +34,8 @@ TABLES = (
     "idempotency_keys", "invitations", "recovery_codes",
     "user_tokens", "user_sessions", "memberships", "users",
     "tracking_links", "tracker_events", "tracker_steps", "trackers",
-    "template_steps", "workflow_templates", "api_keys", "tenants",
+    "template_steps", "workflow_templates", "api_keys", "tenant_themes", "page_templates",
+    "tenants",
 )
 
 

@@ -2,8 +2,15 @@
 
 from types import SimpleNamespace
 
-from tracee.branding.acquisition import INK, PLATFORM_COLOR, Branding, branding_for
+from tracee.branding.acquisition import Brand, branding_for
+from tracee.branding.theme import PLATFORM
 from tracee.tenancy.resources import TenantResource
+
+INK, PLATFORM_COLOR = PLATFORM["text_color"], PLATFORM["brand_color"]
+
+
+def Branding(name, color, logo_url):  # noqa: N802  (reads like the value it builds)
+    return Brand(name, {**PLATFORM, "brand_color": color, "logo_url": logo_url})
 
 
 def _tenant(tid, name, color=None, logo_url=None):
@@ -24,7 +31,8 @@ def test_client_without_its_own_branding_acquires_the_agency_s():
     agency = _tenant(1, "Agency", color="#112233", logo_url="https://a.test/logo.png")
     client = _tenant(2, "Client Shop")
     brand = branding_for(_chain(agency, client))
-    assert brand == Branding("Client Shop", "#112233", "https://a.test/logo.png")
+    assert (brand.display_name, brand.color, brand.logo_url) == (
+        "Client Shop", "#112233", "https://a.test/logo.png")
 
 
 def test_own_branding_wins_over_the_agency_s_attribute_by_attribute():

@@ -18,7 +18,7 @@ from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "memberships", "invitations",
-                 "webhook_endpoints", "webhook_attempts")
+                 "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker, the webhook queue).
 DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries"}
@@ -55,6 +55,9 @@ def populated(app, pg, registry, tenant, other_tenant):
             "slug": f"flow-{handle.slug}", "name": "Flow",
             "steps": [{"name": "One"}, {"name": "Two", "visible": False}],
         }, headers=handle.headers, status=201)
+        app.put_json("/api/v1/branding/", {"footer_text": handle.slug}, headers=handle.headers)
+        app.put_json("/api/v1/branding/templates/embed", {"source": "<p>{{ tracker.name }}</p>"},
+                     headers=handle.headers)
         session = registry["db.session_factory"]()
         owner = create_user(session, f"owner@{handle.slug}.test")
         add_membership(session, handle.id, owner, "owner")

@@ -25,6 +25,9 @@ DEFAULTS = {
     "tracee.max_body_bytes": "65536",
     "tracee.api.key_cache_seconds": "0",  # off unless configured (production.ini)
     "tracee.idempotency.keep_hours": "24",
+    "tracee.branding.vendor_credit": "false",  # "powered by Tracee" on tenants' pages
+    "tracee.domains.resolvers": "",  # "host[:port] ..." for TXT lookups; empty: the system's
+    "tracee.domains.cname_target": "",  # empty: tracee.public_url's host
 }
 
 

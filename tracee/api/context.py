@@ -6,19 +6,24 @@ without a valid key, a bound tenant and a rate-limit verdict.
 
 from dataclasses import dataclass
 
+from cornice.util import current_service
+
 from tracee.api.errors import api_error
 from tracee.api.keys import ActiveKey, active_key, is_well_formed, touch
 from tracee.ratelimit import Verdict
+from tracee.tenancy.clients import client_tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tracking.workflow import Actor
 
 KEY_HEADER = "X-API-Key"
+# An agency's key acts for one of its clients when this names the client's slug.
+TENANT_HEADER = "Tracee-Tenant"
 UNKNOWN_KEYS = "unknown-key"  # the limiter's budget of unknown keys per client address
 
 
 @dataclass
 class ApiContext:
-    tenant_id: int
+    tenant_id: int  # the tenant the request is for: the key's, or the client it names
     key: ActiveKey
 
     @property
@@ -71,9 +76,26 @@ def _authenticate(request, secret):
             location="header", name=KEY_HEADER,
             headers={"Retry-After": str(verdict.retry_after)},
         )
-    bind_tenant(request.db, key.tenant_id)
+    tenant_id = key.tenant_id
+    named = request.headers.get(TENANT_HEADER)
+    if named is not None and _serves(request):
+        # Limits stay the key's (counted above); data and idempotency are the client's.
+        tenant_id = client_tenant(request.db, key.tenant_id, named.strip())
+        if tenant_id is None:
+            raise api_error(
+                404, "no tenant by that slug that this key may act for",
+                location="header", name=TENANT_HEADER,
+            )
     touch(request.db, key)
-    return ApiContext(key.tenant_id, key)
+    bind_tenant(request.db, tenant_id)
+    return ApiContext(tenant_id, key)
+
+
+def _serves(request) -> bool:
+    """Whether the route has a view for the method: for any other, the answer is
+    a 405 whatever the request is for, so no client is looked up."""
+    service = current_service(request)
+    return service is None or request.method in service.defined_methods
 
 
 def api_context(request):

@@ -18,11 +18,16 @@ schemas and the document to drift apart.
 import re
 from dataclasses import dataclass, field
 
-from tracee.api.context import KEY_HEADER, api_context, api_context_allowing_query_key
+from tracee.api.context import (
+    KEY_HEADER,
+    TENANT_HEADER,
+    api_context,
+    api_context_allowing_query_key,
+)
 from tracee.api.idempotent import DOCUMENTED_PATTERN
 from tracee.api.idempotent import HEADER as IDEMPOTENCY_KEY_HEADER
 from tracee.api.jsonschema import node_schema
-from tracee.api.schemas import PATH_PARAMETERS
+from tracee.api.schemas import PATH_PARAMETERS, SLUG_RE
 
 VERSION_PREFIX = "/api/v1"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -116,6 +121,17 @@ IDEMPOTENCY_KEY = {
                "description": "1 to 255 printable ASCII characters, e.g. a UUID"},
 }
 
+ACTING_FOR = {
+    "name": TENANT_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "An agency's key acts for one of its clients (at any depth below it) by "
+    "naming the client's slug; data and idempotency keys are then the client's, the rate "
+    "limit stays the key's. A tenant the key may not act for is a 404.",
+    "schema": {"type": "string", "pattern": SLUG_RE.pattern.removesuffix(r"\Z") + "$",
+               "maxLength": 63},
+}
+
 SECURITY_SCHEMES = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": KEY_HEADER,
                      "description": "`tk_live_` followed by 38 letters and digits"},
@@ -190,7 +206,8 @@ def _responses(op: Operation, security, has_path: bool, has_input: bool, idempot
         responses["401"] = _error("no API key, or one that is unknown or revoked",
                                   required_headers=("WWW-Authenticate",))
     if has_path:
-        responses["404"] = _error("not found (another tenant's objects are not found either)",
+        responses["404"] = _error("not found (another tenant's objects are not found either; "
+                                  "nor is a Tracee-Tenant this key may not act for)",
                                   rate_limited)
     if idempotent:
         responses["409"] = _error(_either(
@@ -218,10 +235,13 @@ def _operation(service, method: str, view, args) -> dict:
     security = SECURITY.get(service.factory, [])
     parameters, body = _parameters(service, args.get("validators", ()))
     parameters.extend(op.parameters)
+    if security:
+        parameters.append(ACTING_FOR)
     idempotent = method == "POST"  # ApiService makes every POST idempotent
     if idempotent:
         parameters.append(IDEMPOTENCY_KEY)
-    has_path = any(p.get("in") == "path" for p in parameters)
+    # A path names something that may not exist; so does a Tracee-Tenant header.
+    has_path = bool(security) or any(p.get("in") == "path" for p in parameters)
     described = {
         "operationId": f"{service.name}_{method.lower()}",
         "summary": op.summary,

@@ -175,9 +175,9 @@ def positive_int_node(**kw):
     )
 
 
-def read_body(request) -> bytes:
-    """The request body, refused with a 413 past ``tracee.max_body_bytes``."""
-    limit = int(request.registry.settings["tracee.max_body_bytes"])
+def read_body(request, limit: int | None = None) -> bytes:
+    """The request body, refused with a 413 past ``limit`` (``tracee.max_body_bytes``)."""
+    limit = limit or int(request.registry.settings["tracee.max_body_bytes"])
     if (request.content_length or 0) > limit:
         raise api_error(413, f"request body is larger than {limit} bytes")
     # Read one byte past the limit and no further: a body sent without a
@@ -188,8 +188,8 @@ def read_body(request) -> bytes:
     return raw
 
 
-def _read_json_object(request):
-    raw = read_body(request)
+def _read_json_object(request, limit: int | None = None):
+    raw = read_body(request, limit)
     if not raw.strip():
         raise api_error(400, "request body must be a JSON object")
     try:
@@ -214,11 +214,12 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def json_body(schema: colander.SchemaNode):
-    """A Cornice validator deserialising the JSON body with a prebuilt schema."""
+def json_body(schema: colander.SchemaNode, max_bytes: int | None = None):
+    """A Cornice validator deserialising the JSON body with a prebuilt schema
+    (bodies up to ``max_bytes`` where a route takes more than the usual limit)."""
 
     def validator(request, **_kw):
-        data = _read_json_object(request)
+        data = _read_json_object(request, max_bytes)
         try:
             request.validated.update(schema.deserialize(data))
         except colander.Invalid as invalid:
@@ -226,6 +227,25 @@ def json_body(schema: colander.SchemaNode):
                 request.errors.add("body", path, message)
 
     validator.documents = ("body", schema)  # read by tracee.api.openapi
+    return validator
+
+
+def json_merge_body(schema: colander.SchemaNode):
+    """Like json_body for a partial update: ``request.validated`` holds only the
+    fields the body names, None for those it sets to ``null`` (to clear them)."""
+    names = {child.name for child in schema.children}
+
+    def validator(request, **_kw):
+        data = _read_json_object(request)
+        try:
+            values = schema.deserialize(data)
+        except colander.Invalid as invalid:
+            for path, message in invalid.asdict().items():
+                request.errors.add("body", path, message)
+            return
+        request.validated.update({name: values.get(name) for name in data if name in names})
+
+    validator.documents = ("body", schema)
     return validator
 
 
@@ -256,5 +276,9 @@ PATH_PARAMETERS = {
     "id": positive_int_node(name="id", description="the tracker's, or the webhook endpoint's, id"),
     "delivery_id": positive_int_node(name="delivery_id", description="the delivery's id"),
     "slug": slug_node(name="slug", description="the template's slug"),
+    "client": slug_node(name="client", description="the client tenant's slug"),
+    "kind": colander.SchemaNode(StrictString(), name="kind", validator=colander.OneOf(
+        ["tracking", "embed"]), description="the page: the tracking page or the embed"),
+    "version": positive_int_node(name="version", description="a template version"),
 }
 

@@ -27,6 +27,13 @@ class Tenant(Base):
     # Per-tenant id counters: ids are allocated inside the tenant, so no
     # global sequence is needed when tables are distributed by tenant_id.
     tracker_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A new random stamp at every change to the tenant's theme or page templates
+    # (0: never themed); read with the tenant chain, it tells each worker's caches
+    # when they are stale.
+    branding_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A custom domain waiting for its TXT record; ``domain`` is the verified one.
+    pending_domain: Mapped[str | None] = mapped_column(String(253))
+    domain_token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set by an owner: members without two-factor are sent to enrol first.
     require_two_factor: Mapped[bool] = mapped_column(

@@ -87,6 +87,7 @@ class TenantView:
     parent_id: int | None
     logo_url: str | None
     brand_color: str | None
+    branding_version: int
 
 
 def tenant_lineage(request, tenant, platform, agencies=()) -> TenantResource:

@@ -8,6 +8,8 @@ security policies (the second wall, see the migrations). Touching tenant
 data on an unbound session is a programming error and raises.
 """
 
+from contextlib import contextmanager
+
 from sqlalchemy import ForeignKey, String, event, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
@@ -43,6 +45,31 @@ def bind_tenant(session: Session, tenant_id: int) -> None:
         return
     if session.info.get(_RLS_SET_BY_ROW) != (session.get_transaction(), str(tenant_id)):
         _set_rls_tenant(session.connection(), tenant_id)
+
+
+@contextmanager
+def visiting(session: Session, tenant_id: int):
+    """Serve ``tenant_id`` for a block of reads, then the bound tenant again.
+
+    For an agency's overview of its clients, whose rows row-level security
+    shows one tenant at a time; the caller has checked that the agency may
+    see ``tenant_id``. Nothing may be pending in the session: a row stamped
+    inside the block would belong to the visited tenant.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise TenantScopeError("visiting another tenant with changes pending")
+    bound = session.info.get(TENANT_KEY)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    session.info[TENANT_KEY] = tenant_id
+    if postgres:
+        _set_rls_tenant(session.connection(), tenant_id)
+    try:
+        yield
+    finally:
+        session.info[TENANT_KEY] = bound
+        if postgres and session.in_transaction():
+            # Back to the bound tenant, or to none (an empty setting matches no row).
+            _set_rls_tenant(session.connection(), "" if bound is None else bound)
 
 
 def bound_tenant(session: Session) -> int | None:

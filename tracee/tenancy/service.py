@@ -18,7 +18,13 @@ MAX_AGENCY_DEPTH = 3
 
 
 class TenantError(ValueError):
-    pass
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field  # the input at fault, for the API's error
+
+
+class TenantTaken(TenantError):
+    """The slug or the domain belongs to another tenant already."""
 
 
 def platform_hosts(public_url: str) -> frozenset[str]:
@@ -26,9 +32,20 @@ def platform_hosts(public_url: str) -> frozenset[str]:
     return frozenset({urlsplit(public_url).hostname or "localhost", "localhost", "127.0.0.1"})
 
 
-def _is_platform_host(domain: str, hosts: Collection[str]) -> bool:
+def is_platform_host(domain: str, hosts: Collection[str]) -> bool:
     # Subdomains too: the platform's DNS, cookies and future hosts (api., www.) live there.
     return any(domain == host or domain.endswith("." + host) for host in hosts)
+
+
+def normalise_domain(domain: str, platform_hosts: Collection[str]) -> str:
+    """``domain`` as stored; TenantError if it is no host name or is the platform's."""
+    domain = domain.strip().lower().rstrip(".")
+    if not DOMAIN_RE.fullmatch(domain):
+        raise TenantError(f"{domain!r} is not a valid host name", "domain")
+    if is_platform_host(domain, platform_hosts):
+        raise TenantError(
+            f"{domain!r} is the platform's own host name, not a custom domain", "domain")
+    return domain
 
 
 def find_tenant(session, slug: str) -> Tenant:
@@ -76,27 +93,24 @@ def create_tenant(
     domain first (the unique constraints decide); the caller rolls back.
     """
     if not SLUG_RE.fullmatch(slug) or len(slug) > 63:
-        raise TenantError("slug must be lower-case letters, digits and single hyphens (max 63)")
+        raise TenantError("slug must be lower-case letters, digits and single hyphens (max 63)",
+                          "slug")
     try:
         name = clean_name(name)
     except InvalidName as exc:
-        raise TenantError(f"name {exc}") from None
+        raise TenantError(f"name {exc}", "name") from None
     if len(name) > 200:
-        raise TenantError("name must be at most 200 characters")
+        raise TenantError("name must be at most 200 characters", "name")
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-        raise TenantError(f"a tenant with slug {slug!r} already exists")
+        raise TenantTaken(f"a tenant with slug {slug!r} already exists", "slug")
     if domain is not None:
-        domain = domain.strip().lower().rstrip(".")
-        if not DOMAIN_RE.fullmatch(domain):
-            raise TenantError(f"{domain!r} is not a valid host name")
-        if _is_platform_host(domain, platform_hosts):
-            raise TenantError(f"{domain!r} is the platform's own host name, not a custom domain")
+        domain = normalise_domain(domain, platform_hosts)
         if session.scalar(select(Tenant.id).where(Tenant.domain == domain)) is not None:
-            raise TenantError(f"domain {domain!r} already belongs to another tenant")
+            raise TenantTaken(f"domain {domain!r} already belongs to another tenant", "domain")
     validate_branding(color, logo_url)
     parent_tenant = find_tenant(session, parent) if parent is not None else None
     if parent_tenant is not None and _depth(session, parent_tenant) >= MAX_AGENCY_DEPTH:
-        raise TenantError(f"agencies nest at most {MAX_AGENCY_DEPTH} levels deep")
+        raise TenantError(f"agencies nest at most {MAX_AGENCY_DEPTH} levels deep", "parent")
     tenant = Tenant(
         slug=slug, name=name, domain=domain, brand_color=color, logo_url=logo_url,
         parent_id=parent_tenant.id if parent_tenant else None,
@@ -108,8 +122,9 @@ def create_tenant(
         # The checks above ran before a concurrent create committed the same
         # slug or domain; the unique constraint caught it.
         if _violates(exc, "domain"):
-            raise TenantError(f"domain {domain!r} already belongs to another tenant") from None
+            raise TenantTaken(
+                f"domain {domain!r} already belongs to another tenant", "domain") from None
         if _violates(exc, "slug"):
-            raise TenantError(f"a tenant with slug {slug!r} already exists") from None
+            raise TenantTaken(f"a tenant with slug {slug!r} already exists", "slug") from None
         raise
     return tenant

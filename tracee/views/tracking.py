@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pyramid.view import view_config
 
 from tracee.api.v1.representation import iso
-from tracee.branding.acquisition import branding_for
+from tracee.branding.page_templates import render_custom, template_context
 from tracee.branding.qr import qr_response, requested_size
 from tracee.front_cache import mark_immutable
 from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
@@ -20,8 +20,10 @@ PAGE_CACHE_CONTROL = "private, no-cache"
 @dataclass(frozen=True)
 class PublicStep:
     name: str
+    label: str  # the customer-facing name the theme gives the step, else its name
+    description: str | None
     status: str
-    label: str
+    status_label: str
     started_at: str | None
     completed_at: str | None
 
@@ -33,27 +35,34 @@ def _display_time(value):
 def _public_view(context: TrackerResource, request) -> dict:
     """What a customer may see: visible steps only, and nothing internal."""
     tracker = context.tracker
-    visible = [s for s in tracker.steps if s.visible]
-    steps = [
-        PublicStep(s.name, s.status, STATUS_LABELS[s.status], s.started_at, s.completed_at)
-        for s in visible
-    ]
-    done = sum(1 for s in visible if s.status == COMPLETED)
-    current = next((s for s in reversed(visible) if s.status == IN_PROGRESS), None)
+    presentation = request.registry["branding.themes"].presentation(request.db, context)
+    brand = presentation.brand
+    steps = []
+    for s in tracker.steps:
+        if s.visible:
+            text = brand.step_text(tracker.template_slug, s.name) or {}
+            steps.append(PublicStep(
+                s.name, text.get("label") or s.name, text.get("description"), s.status,
+                STATUS_LABELS[s.status], s.started_at, s.completed_at,
+            ))
+    done = sum(1 for s in steps if s.status == COMPLETED)
+    current = next((s for s in reversed(steps) if s.status == IN_PROGRESS), None)
     if tracker.is_completed:
         headline = "Complete"
     elif current is not None:
-        headline = current.name
+        headline = current.label
     elif done:
-        headline = f"{next(s for s in reversed(visible) if s.status == COMPLETED).name} done"
+        headline = f"{next(s for s in reversed(steps) if s.status == COMPLETED).label} done"
     else:
         headline = "Order received"
     return {
         "tracker": tracker,
-        "brand": branding_for(context),
+        "brand": brand,
+        "presentation": presentation,
+        "vendor_credit": request.registry["branding.vendor_credit"],
         "steps": steps,
         "done": done,
-        "total": len(visible),
+        "total": len(steps),
         "headline": headline,
         "is_completed": tracker.is_completed,
         "updated_at": tracker.updated_at,
@@ -64,16 +73,30 @@ def _public_view(context: TrackerResource, request) -> dict:
     }
 
 
-def _page(context: TrackerResource, request) -> dict:
+def _page(context: TrackerResource, request, kind: str):
+    """The tenant's own template for this kind of page, else the built-in one."""
     request.response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
-    return _public_view(context, request)
+    view = _public_view(context, request)
+    if view["presentation"].templates:
+        token = context.tracker.tracking_token
+        urls = {"tracking": view["tracking_url"], "embed": request.urls.embed(token),
+                "qr": view["qr_url"],
+                "stylesheet": request.static_url("tracee:static/tracee.css")}
+        html = render_custom(request, view["presentation"], kind,
+                             template_context(view, view["brand"], urls, request.csp_nonce))
+        if html is not None:
+            response = request.response
+            response.content_type = "text/html"
+            response.text = html
+            return response
+    return view
 
 
 @view_config(
     context=TrackerPage, request_method="GET", renderer="tracee:templates/tracking/page.jinja2"
 )
 def tracking_page(context, request):
-    return _page(context, request)
+    return _page(context, request, "tracking")
 
 
 @view_config(
@@ -81,7 +104,7 @@ def tracking_page(context, request):
 )
 def embed_page(context, request):
     request.embeddable = True
-    return _page(context, request)
+    return _page(context, request, "embed")
 
 
 @view_config(context=TrackerPage, name="qr.png", request_method="GET")

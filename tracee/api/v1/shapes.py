@@ -72,12 +72,71 @@ TEMPLATE = _object({
     })},
 })
 
+CLIENT = _object({
+    "slug": {"type": "string", "description": "what `Tracee-Tenant` names to act for it"},
+    "name": {"type": "string"},
+    "domain": {"type": ["string", "null"], "description": "the verified custom domain"},
+    "pending_domain": {"type": ["string", "null"],
+                       "description": "a custom domain waiting for its TXT record"},
+    "created_at": TIME,
+    "open_trackers": {"type": "integer", "minimum": 0,
+                      "description": "trackers not completed yet"},
+    "last_activity_at": {**NULLABLE_TIME, "description": "its latest tracker change"},
+})
+
+def _theme_values() -> dict:
+    from tracee.branding.theme import FIELDS
+
+    nullable = {"type": ["string", "integer", "array", "null"]}
+    return _object({f.name: {**nullable, "description": f.description} if f.description
+                    else nullable for f in FIELDS})
+
+
+THEME_VALUES = _theme_values()
+BRANDING = _object({
+    "own": {**THEME_VALUES, "description": "what the tenant set itself; null: inherited"},
+    "effective": {**THEME_VALUES, "description": "what its pages use"},
+})
+
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+PAGE_TEMPLATE = _object({
+    "kind": {"type": "string", "enum": ["tracking", "embed"]},
+    "version": {"type": ["integer", "null"], "minimum": 1,
+                "description": "the tenant's own version in force; null: none of its own"},
+    "source": _NULLABLE_TEXT,
+    "inherited_from": {**_NULLABLE_TEXT,
+                       "description": "the agency whose template applies instead, if any"},
+    "last_render_error": {"type": ["object", "null"], "properties": {
+        "version": {"type": "integer"}, "message": {"type": "string"}, "at": TIME}},
+})
+PAGE_TEMPLATE_VERSION = _object({
+    "version": {"type": "integer", "minimum": 1},
+    "source": {**_NULLABLE_TEXT, "description": "null: back to the default"},
+    "created_at": TIME,
+    "restored_from": {"type": ["integer", "null"]},
+    "render_error": _NULLABLE_TEXT,
+    "render_error_at": NULLABLE_TIME,
+})
+
+DOMAIN = _object({
+    "domain": {**_NULLABLE_TEXT, "description": "the verified domain, served"},
+    "pending_domain": {**_NULLABLE_TEXT, "description": "waiting for its TXT record"},
+    "txt_record": {"type": ["object", "null"], "required": ["name", "value"], "properties": {
+        "name": {"type": "string"}, "value": {"type": "string"}}},
+    "cname_target": {"type": "string", "description": "point the domain's CNAME here"},
+})
+
 SCHEMAS = {
     "TrackerSummary": TRACKER_SUMMARY,
     "Tracker": TRACKER,
     "HistoryEntry": HISTORY_ENTRY,
     "TrackerStep": TRACKER_STEP,
     "Template": TEMPLATE,
+    "Client": CLIENT,
+    "Branding": BRANDING,
+    "PageTemplate": PAGE_TEMPLATE,
+    "PageTemplateVersion": PAGE_TEMPLATE_VERSION,
+    "Domain": DOMAIN,
 }
 
 # The public documentation's examples, completed with the fields it leaves out.
@@ -139,6 +198,45 @@ TRACKER_EXAMPLE = {
 LIST_EXAMPLE = [_SUMMARY_EXAMPLE]
 CREATE_TRACKER_EXAMPLE = {"name": "Order #5678 - Custom Chess Set", "template": "3d-printing"}
 STATUS_EXAMPLE = {"process": "3D Printing", "action": "start"}
+
+
+CLIENT_EXAMPLE = {
+    "slug": "blue-vase", "name": "Blue Vase Ceramics", "domain": "track.bluevase.example",
+    "pending_domain": None,
+    "created_at": "2026-01-02T09:00:00Z", "open_trackers": 12,
+    "last_activity_at": "2026-01-31T10:35:00Z",
+}
+
+
+_OWN_THEME = {
+    "brand_color": "#0f766e", "accent_color": None, "background_color": None,
+    "text_color": None, "font": "humanist", "corner_radius": 8,
+    "logo_url": "https://bluevase.example/logo.svg", "favicon_url": None,
+    "back_link_label": "Blue Vase Ceramics", "back_link_url": "https://bluevase.example/",
+    "support_email": "help@bluevase.example", "support_phone": None, "support_url": None,
+    "footer_text": None,
+    "steps": [{"template": "3d-printing", "step": "3D Printing", "label": "Shaping your vase",
+               "description": "Your vase is being printed layer by layer."}],
+}
+THEME_EXAMPLE = {
+    "own": _OWN_THEME,
+    "effective": {**_OWN_THEME, "background_color": "#f4f6f9", "text_color": "#1f2933"},
+}
+
+
+PAGE_TEMPLATE_EXAMPLE = {
+    "kind": "tracking", "version": 3,
+    "source": "<h1>{{ tracker.name }}</h1>\n<p>{{ tracker.headline }}</p>",
+    "inherited_from": None, "last_render_error": None,
+}
+
+
+DOMAIN_EXAMPLE = {
+    "domain": None, "pending_domain": "track.bluevase.example",
+    "txt_record": {"name": "_tracee-challenge.track.bluevase.example",
+                   "value": "pT3n9cV1bqkK0yD2lW8sRzX5aH7eJ4uMfGiQoYtNwE"},
+    "cname_target": "tracee.app",
+}
 
 
 def ref(name: str) -> dict:

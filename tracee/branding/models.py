@@ -1,0 +1,38 @@
+"""A tenant's own theme values and its page templates (every published version)."""
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tracee.db import Base, UTCDateTime, utcnow
+from tracee.tenancy.scope import TenantScoped
+
+
+class TenantTheme(TenantScoped, Base):
+    """The values a tenant set itself, as JSON; what it leaves out it inherits."""
+
+    __tablename__ = "tenant_themes"
+
+    settings: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PageTemplate(TenantScoped, Base):
+    """One published version of a tenant's tracking or embed template.
+
+    Append-only: publishing, restoring and going back to the default each add
+    a version, and the newest one is in force; ``source`` None means "no
+    template of its own" (the agency's, else the built-in page).
+    """
+
+    __tablename__ = "page_templates"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last failure to render this version on a customer's page, for its author.
+    render_error: Mapped[str | None] = mapped_column(String(500))
+    render_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
