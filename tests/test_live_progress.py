@@ -1,0 +1,99 @@
+"""The progress view the pages poll: content, versions (ETag / 304), headers."""
+
+import pytest
+
+
+@pytest.fixture
+def hidden(app, tenant):
+    app.post_json("/api/v1/templates/", {
+        "slug": "with-secret", "name": "With a secret",
+        "steps": [{"name": "Intake"}, {"name": "Secret internal audit", "visible": False},
+                  {"name": "Dispatch"}],
+    }, headers=tenant.headers, status=201)
+    return app.post_json("/api/v1/trackers/", {"name": "Order #5", "template": "with-secret"},
+                         headers=tenant.headers, status=201).json
+
+
+def _status(app, tenant, tracker, process, action):
+    app.post_json(f"/api/v1/trackers/{tracker['id']}/status/",
+                  {"process": process, "action": action}, headers=tenant.headers, status=200)
+
+
+def _progress(tracker, page="track"):
+    token = tracker["tracking_token"]
+    return f"/track/{token}/progress.json" if page == "track" else f"/embed/{token}/progress.json"
+
+
+@pytest.mark.parametrize("page", ["track", "embed"])
+def test_progress_shows_visible_steps_only(app, tenant, hidden, page):
+    _status(app, tenant, hidden, "Secret internal audit", "start")
+    body = app.get(_progress(hidden, page)).json
+    assert "secret" not in app.get(_progress(hidden, page)).text.lower()
+    assert [s["name"] for s in body["steps"]] == ["Intake", "Dispatch"]
+    assert [s["status"] for s in body["steps"]] == ["completed", "pending"]
+    assert body["steps"][0]["label"] == "Done"
+    assert body["steps"][0]["completed_at"].endswith("Z")
+    assert body["steps"][0]["completed_display"].endswith("UTC")
+    assert (body["done"], body["total"], body["is_completed"]) == (1, 2, False)
+    assert body["headline"] == "Intake done"
+    assert set(body) == {"headline", "is_completed", "done", "total", "updated_at",
+                         "updated_display", "steps"}
+
+
+def test_progress_headers_fit_a_capability_url(app, hidden):
+    response = app.get(_progress(hidden))
+    assert response.content_type == "application/json"
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["ETag"] == '"p1-1"'
+    assert "script-src" not in response.headers["Content-Security-Policy"]
+
+
+def test_unknown_token_and_another_tenants_domain_are_not_found(app, make_tenant, tenant, hidden):
+    app.get("/track/00000000-0000-4000-8000-000000000000/progress.json", status=404)
+    app.get("/track/not-a-token/progress.json", status=404)
+    make_tenant("brand", "Brand Co", domain="track.brand.test")
+    app.get(_progress(hidden), headers={"Host": "track.brand.test"}, status=404)
+    app.get(_progress(hidden, "embed"), headers={"Host": "track.brand.test"}, status=404)
+
+
+def test_unchanged_progress_is_answered_304_until_a_status_change(app, tenant, hidden):
+    first = app.get(_progress(hidden))
+    etag = first.headers["ETag"]
+    again = app.get(_progress(hidden), headers={"If-None-Match": etag}, status=304)
+    assert again.body == b""
+    assert again.headers["ETag"] == etag
+    assert again.headers["Cache-Control"] == "private, no-cache"
+    assert again.headers["Referrer-Policy"] == "no-referrer"
+    # A weak or listed validator matches too, as browsers may send either.
+    app.get(_progress(hidden), headers={"If-None-Match": f'"x", W/{etag}'}, status=304)
+    app.get(_progress(hidden), headers={"If-None-Match": '"p1-999"'}, status=200)
+
+    _status(app, tenant, hidden, "Intake", "start")
+    changed = app.get(_progress(hidden), headers={"If-None-Match": etag}, status=200)
+    assert changed.headers["ETag"] != etag
+    assert changed.json["steps"][0]["status"] == "in_progress"
+    assert changed.json["headline"] == "Intake"
+    app.get(_progress(hidden), headers={"If-None-Match": changed.headers["ETag"]}, status=304)
+
+
+def test_pages_carry_their_version_and_may_run_only_their_own_script(app, hidden):
+    for path in (f"/track/{hidden['tracking_token']}", f"/embed/{hidden['tracking_token']}/"):
+        page = app.get(path)
+        etag = app.get(_progress(hidden)).headers["ETag"].strip('"')
+        main = page.html.find("main")
+        assert main["data-etag"] == etag
+        assert main["data-progress"] == path.rstrip("/") + "/progress.json"
+        assert page.html.find("script")["src"].endswith("/live.js")
+        csp = page.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "connect-src 'self'" in csp
+        assert "unsafe-inline" not in csp and "default-src 'none'" in csp
+    # Without the script the page still says how to see new progress.
+    assert "Reload this page to see new progress." in app.get(
+        f"/track/{hidden['tracking_token']}").text
+    # Other pages run no script at all.
+    assert "script-src" not in app.get("/", expect_errors=True).headers.get(
+        "Content-Security-Policy", "")
+
+
