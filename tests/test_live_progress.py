@@ -1,6 +1,16 @@
 """The progress view the pages poll: content, versions (ETag / 304), headers."""
 
+import uuid
+from contextlib import contextmanager
+
 import pytest
+from conftest import make_app
+from limits.storage import storage_from_string
+from sqlalchemy import event
+from test_ratelimit import redis_url as redis_url  # noqa: F401  (fixture)
+from webtest import TestApp
+
+from tracee.progress_front import ProgressVersions
 
 
 @pytest.fixture
@@ -97,3 +107,82 @@ def test_pages_carry_their_version_and_may_run_only_their_own_script(app, hidden
         "Content-Security-Policy", "")
 
 
+
+
+# -- answered in front of the framework ---------------------------------------------
+
+@contextmanager
+def counted_queries(wsgi):
+    engine = wsgi.registry["db.engine"]
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_an_idle_poll_is_answered_without_the_database(app, tenant, hidden):
+    url = _progress(hidden)
+    etag = app.get(url).headers["ETag"]  # the full stack answers first
+    from_stack = app.get(url, headers={"If-None-Match": etag}, status=304)
+    with counted_queries(app.app) as queries:
+        front = app.get(url, headers={"If-None-Match": etag}, status=304)
+    assert queries == []
+    assert {k: v for k, v in front.headers.items() if k != "Date"} == {
+        k: v for k, v in from_stack.headers.items() if k != "Date"}
+
+    _status(app, tenant, hidden, "Intake", "complete")
+    with counted_queries(app.app) as queries:
+        changed = app.get(url, headers={"If-None-Match": etag}, status=200)
+    assert queries  # the old version is never answered 304 once the change committed
+    assert changed.json["done"] == 1
+    with counted_queries(app.app) as queries:
+        app.get(url, headers={"If-None-Match": changed.headers["ETag"]}, status=304)
+    assert queries == []
+
+
+def test_the_front_answers_only_where_the_stack_did(app, make_tenant, hidden):
+    url = _progress(hidden)
+    etag = app.get(url).headers["ETag"]
+    make_tenant("brand", "Brand Co", domain="track.brand.test")
+    app.get(url, headers={"If-None-Match": etag, "Host": "track.brand.test"}, status=404)
+    app.get(url + "?x=1", headers={"If-None-Match": etag}, status=304)  # through the stack
+    app.get("/track/00000000-0000-4000-8000-000000000000/progress.json",
+            headers={"If-None-Match": '"p1-0"'}, status=404)
+
+
+def test_versions_only_rise(redis_url):
+    url, _ = redis_url
+    for storage in ("memory://", url):
+        versions = ProgressVersions(storage_from_string(storage))
+        token = str(uuid.uuid4())
+        assert versions.get(token) is None
+        versions.raise_to(token, 3)
+        versions.raise_to(token, 2)  # a reader that read before the change came late
+        assert versions.get(token) == 3
+        versions.raise_to(token, 4)
+        assert versions.get(token) == 4
+
+
+def test_a_change_through_one_worker_ends_idle_304s_on_another(database, redis_url, tenant):
+    url, _ = redis_url
+    one, two = (TestApp(make_app(database, **{"tracee.ratelimit.storage": url}))
+                for _ in range(2))
+    tracker = two.post_json("/api/v1/trackers/", {"name": "Order #9", "template": "3d-printing"},
+                            headers=tenant.headers, status=201).json
+    progress = _progress(tracker)
+    etag = one.get(progress).headers["ETag"]
+    with counted_queries(one.app) as queries:
+        one.get(progress, headers={"If-None-Match": etag}, status=304)
+    assert queries == []
+    _status(two, tenant, tracker, "3D Printing", "start")
+    fresh = one.get(progress, headers={"If-None-Match": etag}, status=200)
+    assert fresh.json["headline"] == "3D Printing"
+    with counted_queries(one.app) as queries:
+        one.get(progress, headers={"If-None-Match": fresh.headers["ETag"]}, status=304)
+    assert queries == []
