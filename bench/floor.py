@@ -391,9 +391,36 @@ ROUTES = [
 ]
 
 
+_redis = None
+
+
+def redis_client():
+    """One Redis connection per worker, opened after the fork."""
+    global _redis
+    if _redis is None:
+        import redis
+
+        _redis = redis.Redis.from_url(os.environ["REDIS_URL"])
+    return _redis
+
+
+PROGRESS_HEADERS = [
+    ("Cache-Control", "private, no-cache"), ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", PAGE_CSP.format(nonce="unused", ancestors="'none'")),
+    ("X-Frame-Options", "DENY"),
+]
+
+
 def progress(environ, token):
-    """The progress a tracking page polls: its version read by token (link,
-    which sets the RLS tenant, then the tracker), 304 if the client has it."""
+    """The progress a tracking page polls. As the app: a client holding the
+    version shared in Redis (one GET) gets a 304; otherwise the version is
+    read by token (link, which sets the RLS tenant, then the tracker) and
+    shared."""
+    held = environ.get("HTTP_IF_NONE_MATCH", "")
+    shared = redis_client().get(f"tracee:progress:{token}") if held else None
+    if shared is not None and f'"p1-{int(shared)}"' in held:
+        return "304 Not Modified", [("ETag", f'"p1-{int(shared)}"'), *PROGRESS_HEADERS], b""
     with connection().transaction(), connection().cursor() as cur:
         cur.execute(
             "SELECT tenant_id, tracker_id, set_config('app.tenant_id', "
@@ -403,11 +430,10 @@ def progress(environ, token):
         tenant_id, tracker_id, _ = cur.fetchone()
         cur.execute("SELECT event_seq FROM trackers WHERE tenant_id = %s AND id = %s",
                     (tenant_id, tracker_id))
-        etag = f'"p1-{cur.fetchone()[0]}"'
-    headers = [("ETag", etag), ("Cache-Control", "private, no-cache"),
-               ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
-               ("Content-Security-Policy", PAGE_CSP.format(nonce="unused", ancestors="'none'")),
-               ("X-Frame-Options", "DENY")]
+        seq = cur.fetchone()[0]
+    redis_client().set(f"tracee:progress:{token}", seq, ex=3600)
+    etag = f'"p1-{seq}"'
+    headers = [("ETag", etag), *PROGRESS_HEADERS]
     if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
         return "304 Not Modified", headers, b""
     row, steps, _ = load_public(token)

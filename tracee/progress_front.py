@@ -17,10 +17,13 @@ database holds it; between commit and raise, a poll is answered from the
 database as before. Versions expire after an hour unused, far longer than
 any request takes, so an expiry cannot let a stale read back in.
 
-Only a host and address the full stack has already answered with a 200 or
-304 in this worker is answered here, with the headers it answered with: an
-unknown token, a token on another tenant's domain, or a first poll all go
-through the whole stack and its limits. Like the public QR cache, a 304
+Only where the full stack has answered a poll in this worker (200 or 304)
+is one answered here, with the headers the stack answered with. On a host
+that resolved it through the platform's root, every token resolves alike
+(one such answer teaches the host); on a tenant's own domain only that
+tenant's tokens do, so there each token is learned by itself. An unknown
+token, a token on another tenant's domain, or the first poll on a host all
+go through the whole stack and its limits. Like the public QR cache, a 304
 answered here is not counted against the per-address limit: answering it
 costs less than refusing it would.
 """
@@ -40,6 +43,8 @@ PATH = re.compile(r"/(?:track|embed)/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 ETAG = re.compile(r'"p1-(\d+)"')
 TTL_SECONDS = 3600
 _CONTENT_HEADERS = {"content-type", "content-length", "etag"}
+# Set by the view when the platform's root resolved the token (any tenant's resolves).
+ANY_TOKEN = "tracee.progress.any_token"
 
 # KEYS[1] the token's key; ARGV: version, ttl. Raises, never lowers.
 _RAISE = """
@@ -104,10 +109,11 @@ class ProgressFront:
         match = PATH.fullmatch(path)
         if match is None or environ.get("QUERY_STRING"):
             return self.app(environ, start_response)
-        key = (environ.get("HTTP_HOST"), path)
-        token = match.group(1)
+        host, token = environ.get("HTTP_HOST"), match.group(1)
+        kind = path.split("/", 2)[1]  # track or embed: their answers' headers differ
+        key = (host, path)
         with self._lock:
-            headers = self._served.get(key)
+            headers = self._served.get((host, kind)) or self._served.get(key)
         held = environ.get("HTTP_IF_NONE_MATCH")
         if headers is not None and held:
             seq = self.versions.get(token)
@@ -117,7 +123,8 @@ class ProgressFront:
 
         def learning_start_response(status, response_headers, exc_info=None):
             if status.startswith(("200 ", "304 ")):
-                self._learn(key, token, response_headers)
+                learned = (host, kind) if environ.get(ANY_TOKEN) else key
+                self._learn(learned, token, response_headers)
             return start_response(status, response_headers, exc_info)
 
         return self.app(environ, learning_start_response)
