@@ -7,21 +7,11 @@ import pytest
 from conftest import make_app
 from limits.storage import storage_from_string
 from sqlalchemy import event
+from test_pages_http import hidden as hidden  # noqa: F401  (fixture)
 from test_ratelimit import redis_url as redis_url  # noqa: F401  (fixture)
 from webtest import TestApp
 
 from tracee.progress_front import ProgressVersions
-
-
-@pytest.fixture
-def hidden(app, tenant):
-    app.post_json("/api/v1/templates/", {
-        "slug": "with-secret", "name": "With a secret",
-        "steps": [{"name": "Intake"}, {"name": "Secret internal audit", "visible": False},
-                  {"name": "Dispatch"}],
-    }, headers=tenant.headers, status=201)
-    return app.post_json("/api/v1/trackers/", {"name": "Order #5", "template": "with-secret"},
-                         headers=tenant.headers, status=201).json
 
 
 def _status(app, tenant, tracker, process, action):
