@@ -6,6 +6,7 @@ from contextlib import contextmanager
 import pytest
 from conftest import make_app
 from limits.storage import storage_from_string
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import event
 from test_pages_http import hidden as hidden  # noqa: F401  (fixture)
 from test_ratelimit import redis_url as redis_url  # noqa: F401  (fixture)
@@ -194,3 +195,17 @@ def test_a_change_through_one_worker_ends_idle_304s_on_another(database, redis_u
 def create_other(client, tenant):
     return client.post_json("/api/v1/trackers/", {"name": "Order #10"}, headers=tenant.headers,
                             status=201).json
+
+
+def test_a_storage_failure_sends_polls_through_the_stack(app, hidden, monkeypatch):
+    url = _progress(hidden)
+    etag = app.get(url).headers["ETag"]
+    versions = app.app.registry["progress_versions"]
+
+    def unreachable(*_args):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr(versions, "get", unreachable)
+    with counted_queries(app.app) as queries:
+        app.get(url, headers={"If-None-Match": etag}, status=304)
+    assert queries  # answered by the view, from the database

@@ -28,11 +28,13 @@ answered here is not counted against the per-address limit: answering it
 costs less than refusing it would.
 """
 
+import logging
 import re
 import threading
 from collections import OrderedDict
 
 from limits.storage import RedisStorage
+from redis.exceptions import RedisError
 from sqlalchemy import event
 
 from tracee.tracking.writes import CHANGED_TRACKERS
@@ -42,6 +44,7 @@ PATH = re.compile(r"/(?:track|embed)/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
                   r"[0-9a-f]{12})/progress\.json")
 ETAG = re.compile(r'"p1-(\d+)"')
 TTL_SECONDS = 3600
+log = logging.getLogger(__name__)
 _CONTENT_HEADERS = {"content-type", "content-length", "etag"}
 # Set by the view when the platform's root resolved the token (any tenant's resolves).
 ANY_TOKEN = "tracee.progress.any_token"
@@ -116,7 +119,10 @@ class ProgressFront:
             headers = self._served.get((host, kind)) or self._served.get(key)
         held = environ.get("HTTP_IF_NONE_MATCH")
         if headers is not None and held:
-            seq = self.versions.get(token)
+            try:
+                seq = self.versions.get(token)
+            except RedisError:  # the stack answers, from the database, as it would anyway
+                seq = None
             if seq is not None and seq in int_tags(held):
                 start_response("304 Not Modified", [*headers, ("ETag", f'"{progress_etag(seq)}"')])
                 return []
@@ -134,7 +140,10 @@ class ProgressFront:
         found = ETAG.fullmatch(etag)
         if found is None:
             return
-        self.versions.raise_to(token, int(found.group(1)))
+        try:
+            self.versions.raise_to(token, int(found.group(1)))
+        except RedisError:
+            return  # not learned: this host's next poll goes through the stack again
         kept = [h for h in headers if h[0].lower() not in _CONTENT_HEADERS]
         with self._lock:
             self._served[key] = kept
@@ -152,7 +161,12 @@ def _publish_after_commit(versions: ProgressVersions):
     def after_commit(session):
         changed = session.info.pop(CHANGED_TRACKERS, None)
         for token, seq in (changed or {}).items():
-            versions.raise_to(token, seq)
+            try:
+                versions.raise_to(token, seq)
+            except RedisError:
+                # The change is committed; failing the request now would say it was not.
+                # Polls holding the old version may get 304s until it expires (an hour).
+                log.warning("could not share the new progress version of a tracker")
 
     return after_commit
 
