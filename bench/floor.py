@@ -387,7 +387,60 @@ ROUTES = [
     ("GET", re.compile(r"^/track/([0-9a-f-]{36})/qr\.png$"), "public_qr"),
     ("GET", re.compile(r"^/track/([0-9a-f-]{36})$"), "page"),
     ("GET", re.compile(r"^/embed/([0-9a-f-]{36})/$"), "embed"),
+    ("GET", re.compile(r"^/track/([0-9a-f-]{36})/progress\.json$"), "progress"),
 ]
+
+
+_redis = None
+
+
+def redis_client():
+    """One Redis connection per worker, opened after the fork."""
+    global _redis
+    if _redis is None:
+        import redis
+
+        _redis = redis.Redis.from_url(os.environ["REDIS_URL"])
+    return _redis
+
+
+PROGRESS_HEADERS = [
+    ("Cache-Control", "private, no-cache"), ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", PAGE_CSP.format(nonce="unused", ancestors="'none'")),
+    ("X-Frame-Options", "DENY"),
+]
+
+
+def progress(environ, token):
+    """The progress a tracking page polls. As the app: a client holding the
+    version shared in Redis (one GET) gets a 304; otherwise the version is
+    read by token (link, which sets the RLS tenant, then the tracker) and
+    shared."""
+    held = environ.get("HTTP_IF_NONE_MATCH", "")
+    shared = redis_client().get(f"tracee:progress:{token}") if held else None
+    if shared is not None and f'"p1-{int(shared)}"' in held:
+        return "304 Not Modified", [("ETag", f'"p1-{int(shared)}"'), *PROGRESS_HEADERS], b""
+    with connection().transaction(), connection().cursor() as cur:
+        cur.execute(
+            "SELECT tenant_id, tracker_id, set_config('app.tenant_id', "
+            "CAST(tenant_id AS TEXT), true) FROM tracking_links WHERE token = %s",
+            (uuid.UUID(token),),
+        )
+        tenant_id, tracker_id, _ = cur.fetchone()
+        cur.execute("SELECT event_seq FROM trackers WHERE tenant_id = %s AND id = %s",
+                    (tenant_id, tracker_id))
+        seq = cur.fetchone()[0]
+    redis_client().set(f"tracee:progress:{token}", seq, ex=3600)
+    etag = f'"p1-{seq}"'
+    headers = [("ETag", etag), *PROGRESS_HEADERS]
+    if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+        return "304 Not Modified", headers, b""
+    row, steps, _ = load_public(token)
+    visible = [s for s in steps if s[2]]
+    body = {"steps": [{"name": s[1], "status": status_of(s), "label": LABELS[status_of(s)],
+                       "started_at": iso(s[3]), "completed_at": iso(s[4])} for s in visible]}
+    return "200 OK", [("Content-Type", "application/json"), *headers], json.dumps(body).encode()
 
 
 def app(environ, start_response):
@@ -400,7 +453,9 @@ def app(environ, start_response):
     else:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
-    if name in ("page", "embed"):
+    if name == "progress":
+        status, headers, body = progress(environ, match.group(1))
+    elif name in ("page", "embed"):
         headers, body = page_html(match.group(1), embed=name == "embed")
         status = "200 OK"
     elif name in ("qr", "public_qr"):

@@ -149,6 +149,13 @@ class Workload:
     def qr(self, links):
         return [Request("GET", f"/api/v1/trackers/{i}/qr/", self.keys[t]) for _, t, i in links]
 
+    def poll(self, links):
+        """A visible tracking page asking whether anything changed (it has not:
+        the status runs never touch these trackers, whose event_seq is 1)."""
+        return [Request("GET", f"/track/{token}/progress.json", forwarded_for=_client(n),
+                        if_none_match='"p1-1"')
+                for n, (token, _, _) in enumerate(links)]
+
     def public_qr(self, links):
         return [Request("GET", f"/track/{token}/qr.png", forwarded_for=_client(n))
                 for n, (token, _, _) in enumerate(links)]
@@ -204,6 +211,9 @@ def scenarios(w: Workload, rounds: int) -> list[Scenario]:
                  same(w.public_qr(w.repeat())), same(w.public_qr(w.repeat())),
                  w.public_qr(w.repeat()), same(w.public_qr(w.repeat())),
                  same(w.public_qr(w.repeat()))),
+        Scenario("poll", "GET /track/<token>/progress.json (304)", 0.8,
+                 same(w.poll(w.part(7, 8))), same(w.poll(w.part(7, 8))), w.poll(w.part(7, 8)),
+                 same(w.poll(w.part(7, 8))), same(w.poll(w.part(7, 8)))),
         Scenario("qr_first", "GET .../qr/ (first render)", None, fresh(w.qr, 5), None,
                  w.qr(w.part(6, 8)), fresh(w.qr, 7), None),
     ]
@@ -414,8 +424,9 @@ def main(argv=None) -> int:
                         help="gunicorn workers (default: gunicorn.conf.py, i.e. one per core)")
     parser.add_argument("--quick", action="store_true",
                         help="GET and page at 10k only: no 1M, pacing or memory (development)")
-    parser.add_argument("--only", choices=["search"],
-                        help="run one part alone: search = the list search at 100k and 1k")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="search: the list search at 100k and 1k alone; with --quick, the "
+                        "endpoints to measure, comma-separated (default get,page; e.g. poll)")
     parser.add_argument("--app-root", type=Path, default=ROOT,
                         help="measure the app of another checkout (e.g. an older commit)")
     parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
@@ -466,7 +477,7 @@ def main(argv=None) -> int:
             floor10k = start_floor(stack, "floor-10k", small, next(port), workers, key_cache)
             small_scenarios = {s.name: s for s in scenarios(w10k, args.rounds)}
             if args.quick:
-                for name in ("get", "page"):
+                for name in (args.only or "get,page").split(","):
                     s = small_scenarios[name]
                     measured = runner.interleaved(name, {
                         "app@10k": (app10k, s.app), "floor@10k": (floor10k, s.floor)},

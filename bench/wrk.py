@@ -38,6 +38,7 @@ class Request:
     key: str | None = None
     body: str | None = None
     forwarded_for: str | None = None  # the client address a load balancer would add
+    if_none_match: str | None = None  # a poll revalidating what it already has
 
 
 @dataclass
@@ -75,6 +76,7 @@ function init(args)
     local headers = {}
     if it[3] ~= "" then headers["X-API-Key"] = it[3] end
     if it[5] ~= "" then headers["X-Forwarded-For"] = it[5] end
+    if it[6] ~= "" then headers["If-None-Match"] = it[6] end
     local body = nil
     if it[4] ~= "" then
       body = it[4]
@@ -128,7 +130,8 @@ end
 def write_script(path: Path, requests: list[Request], rate: float = 0) -> Path:
     items = ",\n".join(
         "{" + ", ".join(_lua_string(v or "") for v in
-                        (r.method, r.path, r.key, r.body, r.forwarded_for)) + "}"
+                        (r.method, r.path, r.key, r.body, r.forwarded_for,
+                         r.if_none_match)) + "}"
         for r in requests
     )
     path.write_text(SCRIPT % {"items": items, "rate": repr(float(rate))})

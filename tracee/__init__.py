@@ -5,6 +5,7 @@ from pyramid.config import Configurator
 from tracee import settings as settings_module
 from tracee.config import configure
 from tracee.front_cache import FrontCache
+from tracee.progress_front import ProgressFront
 
 
 def main(global_config, **settings):
@@ -12,7 +13,7 @@ def main(global_config, **settings):
     settings = settings_module.resolve(settings)
     with Configurator(settings=settings) as config:
         configure(config)
-    app = FrontCache(config.make_wsgi_app())
+    app = FrontCache(ProgressFront(config.make_wsgi_app(), config.registry["progress_versions"]))
     if settings.get("tracee.check_schema", "true").lower() == "true":
         from tracee.migrations import SchemaOutOfDate, check_schema
 

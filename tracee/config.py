@@ -7,6 +7,7 @@ INCLUDES = (
     "tracee.db",  # engine, request.db, one transaction per request (a tween)
     "tracee.urls",  # public addresses of trackers (tracking_url, embed_code, ...)
     "tracee.ratelimit",  # limiter storage, and the per-address limit on public pages
+    "tracee.progress_front",  # pages' progress versions, shared in the limiter's storage
     "tracee.headers",  # security headers on every response
     "tracee.encoding",  # a path or query string that is not UTF-8 gets a 400, not a 500
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages

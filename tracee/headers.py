@@ -19,6 +19,9 @@ BASE_CSP = (
 CAPABILITY_ROOTS = ("track", "embed")
 CAPABILITY_PATHS = ("/track/", "/embed/")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Pages that keep themselves current (request.live_updates) run our own
+# script, which reads their progress from the same origin; nothing else may.
+LIVE_CSP = "; script-src 'self'; connect-src 'self'"
 
 
 def csp_nonce(request) -> str:
@@ -61,7 +64,8 @@ def security_headers_tween_factory(handler, registry):
         nonce = request.__dict__.get("csp_nonce", "unused")
         headers.setdefault(
             "Content-Security-Policy",
-            BASE_CSP.format(nonce=nonce, ancestors="*" if embeddable else "'none'"),
+            BASE_CSP.format(nonce=nonce, ancestors="*" if embeddable else "'none'")
+            + (LIVE_CSP if getattr(request, "live_updates", False) else ""),
         )
         if not embeddable:
             headers.setdefault("X-Frame-Options", "DENY")

@@ -16,6 +16,8 @@ from tracee.tenancy.scope import require_tenant
 from tracee.tracking.models import Tracker, TrackerEvent, TrackerStep, TrackingLink
 from tracee.tracking.records import StepRecord, TrackerRecord
 
+CHANGED_TRACKERS = "tracee.changed_trackers"  # session.info: token -> event_seq written
+
 _trackers, _steps, _links = Tracker.__table__, TrackerStep.__table__, TrackingLink.__table__
 _events = TrackerEvent.__table__
 # Parameters of UPDATEs are named unlike any column: Core would take a
@@ -172,6 +174,8 @@ def save_changes(session, tracker: TrackerRecord, events: list[dict]) -> None:
     if events:
         connection.execute(_INSERT_EVENTS, [{**owner, **event} for event in events])
     tracker.mark_stored()
+    # Which pages change at commit (tracee.progress_front raises their version then).
+    session.info.setdefault(CHANGED_TRACKERS, {})[str(tracker.tracking_token)] = tracker.event_seq
 
 
 def _step_row(owner: dict, step: StepRecord) -> dict:

@@ -28,6 +28,12 @@ class PublicStep:
     completed_at: str | None
 
 
+def progress_etag(event_seq: int) -> str:
+    """The version of what the pages show: every visible change raises
+    ``event_seq``. The prefix changes with the progress view's format."""
+    return f"p1-{event_seq}"
+
+
 def _display_time(value):
     return value.strftime("%d %b %Y, %H:%M UTC") if value else None
 
@@ -89,6 +95,12 @@ def _page(context: TrackerResource, request, kind: str):
             response.content_type = "text/html"
             response.text = html
             return response
+    request.live_updates = True  # tracee.headers lets its script run
+    # What tracee/static/live.js polls, and the version this page shows.
+    # Same origin as the page, whichever host served it (platform or custom domain).
+    directory = "embed" if isinstance(context, EmbedPage) else "track"
+    view["progress_url"] = f"{request.script_name}/{directory}/{context.__name__}/progress.json"
+    view["progress_etag"] = progress_etag(context.tracker.event_seq)
     return view
 
 

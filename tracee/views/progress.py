@@ -1,0 +1,60 @@
+"""The tracking page's content as JSON, for the page's own script to poll.
+
+``/track/<token>/progress.json`` (and the same under ``/embed/<token>/``)
+carries exactly what the page shows: visible steps only, nothing internal.
+Every visible change raises the tracker's ``event_seq`` (its audit trail), so
+the sequence is the ETag; a poll that finds nothing new is answered 304
+after the traversal's read, without building the body.
+"""
+
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from tracee.api.v1.representation import iso
+from tracee.progress_front import ANY_TOKEN
+from tracee.tenancy.resources import TrackerResource
+from tracee.views.tracking import (
+    PAGE_CACHE_CONTROL,
+    _display_time,
+    _public_view,
+    progress_etag,
+)
+
+
+def progress_body(view: dict) -> dict:
+    return {
+        "headline": view["headline"],
+        "is_completed": view["is_completed"],
+        "done": view["done"],
+        "total": view["total"],
+        "updated_at": iso(view["updated_at"]),
+        "updated_display": _display_time(view["updated_at"]),
+        "steps": [
+            {
+                # What the page shows: the theme's name for the step and its status text.
+                "name": step.label,
+                "description": step.description,
+                "status": step.status,
+                "label": step.status_label,
+                "started_at": iso(step.started_at),
+                "started_display": _display_time(step.started_at),
+                "completed_at": iso(step.completed_at),
+                "completed_display": _display_time(step.completed_at),
+            }
+            for step in view["steps"]
+        ],
+    }
+
+
+@view_config(context=TrackerResource, name="progress.json", request_method="GET")
+def progress_json(context, request):
+    etag = progress_etag(context.tracker.event_seq)
+    # The front may answer this host's later polls of any token (tracee.progress_front).
+    request.environ[ANY_TOKEN] = request.root.tenant is None
+    if etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        response = Response(json_body=progress_body(_public_view(context, request)))
+    response.etag = etag
+    response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
+    return response
