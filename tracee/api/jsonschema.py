@@ -10,18 +10,25 @@ import re
 
 import colander
 
-from tracee.api.schemas import QueryBoolean, StrictBoolean, StrictInteger, StrictString
+from tracee.api.schemas import (
+    QueryBoolean,
+    StrictBoolean,
+    StrictDateTime,
+    StrictInteger,
+    StrictString,
+)
 
 _TYPES = {
     StrictString: {"type": "string"},
     StrictInteger: {"type": "integer"},
     StrictBoolean: {"type": "boolean"},
+    StrictDateTime: {"type": "string", "format": "date-time"},
     colander.String: {"type": "string"},
     colander.Int: {"type": "integer"},
     QueryBoolean: {"type": "string", "enum": list(QueryBoolean.CHOICES)},
 }
 # The strict JSON types read null as "not given", so an optional field may be null.
-_NULL_AS_MISSING = (StrictString, StrictInteger, StrictBoolean)
+_NULL_AS_MISSING = (StrictString, StrictInteger, StrictBoolean, StrictDateTime)
 
 
 def _type_schema(typ) -> dict:

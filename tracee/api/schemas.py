@@ -7,6 +7,7 @@ field refuses 5, an integer field refuses "5", 5.5 and true (5.0 is 5).
 import json
 import re
 import unicodedata
+from datetime import UTC, datetime
 
 import colander
 
@@ -46,6 +47,30 @@ class StrictBoolean(colander.SchemaType):
         if not isinstance(cstruct, bool):
             raise colander.Invalid(node, "must be true or false")
         return cstruct
+
+
+class StrictDateTime(colander.SchemaType):
+    """An RFC 3339 date-time with its offset (``2026-02-03T17:00:00Z``), as UTC.
+
+    A time without an offset is refused: read in the server's zone or in
+    UTC, it would be a different moment than the sender meant.
+    """
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null or cstruct is None:
+            return colander.null
+        if not isinstance(cstruct, str) or not _RFC3339.fullmatch(cstruct):
+            raise colander.Invalid(node, "must be a date-time such as 2026-02-03T17:00:00Z")
+        try:
+            moment = datetime.fromisoformat(cstruct.upper()).astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise colander.Invalid(node, "must be a real date and time between the years "
+                                         "1 and 9999") from None
+        return moment.replace(microsecond=0)
+
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 class QueryInteger(colander.Int):

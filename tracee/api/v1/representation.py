@@ -4,6 +4,8 @@ A tracker may be an ORM Tracker (lists) or a TrackerRecord (reads, changes):
 they share TrackerState and StepState.
 """
 
+from tracee.db import utcnow
+from tracee.tracking.estimates import estimate
 from tracee.tracking.models import StepState, TrackerState
 
 
@@ -21,6 +23,7 @@ def _step(step: StepState) -> dict:
         "status": step.status,
         "started_at": iso(step.started_at),
         "completed_at": iso(step.completed_at),
+        "expected_minutes": step.expected_minutes,
     }
 
 
@@ -36,6 +39,7 @@ def _history_entry(step: StepState) -> dict:
 def tracker_summary(tracker: TrackerState, urls) -> dict:
     current = tracker.current_step()
     token = tracker.tracking_token
+    promised = estimate(tracker, utcnow())
     return {
         "id": tracker.id,
         "number": tracker.number,
@@ -48,6 +52,9 @@ def tracker_summary(tracker: TrackerState, urls) -> dict:
         "qr_code_url": urls.api_qr(tracker.id),
         "current_process": current.name if current else None,
         "is_completed": tracker.is_completed,
+        "estimated_ready_at": iso(promised.ready_at),
+        "estimate_source": promised.source,
+        "is_late": promised.late,
         "created_at": iso(tracker.created_at),
         "updated_at": iso(tracker.updated_at),
     }
@@ -67,7 +74,8 @@ def template_json(spec) -> dict:
         "name": spec.name,
         "builtin": spec.builtin,
         "steps": [
-            {"name": s.name, "order": i, "visible": s.visible}
+            {"name": s.name, "order": i, "visible": s.visible,
+             "expected_minutes": s.expected_minutes}
             for i, s in enumerate(spec.steps, start=1)
         ],
     }

@@ -30,9 +30,21 @@ TRACKER_SUMMARY = _object({
     "current_process": {"type": ["string", "null"],
                         "description": "the step started last, if any"},
     "is_completed": {"type": "boolean"},
+    "estimated_ready_at": {
+        **NULLABLE_TIME,
+        "description": "when the order should be ready: the date the business set, else "
+                       "from the steps' expected durations; null when finished, when a "
+                       "duration is unknown, or while a step runs past its expectation"},
+    "estimate_source": {"type": ["string", "null"], "enum": ["set", "expected", None],
+                        "description": "set: the business's date; expected: from the steps"},
+    "is_late": {"type": "boolean",
+                "description": "unfinished, and a step has run past its expected duration "
+                               "or the set date has passed"},
     "created_at": TIME,
     "updated_at": TIME,
 })
+EXPECTED_MINUTES = {"type": ["integer", "null"], "minimum": 1,
+                    "description": "how long the step usually takes, in minutes"}
 
 HISTORY_ENTRY = _object({
     "process": {"type": "string"},
@@ -48,6 +60,7 @@ TRACKER_STEP = _object({
     "status": STEP_STATUS,
     "started_at": NULLABLE_TIME,
     "completed_at": NULLABLE_TIME,
+    "expected_minutes": EXPECTED_MINUTES,
 })
 
 TRACKER = {
@@ -69,6 +82,7 @@ TEMPLATE = _object({
         "name": {"type": "string"},
         "order": {"type": "integer", "minimum": 1},
         "visible": {"type": "boolean"},
+        "expected_minutes": EXPECTED_MINUTES,
     })},
 })
 
@@ -146,12 +160,12 @@ TEMPLATE_EXAMPLE = {
     "name": "3D Printing Workflow",
     "builtin": True,
     "steps": [
-        {"name": "Preparing/Slicing", "order": 1, "visible": True},
-        {"name": "3D Printing", "order": 2, "visible": True},
-        {"name": "Post-Processing", "order": 3, "visible": True},
-        {"name": "Quality Check", "order": 4, "visible": False},
-        {"name": "Packaging", "order": 5, "visible": True},
-        {"name": "Ready for Shipping", "order": 6, "visible": True},
+        {"name": "Preparing/Slicing", "order": 1, "visible": True, "expected_minutes": None},
+        {"name": "3D Printing", "order": 2, "visible": True, "expected_minutes": None},
+        {"name": "Post-Processing", "order": 3, "visible": True, "expected_minutes": None},
+        {"name": "Quality Check", "order": 4, "visible": False, "expected_minutes": None},
+        {"name": "Packaging", "order": 5, "visible": True, "expected_minutes": None},
+        {"name": "Ready for Shipping", "order": 6, "visible": True, "expected_minutes": None},
     ],
 }
 _SUMMARY_EXAMPLE = {
@@ -167,6 +181,9 @@ _SUMMARY_EXAMPLE = {
     "qr_code_url": "https://tracee.app/api/v1/trackers/42/qr/",
     "current_process": None,
     "is_completed": False,
+    "estimated_ready_at": None,
+    "estimate_source": None,
+    "is_late": False,
     "created_at": "2026-01-31T09:58:00Z",
     "updated_at": "2026-01-31T09:58:00Z",
 }
