@@ -64,17 +64,18 @@ def estimate(tracker, now: datetime) -> Estimate:
     A date the business set is its promise to the customer: while it holds,
     a step running over is the business's to see, not a late order.
     """
-    if tracker.completed_at is not None or not tracker.steps:
+    if tracker.completed_at is not None:
         return NO_ESTIMATE
     active = _active_index(tracker.steps)
-    if active is None:
-        return NO_ESTIMATE
     due = tracker.step_due_at
-    overdue_step = tracker.steps[active].name if due is not None and due < now else None
+    overdue = active is not None and due is not None and due < now
+    overdue_step = tracker.steps[active].name if overdue else None
     if tracker.ready_by is not None:
         if tracker.ready_by < now:
             return Estimate(None, "set", True, None, overdue_step)
         return Estimate(tracker.ready_by, "set", False, tracker.ready_by, overdue_step)
+    if active is None:
+        return NO_ESTIMATE
     if overdue_step is not None:
         return Estimate(None, "expected", True, None, overdue_step)
     after = [s.expected_minutes for s in tracker.steps[active + 1:]]

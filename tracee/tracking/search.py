@@ -74,7 +74,8 @@ class Label:
 
 
 def label_rows(session, *, ids: list[int] | None = None, q: str | None = None,
-               completed: bool | None = None, limit: int = 1000) -> list[Label]:
+               completed: bool | None = None, late: bool | None = None,
+               limit: int = 1000) -> list[Label]:
     """The chosen trackers (``ids``), or those matching the list's filter, newest first.
 
     Plain columns in one query: no steps, no ORM objects, for a sheet of hundreds.
@@ -84,5 +85,6 @@ def label_rows(session, *, ids: list[int] | None = None, q: str | None = None,
         TrackingLink,
         and_(TrackingLink.tenant_id == Tracker.tenant_id, TrackingLink.tracker_id == Tracker.id),
     ).where(Tracker.tenant_id == tenant_id)
-    query = _matching(query, q, completed) if ids is None else query.where(Tracker.id.in_(ids))
+    query = _matching(query, q, completed, late) if ids is None else query.where(
+        Tracker.id.in_(ids))
     return [Label(*row) for row in session.execute(_newest_first(query).limit(limit))]

@@ -16,15 +16,23 @@ def iso(value):
 
 
 def _step(step: StepState) -> dict:
-    return {
+    shown = {
         "name": step.name,
         "order": step.position,
         "visible": step.visible,
         "status": step.status,
         "started_at": iso(step.started_at),
         "completed_at": iso(step.completed_at),
-        "expected_minutes": step.expected_minutes,
     }
+    return _with_expected(shown, step.expected_minutes)
+
+
+def _with_expected(shown: dict, minutes: int | None) -> dict:
+    """A step's expected duration only where one is set: the steps of the
+    documented examples (which have none) stay exactly as documented."""
+    if minutes is not None:
+        shown["expected_minutes"] = minutes
+    return shown
 
 
 def _history_entry(step: StepState) -> dict:
@@ -74,8 +82,8 @@ def template_json(spec) -> dict:
         "name": spec.name,
         "builtin": spec.builtin,
         "steps": [
-            {"name": s.name, "order": i, "visible": s.visible,
-             "expected_minutes": s.expected_minutes}
+            _with_expected({"name": s.name, "order": i, "visible": s.visible},
+                           s.expected_minutes)
             for i, s in enumerate(spec.steps, start=1)
         ],
     }

@@ -12,8 +12,9 @@ TIME = {"type": "string", "format": "date-time"}
 STEP_STATUS = {"type": "string", "enum": [PENDING, IN_PROGRESS, COMPLETED]}
 
 
-def _object(properties: dict, **extra) -> dict:
-    return {"type": "object", "required": list(properties), "properties": properties, **extra}
+def _object(properties: dict, properties_optional: dict | None = None, **extra) -> dict:
+    return {"type": "object", "required": list(properties),
+            "properties": {**properties, **(properties_optional or {})}, **extra}
 
 
 TRACKER_SUMMARY = _object({
@@ -43,8 +44,9 @@ TRACKER_SUMMARY = _object({
     "created_at": TIME,
     "updated_at": TIME,
 })
-EXPECTED_MINUTES = {"type": ["integer", "null"], "minimum": 1,
-                    "description": "how long the step usually takes, in minutes"}
+EXPECTED_MINUTES = {"type": "integer", "minimum": 1,
+                    "description": "how long the step usually takes, in minutes; "
+                                   "absent when not set"}
 
 HISTORY_ENTRY = _object({
     "process": {"type": "string"},
@@ -60,8 +62,7 @@ TRACKER_STEP = _object({
     "status": STEP_STATUS,
     "started_at": NULLABLE_TIME,
     "completed_at": NULLABLE_TIME,
-    "expected_minutes": EXPECTED_MINUTES,
-})
+}, properties_optional={"expected_minutes": EXPECTED_MINUTES})
 
 TRACKER = {
     **TRACKER_SUMMARY,
@@ -82,8 +83,7 @@ TEMPLATE = _object({
         "name": {"type": "string"},
         "order": {"type": "integer", "minimum": 1},
         "visible": {"type": "boolean"},
-        "expected_minutes": EXPECTED_MINUTES,
-    })},
+    }, properties_optional={"expected_minutes": EXPECTED_MINUTES})},
 })
 
 CLIENT = _object({
@@ -160,12 +160,12 @@ TEMPLATE_EXAMPLE = {
     "name": "3D Printing Workflow",
     "builtin": True,
     "steps": [
-        {"name": "Preparing/Slicing", "order": 1, "visible": True, "expected_minutes": None},
-        {"name": "3D Printing", "order": 2, "visible": True, "expected_minutes": None},
-        {"name": "Post-Processing", "order": 3, "visible": True, "expected_minutes": None},
-        {"name": "Quality Check", "order": 4, "visible": False, "expected_minutes": None},
-        {"name": "Packaging", "order": 5, "visible": True, "expected_minutes": None},
-        {"name": "Ready for Shipping", "order": 6, "visible": True, "expected_minutes": None},
+        {"name": "Preparing/Slicing", "order": 1, "visible": True},
+        {"name": "3D Printing", "order": 2, "visible": True},
+        {"name": "Post-Processing", "order": 3, "visible": True},
+        {"name": "Quality Check", "order": 4, "visible": False},
+        {"name": "Packaging", "order": 5, "visible": True},
+        {"name": "Ready for Shipping", "order": 6, "visible": True},
     ],
 }
 _SUMMARY_EXAMPLE = {
