@@ -134,7 +134,8 @@ def test_a_promised_date_is_set_shown_and_cleared(app, tenant, create):
 
 
 @pytest.mark.parametrize("bad", ["tomorrow", "2026-03-01T17:00:00", "2026-02-30T10:00:00Z",
-                                 "0001-01-01T00:00:00+01:00", "２０２６-03-01T17:00:00Z", 5])
+                                 "0001-01-01T00:00:00+01:00", "２０２６-03-01T17:00:00Z", 5,
+                                 "", "2026-03-01T24:00:00Z", "2026-03-01T17:00:00Z\n"])
 def test_a_bad_date_is_named_and_changes_nothing(app, tenant, create, bad):
     tracker = create()
     url = f"/api/v1/trackers/{tracker['id']}/"

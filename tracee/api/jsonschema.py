@@ -11,6 +11,7 @@ import re
 import colander
 
 from tracee.api.schemas import (
+    RFC3339,
     QueryBoolean,
     StrictBoolean,
     StrictDateTime,
@@ -22,7 +23,9 @@ _TYPES = {
     StrictString: {"type": "string"},
     StrictInteger: {"type": "integer"},
     StrictBoolean: {"type": "boolean"},
-    StrictDateTime: {"type": "string", "format": "date-time"},
+    # The format alone: schemathesis reads "" and other strings as date-times.
+    StrictDateTime: {"type": "string", "format": "date-time",
+                     "pattern": "^" + RFC3339.pattern.removesuffix(r"\Z") + "$"},
     colander.String: {"type": "string"},
     colander.Int: {"type": "integer"},
     QueryBoolean: {"type": "string", "enum": list(QueryBoolean.CHOICES)},
