@@ -29,7 +29,8 @@ LOGGED_IN = [
     f"{A}/settings/api-keys/new", f"{A}/settings/workflow-templates/",
     f"{A}/settings/workflow-templates/new", f"{A}/settings/workflow-templates/flow/",
     f"{A}/settings/workflow-templates/3d-printing/",
-    f"{A}/settings/workflow-templates/3d-printing/duplicate",
+    f"{A}/settings/workflow-templates/3d-printing/duplicate", f"{A}/analytics/",
+    f"{A}/trackers/?status=late",
 ]
 
 

@@ -92,3 +92,24 @@ def test_without_javascript_the_page_says_to_reload(live, tenant, browser):  # n
         expect(page.locator(".live-note")).to_have_text("Reload this page to see new progress.")
     finally:
         context.close()
+
+
+def test_a_date_that_can_no_longer_be_kept_turns_into_plain_words(live, tenant, watched_live):
+    watched, polls = watched_live
+    page = watched.page
+    live.api.post_json("/api/v1/templates/", {"slug": "hour", "name": "An hour", "steps": [
+        {"name": "Glazing", "expected_minutes": 60}, {"name": "Firing", "expected_minutes": 30},
+    ]}, headers=tenant.headers, status=201)
+    tracker = create_tracker(live, tenant, "Order #79 - Bowl", template="hour")
+    act(live, tenant, tracker, "Glazing", "start")
+    page.goto(tracker["tracking_url"])
+    estimate = page.locator("[data-estimate]")
+    expect(estimate).to_contain_text("Estimated ready:")
+    # An hour on, nothing has moved: no event, the poll is a 304, yet the
+    # promise has lapsed, and the page says so rather than keep the date.
+    page.clock.fast_forward("01:01:00")
+    page.clock.run_for(POLL_MS)
+    expect(estimate).to_have_text(
+        "This is taking longer than expected. The estimate will be updated as your order moves.")
+    expect(estimate.locator("time")).to_have_count(0)
+    assert watched.errors == []

@@ -37,7 +37,7 @@ def test_progress_shows_visible_steps_only(app, tenant, hidden, page):
     assert body["steps"][0]["completed_display"].endswith("UTC")
     assert (body["done"], body["total"], body["is_completed"]) == (1, 2, False)
     assert body["headline"] == "Intake done"
-    assert set(body) == {"headline", "is_completed", "done", "total", "updated_at",
+    assert set(body) == {"headline", "is_completed", "done", "total", "estimate", "updated_at",
                          "updated_display", "steps"}
 
 

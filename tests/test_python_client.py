@@ -137,16 +137,28 @@ def test_templates_listed_read_and_created(client):
 
     created = client.create_template(
         "repairs", "Repair Service",
-        ["Diagnosis", {"name": "Internal QA", "visible": False}, "Return"],
+        ["Diagnosis", {"name": "Internal QA", "visible": False},
+         {"name": "Return", "expected_minutes": 30}],
     )
     assert created == {"slug": "repairs", "name": "Repair Service", "builtin": False, "steps": [
         {"name": "Diagnosis", "order": 1, "visible": True},
         {"name": "Internal QA", "order": 2, "visible": False},
-        {"name": "Return", "order": 3, "visible": True},
+        {"name": "Return", "order": 3, "visible": True, "expected_minutes": 30},
     ]}
     assert client.template("repairs") == created
     tracker = client.create_tracker("Order #9 - Radio", "repairs")
     assert [s["name"] for s in tracker["steps"]] == ["Diagnosis", "Internal QA", "Return"]
+
+
+def test_a_ready_date_is_promised_and_late_trackers_listed(client):
+    tracker = client.create_tracker("Order #10 - Lamp", estimated_ready_at="2001-02-03T04:05:06Z")
+    assert (tracker["estimated_ready_at"], tracker["is_late"]) == (None, True)
+    assert [t["id"] for t in client.list_trackers(late=True)] == [tracker["id"]]
+    promised = client.set_ready_date(tracker["id"], "2099-02-03T04:05:06+00:00")
+    assert (promised["estimated_ready_at"], promised["estimate_source"]) == (
+        "2099-02-03T04:05:06Z", "set")
+    assert list(client.list_trackers(late=True)) == []
+    assert client.set_ready_date(tracker["id"], None)["estimate_source"] is None
 
 
 def test_qr_code_is_a_png_of_the_tracking_url(client):
@@ -172,6 +184,8 @@ def test_the_types_name_every_key_the_api_sends(client):
     template = client.template("3d-printing")
     assert set(template) == tracee_client.Template.__required_keys__
     assert set(template["steps"][0]) == tracee_client.TemplateStep.__required_keys__
+    assert tracee_client.TemplateStep.__optional_keys__ == {"expected_minutes"}
+    assert tracee_client.Step.__optional_keys__ == {"expected_minutes"}
     with pytest.raises(NotFoundError) as failure:
         client.get_tracker(999)
     assert set(failure.value.errors[0]) == tracee_client.ErrorDetail.__required_keys__

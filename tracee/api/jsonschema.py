@@ -10,18 +10,28 @@ import re
 
 import colander
 
-from tracee.api.schemas import QueryBoolean, StrictBoolean, StrictInteger, StrictString
+from tracee.api.schemas import (
+    RFC3339,
+    QueryBoolean,
+    StrictBoolean,
+    StrictDateTime,
+    StrictInteger,
+    StrictString,
+)
 
 _TYPES = {
     StrictString: {"type": "string"},
     StrictInteger: {"type": "integer"},
     StrictBoolean: {"type": "boolean"},
+    # The format alone: schemathesis reads "" and other strings as date-times.
+    StrictDateTime: {"type": "string", "format": "date-time",
+                     "pattern": "^" + RFC3339.pattern.removesuffix(r"\Z") + "$"},
     colander.String: {"type": "string"},
     colander.Int: {"type": "integer"},
     QueryBoolean: {"type": "string", "enum": list(QueryBoolean.CHOICES)},
 }
 # The strict JSON types read null as "not given", so an optional field may be null.
-_NULL_AS_MISSING = (StrictString, StrictInteger, StrictBoolean)
+_NULL_AS_MISSING = (StrictString, StrictInteger, StrictBoolean, StrictDateTime)
 
 
 def _type_schema(typ) -> dict:

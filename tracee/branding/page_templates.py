@@ -140,6 +140,8 @@ def template_context(view: dict, brand, urls: dict, style_nonce: str) -> dict:
             "current_step": current, "is_completed": view["is_completed"],
             "headline": view["headline"], "steps_done": view["done"],
             "steps_total": view["total"], "updated_at": view["iso"](view["updated_at"]),
+            "estimated_ready_at": iso(view["estimate"].ready_at),
+            "is_late": view["estimate"].late,
         },
         "brand": {"display_name": brand.display_name, **values},
         "urls": urls,

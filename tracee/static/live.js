@@ -77,8 +77,36 @@
     return item;
   }
 
+  // The estimate's sentences come translated from the page; a date the
+  // order can no longer keep turns into the "taking longer" sentence at
+  // late-after, even if no change arrives to say so.
+  var estimate = document.querySelector("[data-estimate]");
+
+  function renderEstimate(promise) {
+    if (!estimate) { return; }
+    var lateAfter = promise.late_after ? Date.parse(promise.late_after) : NaN;
+    var late = promise.late || lateAfter < Date.now();
+    estimate.className = "estimate" + (late ? " estimate-late" : "");
+    if (late) {
+      estimate.replaceChildren(estimate.getAttribute("data-late-text"));
+    } else if (promise.ready_at) {
+      estimate.replaceChildren(estimate.getAttribute("data-ready-text") + " ",
+                               time(promise.ready_at, promise.ready_display));
+    }
+    estimate.hidden = !(late || promise.ready_at);
+    if (promise.late_after) { estimate.setAttribute("data-late-after", promise.late_after); }
+  }
+
+  function checkEstimate() {
+    var lateAfter = estimate && Date.parse(estimate.getAttribute("data-late-after") || "");
+    if (lateAfter && lateAfter < Date.now() && !estimate.classList.contains("estimate-late")) {
+      renderEstimate({ late: true });
+    }
+  }
+
   function render(data) {
     if (status) { renderStatus(data); }
+    if (data.estimate) { renderEstimate(data.estimate); }
     var list = document.querySelector("ol.steps");
     if (list && data.steps.length) { list.replaceChildren.apply(list, data.steps.map(renderStep)); }
     var updated = document.querySelector(".card-foot time");
@@ -89,6 +117,7 @@
   }
 
   function schedule() {
+    checkEstimate();
     clearTimeout(timer);
     timer = document.visibilityState === "hidden" ? null : setTimeout(ask, every);
   }

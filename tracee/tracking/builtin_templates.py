@@ -7,6 +7,7 @@ from dataclasses import dataclass
 class StepSpec:
     name: str
     visible: bool = True
+    expected_minutes: int | None = None  # tracee.tracking.estimates
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class Tracker(TrackerState, TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
         Index("ix_trackers_tenant_created", "tenant_id", "created_at"),
+        Index("ix_trackers_tenant_step_due", "tenant_id", "step_due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -72,6 +73,11 @@ class Tracker(TrackerState, TenantScoped, Base):
     # Derived from the steps, kept on the row so lists can filter on it.
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # A ready date the business set (or promised); None: estimated from the steps.
+    ready_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the step under way (or next to start) should end: kept on the row,
+    # like completed_at, so the "late" filter is a comparison (tracking.estimates).
+    step_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     steps: Mapped[list["TrackerStep"]] = relationship(
         order_by="TrackerStep.position",
@@ -114,6 +120,7 @@ class TrackerStep(StepState, TrackerOwned, Base):
     visible: Mapped[bool] = mapped_column(Boolean, default=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expected_minutes: Mapped[int | None] = mapped_column(Integer)
 
     tracker: Mapped[Tracker] = relationship(back_populates="steps")
 
@@ -184,3 +191,4 @@ class TemplateStep(TenantScoped, Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     visible: Mapped[bool] = mapped_column(Boolean, default=True)
+    expected_minutes: Mapped[int | None] = mapped_column(Integer)

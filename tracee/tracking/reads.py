@@ -19,10 +19,10 @@ from tracee.tracking.records import StepRecord, TrackerRecord
 _trackers, _steps, _links = Tracker.__table__, TrackerStep.__table__, TrackingLink.__table__
 _TRACKER_COLUMNS = [_trackers.c[name] for name in (
     "id", "number", "name", "template_slug", "created_at", "updated_at", "completed_at",
-    "event_seq",
+    "event_seq", "ready_by", "step_due_at",
 )] + [_links.c.token]
 _STEP_COLUMNS = [_steps.c[name] for name in (
-    "position", "name", "visible", "started_at", "completed_at"
+    "position", "name", "visible", "started_at", "completed_at", "expected_minutes",
 )]
 _TRACKER_WITH_STEPS = (
     select(*_TRACKER_COLUMNS, *_STEP_COLUMNS)

@@ -20,6 +20,7 @@ class StepRecord(StepState):
     visible: bool = True
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    expected_minutes: int | None = None
 
 
 @dataclass(slots=True)
@@ -32,6 +33,8 @@ class TrackerRecord(TrackerState):
     updated_at: datetime
     completed_at: datetime | None
     event_seq: int
+    ready_by: datetime | None
+    step_due_at: datetime | None
     tracking_token: uuid.UUID
     steps: list[StepRecord]
     # Each step's times as stored, by position: what writes.save_changes

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, func, or_, select
 
+from tracee.db import utcnow
 from tracee.tenancy.scope import require_tenant
 from tracee.text import normalise_name
 from tracee.tracking.models import Tracker, TrackingLink
@@ -17,10 +18,21 @@ MAX_NUMBER_DIGITS = 10
 MAX_INT = 2**31 - 1  # PostgreSQL's integer: a larger literal fails there (a 500)
 
 
-def _matching(query, q: str | None, completed: bool | None):
+def _late(now):
+    """Late as tracking.estimates says: unfinished, and past the set date or, without
+    one, past the active step's due time."""
+    return and_(Tracker.completed_at.is_(None), or_(
+        Tracker.ready_by < now, and_(Tracker.ready_by.is_(None), Tracker.step_due_at < now)))
+
+
+def _matching(query, q: str | None, completed: bool | None, late: bool | None = None):
     if completed is not None:
         done = Tracker.completed_at.is_not(None)
         query = query.where(done if completed else ~done)
+    if late is not None:
+        # NULL due dates make the comparison unknown, not false: coalesce for "not late".
+        late_now = _late(utcnow())
+        query = query.where(late_now if late else ~func.coalesce(late_now, False))
     text = normalise_name(q) if q else ""  # names are stored in this spelling
     if text:
         conditions = [func.lower(Tracker.name).contains(text.lower(), autoescape=True)]
@@ -38,9 +50,10 @@ def _newest_first(query):
 
 
 def search_trackers(session, q: str | None = None, completed: bool | None = None,
-                    page: int = 1, per_page: int = 25) -> tuple[int, list[Tracker]]:
+                    page: int = 1, per_page: int = 25,
+                    late: bool | None = None) -> tuple[int, list[Tracker]]:
     """(how many match, the trackers of ``page``) in the bound tenant."""
-    query = _matching(select(Tracker), q, completed)
+    query = _matching(select(Tracker), q, completed, late)
     # Counted on Tracker itself, scoped exactly like the rows (a count over a
     # subquery once escaped the tenant criteria and counted every tenant's trackers).
     total = session.scalar(query.with_only_columns(func.count(Tracker.id)))
@@ -61,7 +74,8 @@ class Label:
 
 
 def label_rows(session, *, ids: list[int] | None = None, q: str | None = None,
-               completed: bool | None = None, limit: int = 1000) -> list[Label]:
+               completed: bool | None = None, late: bool | None = None,
+               limit: int = 1000) -> list[Label]:
     """The chosen trackers (``ids``), or those matching the list's filter, newest first.
 
     Plain columns in one query: no steps, no ORM objects, for a sheet of hundreds.
@@ -71,5 +85,6 @@ def label_rows(session, *, ids: list[int] | None = None, q: str | None = None,
         TrackingLink,
         and_(TrackingLink.tenant_id == Tracker.tenant_id, TrackingLink.tracker_id == Tracker.id),
     ).where(Tracker.tenant_id == tenant_id)
-    query = _matching(query, q, completed) if ids is None else query.where(Tracker.id.in_(ids))
+    query = _matching(query, q, completed, late) if ids is None else query.where(
+        Tracker.id.in_(ids))
     return [Label(*row) for row in session.execute(_newest_first(query).limit(limit))]

@@ -10,6 +10,7 @@ from tracee.tenancy.scope import bound_tenant
 from tracee.tenancy.service import SLUG_RE
 from tracee.text import InvalidName, clean_name, name_key
 from tracee.tracking.builtin_templates import BUILTIN_TEMPLATES, StepSpec, TemplateSpec
+from tracee.tracking.estimates import MAX_EXPECTED_MINUTES
 from tracee.tracking.models import TemplateStep, WorkflowTemplate
 
 MAX_STEPS = 50
@@ -40,7 +41,7 @@ def _named(field: str, text: str) -> str:
 
 
 def _as_spec(row: WorkflowTemplate) -> TemplateSpec:
-    steps = tuple(StepSpec(s.name, s.visible) for s in row.steps)
+    steps = tuple(StepSpec(s.name, s.visible, s.expected_minutes) for s in row.steps)
     return TemplateSpec(row.slug, row.name, steps, builtin=False)
 
 
@@ -59,14 +60,23 @@ def list_templates(session) -> list[TemplateSpec]:
 def _checked_steps(steps: list[StepSpec]) -> list[StepSpec]:
     if not 1 <= len(steps) <= MAX_STEPS:
         raise InvalidTemplate("steps", f"a template has 1 to {MAX_STEPS} steps")
-    steps = [StepSpec(_named(f"steps.{i}.name", s.name), s.visible) for i, s in enumerate(steps)]
+    steps = [StepSpec(_named(f"steps.{i}.name", s.name), s.visible,
+                      _expected(f"steps.{i}.expected_minutes", s.expected_minutes))
+             for i, s in enumerate(steps)]
     if len({name_key(s.name) for s in steps}) != len(steps):
         raise InvalidTemplate("steps", "step names must be distinct")
     return steps
 
 
+def _expected(field: str, minutes: int | None) -> int | None:
+    if minutes is not None and not 1 <= minutes <= MAX_EXPECTED_MINUTES:
+        raise InvalidTemplate(field, f"{field} must be 1 to {MAX_EXPECTED_MINUTES} minutes")
+    return minutes
+
+
 def _rows(steps: list[StepSpec]) -> list[TemplateStep]:
-    return [TemplateStep(position=i, name=s.name, visible=s.visible)
+    return [TemplateStep(position=i, name=s.name, visible=s.visible,
+                         expected_minutes=s.expected_minutes)
             for i, s in enumerate(steps, start=1)]
 
 

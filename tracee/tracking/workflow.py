@@ -13,6 +13,7 @@ from tracee.db import utcnow
 from tracee.tenancy.models import allocate_tracker_id
 from tracee.tenancy.scope import TenantScopeError, require_tenant
 from tracee.text import InvalidName, clean_name, name_key
+from tracee.tracking.estimates import step_due_at
 from tracee.tracking.records import StepRecord, TrackerRecord
 from tracee.tracking.templates import find_template
 from tracee.tracking.writes import (
@@ -22,6 +23,7 @@ from tracee.tracking.writes import (
     number_taken,
     numbers_below,
     save_changes,
+    save_ready_by,
 )
 
 START, COMPLETE = "start", "complete"
@@ -130,7 +132,7 @@ def _event(
 
 def create_tracker(
     session, tenant_id: int, name: str, actor: Actor, template: str | None = None,
-    number: int | None = None,
+    number: int | None = None, ready_by=None,
 ) -> TrackerRecord:
     """Create a tracker with its steps, link and first event.
 
@@ -157,12 +159,16 @@ def create_tracker(
         updated_at=now,
         completed_at=None,
         event_seq=0,
+        ready_by=ready_by,
+        step_due_at=None,
         tracking_token=uuid.uuid4(),
         steps=[
-            StepRecord(position=i, name=s.name, visible=s.visible)
+            StepRecord(position=i, name=s.name, visible=s.visible,
+                       expected_minutes=s.expected_minutes)
             for i, s in enumerate(spec.steps if spec else (), start=1)
         ],
     )
+    tracker.step_due_at = step_due_at(tracker)
     insert_tracker(session, tracker, _event(tracker, "tracker.created", actor, now))
     return tracker
 
@@ -233,6 +239,7 @@ def apply_action(session, tracker: TrackerRecord, process: str, action: str, act
     last = tracker.steps[-1]
     tracker.completed_at = last.completed_at
     tracker.updated_at = now
+    tracker.step_due_at = step_due_at(tracker)
     # The update's own step carries the action: its event is the one status
     # change a webhook reports (closing earlier steps or resetting later
     # ones are part of it). Without one, the last change stands for it.
@@ -246,4 +253,14 @@ def apply_action(session, tracker: TrackerRecord, process: str, action: str, act
     if tracker.completed_at is not None:
         events.append(_event(tracker, "tracker.completed", actor, now))
     save_changes(session, tracker, events)
+    return True
+
+
+def set_ready_by(session, tracker: TrackerRecord, ready_by, actor: Actor) -> bool:
+    """Promise (or, with None, stop promising) a ready date; return whether it changed."""
+    if ready_by == tracker.ready_by:
+        return False
+    now = utcnow()
+    tracker.ready_by, tracker.updated_at = ready_by, now
+    save_ready_by(session, tracker, _event(tracker, "tracker.estimate_set", actor, now))
     return True

@@ -34,7 +34,7 @@ _SQLITE_LOCK = update(_trackers).where(_OWN_TRACKER).values(event_seq=_trackers.
 _LOCKED_TRACKER = (
     select(*(_trackers.c[name] for name in (
         "id", "number", "name", "template_slug", "created_at", "updated_at", "completed_at",
-        "event_seq",
+        "event_seq", "ready_by", "step_due_at",
     )), _links.c.token)
     .join(_links, (_links.c.tenant_id == _trackers.c.tenant_id)
           & (_links.c.tracker_id == _trackers.c.id))
@@ -46,7 +46,7 @@ _LOCKED_TRACKER = (
 # own statement once the lock is held, they are current.
 _STEPS = (
     select(_steps.c.position, _steps.c.name, _steps.c.visible, _steps.c.started_at,
-           _steps.c.completed_at)
+           _steps.c.completed_at, _steps.c.expected_minutes)
     .where(_OWN_STEPS)
     .order_by(_steps.c.position)
 )
@@ -90,6 +90,12 @@ _UPDATE_TRACKER = (
     update(_trackers)
     .where(_OWN_TRACKER)
     .values(completed_at=bindparam("new_completed_at"), updated_at=bindparam("new_updated_at"),
+            event_seq=bindparam("new_event_seq"), step_due_at=bindparam("new_step_due_at"))
+)
+_SET_READY_BY = (
+    update(_trackers)
+    .where(_OWN_TRACKER)
+    .values(ready_by=bindparam("new_ready_by"), updated_at=bindparam("new_updated_at"),
             event_seq=bindparam("new_event_seq"))
 )
 
@@ -130,6 +136,7 @@ def insert_tracker(session, tracker: TrackerRecord, first_event: dict) -> None:
         "name": tracker.name, "template_slug": tracker.template_slug,
         "created_at": tracker.created_at, "updated_at": tracker.updated_at,
         "completed_at": tracker.completed_at, "event_seq": tracker.event_seq,
+        "ready_by": tracker.ready_by, "step_due_at": tracker.step_due_at,
     })
     if tracker.steps:
         connection.execute(_INSERT_STEPS, [_step_row(owner, s) for s in tracker.steps])
@@ -169,15 +176,32 @@ def save_changes(session, tracker: TrackerRecord, events: list[dict]) -> None:
         connection.execute(_INSERT_STEPS, [_step_row(owner, s) for s in added])
     connection.execute(_UPDATE_TRACKER, {
         **where, "new_completed_at": tracker.completed_at, "new_updated_at": tracker.updated_at,
+        "new_event_seq": tracker.event_seq, "new_step_due_at": tracker.step_due_at,
+    })
+    _record_events(session, connection, owner, tracker, events)
+    tracker.mark_stored()
+
+
+def save_ready_by(session, tracker: TrackerRecord, event: dict) -> None:
+    """Write the tracker's promised ready date, with the event that records it."""
+    owner = {"tenant_id": require_tenant(session), "tracker_id": tracker.id}
+    connection = session.connection()
+    connection.execute(_SET_READY_BY, {
+        "owner_tenant": owner["tenant_id"], "owner_tracker": tracker.id,
+        "new_ready_by": tracker.ready_by, "new_updated_at": tracker.updated_at,
         "new_event_seq": tracker.event_seq,
     })
+    _record_events(session, connection, owner, tracker, [event])
+
+
+def _record_events(session, connection, owner: dict, tracker: TrackerRecord, events) -> None:
     if events:
         connection.execute(_INSERT_EVENTS, [{**owner, **event} for event in events])
-    tracker.mark_stored()
     # Which pages change at commit (tracee.progress_front raises their version then).
     session.info.setdefault(CHANGED_TRACKERS, {})[str(tracker.tracking_token)] = tracker.event_seq
 
 
 def _step_row(owner: dict, step: StepRecord) -> dict:
     return {**owner, "position": step.position, "name": step.name, "visible": step.visible,
-            "started_at": step.started_at, "completed_at": step.completed_at}
+            "started_at": step.started_at, "completed_at": step.completed_at,
+            "expected_minutes": step.expected_minutes}

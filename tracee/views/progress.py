@@ -21,12 +21,23 @@ from tracee.views.tracking import (
 )
 
 
+def _estimate(view: dict) -> dict:
+    promised = view["estimate"]
+    return {
+        "late": promised.late,
+        "ready_at": iso(promised.ready_at),
+        "ready_display": _display_time(promised.ready_at),
+        "late_after": iso(promised.late_after),
+    }
+
+
 def progress_body(view: dict) -> dict:
     return {
         "headline": view["headline"],
         "is_completed": view["is_completed"],
         "done": view["done"],
         "total": view["total"],
+        "estimate": _estimate(view),
         "updated_at": iso(view["updated_at"]),
         "updated_display": _display_time(view["updated_at"]),
         "steps": [

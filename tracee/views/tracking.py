@@ -7,8 +7,10 @@ from pyramid.view import view_config
 from tracee.api.v1.representation import iso
 from tracee.branding.page_templates import render_custom, template_context
 from tracee.branding.qr import qr_response, requested_size
+from tracee.db import utcnow
 from tracee.front_cache import mark_immutable
 from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
+from tracee.tracking.estimates import estimate
 from tracee.tracking.models import COMPLETED, IN_PROGRESS
 
 STATUS_LABELS = {"pending": "Waiting", IN_PROGRESS: "In progress", COMPLETED: "Done"}
@@ -71,6 +73,7 @@ def _public_view(context: TrackerResource, request) -> dict:
         "total": len(steps),
         "headline": headline,
         "is_completed": tracker.is_completed,
+        "estimate": estimate(tracker, utcnow()),
         "updated_at": tracker.updated_at,
         "iso": iso,
         "display_time": _display_time,

@@ -4,6 +4,8 @@ A tracker may be an ORM Tracker (lists) or a TrackerRecord (reads, changes):
 they share TrackerState and StepState.
 """
 
+from tracee.db import utcnow
+from tracee.tracking.estimates import estimate
 from tracee.tracking.models import StepState, TrackerState
 
 
@@ -14,7 +16,7 @@ def iso(value):
 
 
 def _step(step: StepState) -> dict:
-    return {
+    shown = {
         "name": step.name,
         "order": step.position,
         "visible": step.visible,
@@ -22,6 +24,15 @@ def _step(step: StepState) -> dict:
         "started_at": iso(step.started_at),
         "completed_at": iso(step.completed_at),
     }
+    return _with_expected(shown, step.expected_minutes)
+
+
+def _with_expected(shown: dict, minutes: int | None) -> dict:
+    """A step's expected duration only where one is set: the steps of the
+    documented examples (which have none) stay exactly as documented."""
+    if minutes is not None:
+        shown["expected_minutes"] = minutes
+    return shown
 
 
 def _history_entry(step: StepState) -> dict:
@@ -36,6 +47,7 @@ def _history_entry(step: StepState) -> dict:
 def tracker_summary(tracker: TrackerState, urls) -> dict:
     current = tracker.current_step()
     token = tracker.tracking_token
+    promised = estimate(tracker, utcnow())
     return {
         "id": tracker.id,
         "number": tracker.number,
@@ -48,6 +60,9 @@ def tracker_summary(tracker: TrackerState, urls) -> dict:
         "qr_code_url": urls.api_qr(tracker.id),
         "current_process": current.name if current else None,
         "is_completed": tracker.is_completed,
+        "estimated_ready_at": iso(promised.ready_at),
+        "estimate_source": promised.source,
+        "is_late": promised.late,
         "created_at": iso(tracker.created_at),
         "updated_at": iso(tracker.updated_at),
     }
@@ -67,7 +82,8 @@ def template_json(spec) -> dict:
         "name": spec.name,
         "builtin": spec.builtin,
         "steps": [
-            {"name": s.name, "order": i, "visible": s.visible}
+            _with_expected({"name": s.name, "order": i, "visible": s.visible},
+                           s.expected_minutes)
             for i, s in enumerate(spec.steps, start=1)
         ],
     }

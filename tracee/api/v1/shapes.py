@@ -12,8 +12,9 @@ TIME = {"type": "string", "format": "date-time"}
 STEP_STATUS = {"type": "string", "enum": [PENDING, IN_PROGRESS, COMPLETED]}
 
 
-def _object(properties: dict, **extra) -> dict:
-    return {"type": "object", "required": list(properties), "properties": properties, **extra}
+def _object(properties: dict, properties_optional: dict | None = None, **extra) -> dict:
+    return {"type": "object", "required": list(properties),
+            "properties": {**properties, **(properties_optional or {})}, **extra}
 
 
 TRACKER_SUMMARY = _object({
@@ -30,9 +31,22 @@ TRACKER_SUMMARY = _object({
     "current_process": {"type": ["string", "null"],
                         "description": "the step started last, if any"},
     "is_completed": {"type": "boolean"},
+    "estimated_ready_at": {
+        **NULLABLE_TIME,
+        "description": "when the order should be ready: the date the business set, else "
+                       "from the steps' expected durations; null when finished, when a "
+                       "duration is unknown, or while a step runs past its expectation"},
+    "estimate_source": {"type": ["string", "null"], "enum": ["set", "expected", None],
+                        "description": "set: the business's date; expected: from the steps"},
+    "is_late": {"type": "boolean",
+                "description": "unfinished, and a step has run past its expected duration "
+                               "or the set date has passed"},
     "created_at": TIME,
     "updated_at": TIME,
 })
+EXPECTED_MINUTES = {"type": "integer", "minimum": 1,
+                    "description": "how long the step usually takes, in minutes; "
+                                   "absent when not set"}
 
 HISTORY_ENTRY = _object({
     "process": {"type": "string"},
@@ -48,7 +62,7 @@ TRACKER_STEP = _object({
     "status": STEP_STATUS,
     "started_at": NULLABLE_TIME,
     "completed_at": NULLABLE_TIME,
-})
+}, properties_optional={"expected_minutes": EXPECTED_MINUTES})
 
 TRACKER = {
     **TRACKER_SUMMARY,
@@ -69,7 +83,7 @@ TEMPLATE = _object({
         "name": {"type": "string"},
         "order": {"type": "integer", "minimum": 1},
         "visible": {"type": "boolean"},
-    })},
+    }, properties_optional={"expected_minutes": EXPECTED_MINUTES})},
 })
 
 CLIENT = _object({
@@ -167,6 +181,9 @@ _SUMMARY_EXAMPLE = {
     "qr_code_url": "https://tracee.app/api/v1/trackers/42/qr/",
     "current_process": None,
     "is_completed": False,
+    "estimated_ready_at": None,
+    "estimate_source": None,
+    "is_late": False,
     "created_at": "2026-01-31T09:58:00Z",
     "updated_at": "2026-01-31T09:58:00Z",
 }

@@ -4,12 +4,20 @@ import colander
 
 from tracee.api.errors import api_error
 from tracee.api.openapi import operation
-from tracee.api.schemas import SLUG_RE, StrictBoolean, json_body, slug_node, text_node
+from tracee.api.schemas import (
+    SLUG_RE,
+    StrictBoolean,
+    StrictInteger,
+    json_body,
+    slug_node,
+    text_node,
+)
 from tracee.api.v1.representation import template_json
 from tracee.api.v1.services import api_service
 from tracee.api.v1.shapes import TEMPLATE_EXAMPLE, ref
 from tracee.text import name_key
 from tracee.tracking.builtin_templates import StepSpec
+from tracee.tracking.estimates import MAX_EXPECTED_MINUTES
 from tracee.tracking.templates import (
     MAX_STEPS,
     InvalidTemplate,
@@ -26,6 +34,9 @@ template = api_service("template", "/templates/{slug}")
 class StepSchema(colander.MappingSchema):
     name = text_node(200)
     visible = colander.SchemaNode(StrictBoolean(), missing=True)
+    expected_minutes = colander.SchemaNode(
+        StrictInteger(), missing=None, validator=colander.Range(1, MAX_EXPECTED_MINUTES),
+        description="how long the step usually takes, for the customer's estimate")
 
 
 def _distinct_names(node, steps):
@@ -68,7 +79,7 @@ def list_all(request):
 def create(request):
     """A workflow of the tenant's own; step names are distinct, ignoring case and spacing."""
     data = request.validated
-    steps = [StepSpec(s["name"], s["visible"]) for s in data["steps"]]
+    steps = [StepSpec(s["name"], s["visible"], s["expected_minutes"]) for s in data["steps"]]
     try:
         spec = create_template(request.db, data["slug"], data["name"], steps)
     except TemplateExists:

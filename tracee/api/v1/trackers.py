@@ -1,4 +1,4 @@
-"""/trackers/ and /trackers/{id}/: create, list, read."""
+"""/trackers/ and /trackers/{id}/: create, list, read, and set a ready date."""
 
 import colander
 
@@ -7,9 +7,11 @@ from tracee.api.openapi import operation
 from tracee.api.pagination import PageQuery, paginate
 from tracee.api.schemas import (
     QueryBoolean,
+    StrictDateTime,
     StrictString,
     as_name,
     json_body,
+    json_merge_body,
     path_id,
     positive_int_node,
     printable,
@@ -29,20 +31,39 @@ from tracee.api.v1.shapes import (
 from tracee.tracking.reads import read_tracker
 from tracee.tracking.records import TrackerRecord
 from tracee.tracking.search import search_trackers
-from tracee.tracking.workflow import WorkflowError, create_tracker, tracker_for_update
+from tracee.tracking.workflow import (
+    WorkflowError,
+    create_tracker,
+    set_ready_by,
+    tracker_for_update,
+)
 
 trackers = api_service("trackers", "/trackers")
 tracker = api_service("tracker", "/trackers/{id}")
+
+
+def _ready_date_node():
+    return colander.SchemaNode(
+        StrictDateTime(), missing=None,
+        description="a ready date the business promises, shown to the customer in place of "
+                    "the estimate from expected durations; null clears it")
 
 
 class TrackerCreate(colander.MappingSchema):
     name = text_node(200)
     template = slug_node(missing=None)
     number = positive_int_node(missing=None)
+    estimated_ready_at = _ready_date_node()
+
+
+class TrackerUpdate(colander.MappingSchema):
+    estimated_ready_at = _ready_date_node()
 
 
 class TrackerQuery(PageQuery):
     completed = colander.SchemaNode(QueryBoolean(), missing=None)
+    late = colander.SchemaNode(QueryBoolean(), missing=None,
+                               description="unfinished and running late (see is_late)")
     # printable: a NUL would reach PostgreSQL's LIKE and fail there (a 500).
     # as_name: searched in the spelling names are stored in.
     q = colander.SchemaNode(
@@ -88,6 +109,7 @@ def create(request):
             request.context.actor,
             template=data["template"],
             number=data["number"],
+            ready_by=data["estimated_ready_at"],
         )
     except WorkflowError as exc:
         raise domain_error(exc) from None
@@ -104,10 +126,12 @@ def list_trackers(request):
     """Newest first, a page at a time; ``q`` matches the name or the order number."""
     params = request.validated
     page, per_page = params["page"], params["per_page"]
-    total, rows = search_trackers(request.db, params["q"], params["completed"], page, per_page)
+    total, rows = search_trackers(request.db, params["q"], params["completed"], page, per_page,
+                                  late=params["late"])
     filters = {}
-    if params["completed"] is not None:
-        filters["completed"] = "true" if params["completed"] else "false"
+    for flag in ("completed", "late"):
+        if params[flag] is not None:
+            filters[flag] = "true" if params[flag] else "false"
     if params["q"]:
         filters["q"] = params["q"]
     paginate(request, "/api/v1/trackers/", params, total, filters)
@@ -119,3 +143,15 @@ def list_trackers(request):
 def read(request):
     """The tracker with its ``history`` (the steps started, in order) and every step."""
     return tracker_detail(load_tracker(request), request.urls)
+
+
+@tracker.patch(validators=(json_merge_body(TrackerUpdate()),))
+@operation(200, ref("Tracker"), "Update a tracker", example=TRACKER_EXAMPLE)
+def update(request):
+    """Set the ready date promised to the customer (``estimated_ready_at``), or clear it
+    with ``null`` to show the estimate from the steps' expected durations again."""
+    found = load_tracker(request, lock=True)
+    if "estimated_ready_at" in request.validated:
+        set_ready_by(request.db, found, request.validated["estimated_ready_at"],
+                     request.context.actor)
+    return tracker_detail(found, request.urls)

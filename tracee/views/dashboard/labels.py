@@ -55,7 +55,7 @@ def _chosen_ids(request) -> list[int] | None:
 def labels(context, request):
     q, status = list_filter(request)
     ids = _chosen_ids(request)
-    rows = label_rows(request.db, ids=ids, q=q, completed=FILTERS[status], limit=MAX_LABELS)
+    rows = label_rows(request.db, ids=ids, q=q, limit=MAX_LABELS, **FILTERS[status])
     tracking = request.urls.tracking
     sheet = [{"label": row, "qr": _data_uri(tracking(row.token))} for row in rows]
     return page(context, request, "trackers", sheet=sheet, chosen=ids is not None, q=q,

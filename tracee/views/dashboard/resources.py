@@ -227,6 +227,10 @@ class BrandingSection(Node):
     pass
 
 
+class AnalyticsSection(Node):
+    pass
+
+
 class SettingsSection(Node):
     children = {
         "api-keys": ApiKeysSection, "team": TeamSection,
@@ -235,7 +239,8 @@ class SettingsSection(Node):
 
 
 class TenantArea(Node):
-    children = {"trackers": TrackersSection, "settings": SettingsSection}
+    children = {"trackers": TrackersSection, "settings": SettingsSection,
+                "analytics": AnalyticsSection}
     tenant = None  # set per instance (below), in place of Node's property
 
     def __init__(self, tenant: Tenant, parent, acl: list, request_db):

@@ -14,6 +14,7 @@ from pyramid.view import view_config
 from tracee.accounts.permissions import EDIT_SETTINGS, VIEW
 from tracee.accounts.signup import slug_from
 from tracee.tracking.builtin_templates import StepSpec
+from tracee.tracking.estimates import MAX_EXPECTED_MINUTES
 from tracee.tracking.templates import (
     MAX_STEPS,
     InvalidTemplate,
@@ -34,13 +35,29 @@ def _template_path(request, context, slug: str) -> str:
 
 
 def _field_errors(exc: InvalidTemplate) -> dict:
-    """The domain's field (``steps.3.name``) as the form's (``step-3``)."""
+    """The domain's field (``steps.3.name``) as the form's (``step-3``, ``step-3-hours``)."""
     parts = exc.field.split(".")
     key = f"step-{parts[1]}" if parts[0] == "steps" and len(parts) == 3 else exc.field
     message = str(exc)
-    if key.startswith("step-"):
+    if key.startswith("step-") and parts[2] == "expected_minutes":
+        key, message = key + "-hours", "Expected hours must be more than 0 and at most " \
+            f"{MAX_EXPECTED_MINUTES // 60}"
+    elif key.startswith("step-"):
         message = "Step name " + message.split(" ", 1)[1]
     return {key: message[0].upper() + message[1:] + ".", "form": NOTHING_SAVED}
+
+
+def _minutes(hours: str, index: int) -> int | None:
+    """The editor's "expected hours" (blank: none) as the minutes a step stores."""
+    if not hours.strip():
+        return None
+    try:
+        value = float(hours.replace(",", "."))
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_EXPECTED_MINUTES / 60:
+        raise InvalidTemplate(f"steps.{index}.expected_minutes", "out of range")
+    return max(1, round(value * 60))
 
 
 @view_config(route_name="dashboard", context=TemplatesSection, permission=VIEW,
@@ -89,6 +106,12 @@ def new_template(context, request):
 class Row:
     name: str
     visible: bool
+    hours: str = ""  # as typed: blank, or hours with decimals (0.5 is half an hour)
+
+    @classmethod
+    def of(cls, step: StepSpec) -> "Row":
+        minutes = step.expected_minutes
+        return cls(step.name, step.visible, "" if minutes is None else f"{minutes / 60:g}")
 
 
 def _posted_rows(post) -> tuple[list[Row], str | None]:
@@ -106,7 +129,8 @@ def _posted_rows(post) -> tuple[list[Row], str | None]:
         except ValueError:
             order = i + 1
         ordered.append((order, i, Row(post.get(f"step-{i}-name", "")[:1000],
-                                      bool(post.get(f"step-{i}-visible")))))
+                                      bool(post.get(f"step-{i}-visible")),
+                                      post.get(f"step-{i}-hours", "")[:20])))
     rows = [row for _, _, row in sorted(ordered, key=lambda t: t[:2])]
     move = post.get("move", "")
     index, _, direction = move.partition(":")
@@ -117,14 +141,14 @@ def _posted_rows(post) -> tuple[list[Row], str | None]:
             rows[i], rows[j] = rows[j], rows[i]
     new_name = post.get("new-name", "")[:1000]
     if new_name.strip():
-        rows.append(Row(new_name, bool(post.get("new-visible"))))
+        rows.append(Row(new_name, bool(post.get("new-visible")), post.get("new-hours", "")[:20]))
     return rows, None
 
 
 def _template_page(context, request, **values) -> dict:
     spec = context.template
     values.setdefault("name", spec.name)
-    values.setdefault("rows", [Row(s.name, s.visible) for s in spec.steps])
+    values.setdefault("rows", [Row.of(s) for s in spec.steps])
     values.setdefault("errors", {})
     return page(context, request, "templates", template=spec,
                    can_edit=request.has_permission(EDIT_SETTINGS, context),
@@ -150,7 +174,8 @@ def edit_template(context, request):
     if not errors:
         try:
             update_template(request.db, context.template.slug, name,
-                            [StepSpec(r.name, r.visible) for r in rows])
+                            [StepSpec(r.name, r.visible, _minutes(r.hours, i))
+                             for i, r in enumerate(rows)])
         except InvalidTemplate as exc:
             errors = _field_errors(exc)
     if errors:

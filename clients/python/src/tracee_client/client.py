@@ -97,20 +97,24 @@ class TraceeClient:
         template: str | None = None,
         *,
         number: int | None = None,
+        estimated_ready_at: str | None = None,
         idempotency_key: str | None = None,
     ) -> Tracker:
         """Create a tracker; ``template`` is a template slug such as ``"3d-printing"``.
 
         ``number`` sets the order number (by default it is taken from a
-        ``#1234`` in the name, or the next free one). ``idempotency_key``
-        replaces the generated one, e.g. to retry a create from another
-        process safely.
+        ``#1234`` in the name, or the next free one). ``estimated_ready_at``
+        (RFC 3339 with an offset, e.g. ``"2026-03-01T17:00:00Z"``) is a ready
+        date promised to the customer. ``idempotency_key`` replaces the
+        generated one, e.g. to retry a create from another process safely.
         """
         data: dict[str, Any] = {"name": name}
         if template:
             data["template"] = template
         if number is not None:
             data["number"] = number
+        if estimated_ready_at is not None:
+            data["estimated_ready_at"] = estimated_ready_at
         return cast(Tracker, self._post("/api/v1/trackers/", data, idempotency_key))
 
     def update_status(
@@ -134,24 +138,34 @@ class TraceeClient:
         path = f"/api/v1/trackers/{_segment(tracker_id)}/"
         return cast(Tracker, _json(self._request("GET", path)))
 
+    def set_ready_date(self, tracker_id: int | str, when: str | None) -> Tracker:
+        """Promise the customer a ready date (RFC 3339 with an offset), or with
+        ``None`` go back to the estimate from the steps' expected durations."""
+        path = f"/api/v1/trackers/{_segment(tracker_id)}/"
+        response = self._request("PATCH", path, json={"estimated_ready_at": when})
+        return cast(Tracker, _json(response))
+
     # --- the rest of the API ---------------------------------------------------------
 
     def list_trackers(
         self,
         *,
         completed: bool | None = None,
+        late: bool | None = None,
         q: str | None = None,
         per_page: int | None = None,
     ) -> Iterator[TrackerSummary]:
         """Every tracker, newest first, fetched a page at a time as you iterate.
 
         ``completed`` keeps only finished (True) or unfinished (False) ones,
-        ``q`` matches the name or the order number, ``per_page`` (1-100)
-        sets the page size. Pages are followed through the ``Link`` header.
+        ``late`` only those running late (True) or not (False), ``q`` matches
+        the name or the order number, ``per_page`` (1-100) sets the page
+        size. Pages are followed through the ``Link`` header.
         """
         filters: dict[str, str] = {}
-        if completed is not None:
-            filters["completed"] = "true" if completed else "false"
+        for name, flag in (("completed", completed), ("late", late)):
+            if flag is not None:
+                filters[name] = "true" if flag else "false"
         if q is not None:
             filters["q"] = q
         if per_page is not None:

@@ -24,15 +24,20 @@ class HistoryEntry(TypedDict):
     completed_at: Optional[str]
 
 
-class Step(TypedDict):
-    """One step of a tracker's workflow, started or not."""
-
+class _StepRequired(TypedDict):
     name: str
     order: int
     visible: bool
     status: StepStatus
     started_at: Optional[str]
     completed_at: Optional[str]
+
+
+class Step(_StepRequired, total=False):
+    """One step of a tracker's workflow, started or not; ``expected_minutes``
+    only when the step was given an expected duration."""
+
+    expected_minutes: int
 
 
 class TrackerSummary(TypedDict):
@@ -49,6 +54,9 @@ class TrackerSummary(TypedDict):
     qr_code_url: str
     current_process: Optional[str]
     is_completed: bool
+    estimated_ready_at: Optional[str]
+    estimate_source: Optional[Literal["set", "expected"]]
+    is_late: bool
     created_at: str
     updated_at: str
 
@@ -60,10 +68,16 @@ class Tracker(TrackerSummary):
     steps: list[Step]
 
 
-class TemplateStep(TypedDict):
+class _TemplateStepRequired(TypedDict):
     name: str
     order: int
     visible: bool
+
+
+class TemplateStep(_TemplateStepRequired, total=False):
+    """A template's step; ``expected_minutes`` only when one is set."""
+
+    expected_minutes: int
 
 
 class Template(TypedDict):
@@ -80,9 +94,11 @@ class _StepInputRequired(TypedDict):
 
 
 class StepInput(_StepInputRequired, total=False):
-    """A step given to ``create_template``; ``visible`` defaults to true."""
+    """A step given to ``create_template``; ``visible`` defaults to true,
+    ``expected_minutes`` (for the customer's estimate) to none."""
 
     visible: bool
+    expected_minutes: int
 
 
 class ErrorDetail(TypedDict):
