@@ -426,18 +426,18 @@ def measure_search(runner: Runner, stack, port: int, workers: int, args, overrid
 
 def measure_alone(name: str, runner: Runner, stack, port: int, workers: int, args, overrides,
                   databases: list) -> dict:
-    """One of the lines that need a database of their own."""
+    """One of the lines that need a database of their own; the webhook lines on free ports."""
     if name == "search":
         return measure_search(runner, stack, port, workers, args, overrides, databases)
     if name == "delivery":
         settings = {**overrides, "tracee.webhooks.allow_http": "true",
                     "tracee.webhooks.allow_private_targets": "true"}
         ini = app_config(args.app_root, settings, "worker")
-        return webhooks.measure_delivery(port, args.rounds, ini, server_env_base(), RESULTS,
-                                         databases)
+        return webhooks.measure_delivery(webhooks.free_port(), args.rounds, ini,
+                                         server_env_base(), RESULTS, databases)
     return webhooks.measure_status_webhook(
-        runner, lambda db: start_app(stack, "app-status-webhook", db, port, workers,
-                                     args.app_root, overrides),
+        runner, lambda db: start_app(stack, "app-status-webhook", db, webhooks.free_port(),
+                                     workers, args.app_root, overrides),
         Workload, args.rounds, databases)
 
 

@@ -8,6 +8,7 @@ docs/performance.md for the method.
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,13 @@ DELIVERY_TARGET = 0.5  # worker deliveries/s over the floor's posts/s, at least
 STATUS_WEBHOOK_TARGET = 1.1  # a status update with one endpoint costs at most this much more
 TRACKERS_PER_TENANT = 100  # status-webhook: 100k trackers, so no round repeats a tracker
 BENCH_WEBHOOK_KEY = "YmVuY2gtd2ViaG9va3Mtb25seS0wMTIzNDU2Nzg5YWI="  # a Fernet key, bench only
+
+
+def free_port() -> int:
+    """A port no one listens on now: other benchmarks may be running on this machine."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def log(message: str) -> None:
