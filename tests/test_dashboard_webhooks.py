@@ -299,3 +299,20 @@ def test_role_table(app, registry, tenant, other_tenant, database, who):
         assert answer.headers["Cache-Control"] == "no-store"
     if who not in ("owner", "admin"):
         assert endpoints(database) == before
+
+
+def test_another_tenants_endpoint_is_not_found(app, registry, tenant, other_tenant, database):
+    app.post_json("/api/v1/webhooks/", {"url": URL}, headers=tenant.headers, status=201)
+    make_user(registry, "owner@globex.test", other_tenant.id, "owner")
+    log_in(app, "owner@globex.test")
+    theirs = "/dashboard/globex/settings/webhooks/1/"
+    token = csrf(app, "/dashboard/globex/settings/webhooks/")
+    for view in ("", "deliveries", "delete"):
+        app.get(theirs + view, status=404)
+    for view in ("", "rotate", "test", "delete", "retry"):
+        app.post(theirs + view, {"csrf_token": token, "url": URL, "events": "tracker.created",
+                                 "delivery": "1"}, status=404)
+    for odd in (2**40, "%C2%B2", "-1", "1.0"):
+        app.get(f"/dashboard/globex/settings/webhooks/{odd}/", status=404)
+    assert [e.url for e in endpoints(database)] == [URL]
+    assert "No endpoints yet." in app.get("/dashboard/globex/settings/webhooks/").text
