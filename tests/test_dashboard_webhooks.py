@@ -316,3 +316,11 @@ def test_another_tenants_endpoint_is_not_found(app, registry, tenant, other_tena
         app.get(f"/dashboard/globex/settings/webhooks/{odd}/", status=404)
     assert [e.url for e in endpoints(database)] == [URL]
     assert "No endpoints yet." in app.get("/dashboard/globex/settings/webhooks/").text
+
+
+def test_what_an_endpoint_holds_is_shown_escaped(app, owner):
+    hostile = 'https://hooks.example.com/"><script>alert(1)</script>'
+    add(app, hostile, description="<b>bold</b>")
+    for page in (app.get(HOOKS), app.get(HOOKS + "1/"), app.get(HOOKS + "1/delete")):
+        assert "<script>alert(1)" not in page.text and "<b>bold" not in page.text
+    assert "&lt;script&gt;alert(1)" in app.get(HOOKS).text
