@@ -22,7 +22,12 @@
 6. Prints the table and the targets (met / NOT MET), writes bench-results/,
    stops the servers and drops the databases.
 
-``--only search`` runs step 5 alone (its database and one app server).
+7. Webhooks (bench/webhooks.py): the worker delivering to a local receiver
+   against a bare loop posting the same signed requests, and a status update
+   for tenants with a subscribed endpoint against tenants without one.
+
+``--only search``, ``--only delivery`` and ``--only status-webhook`` (or
+several, comma-separated) run those lines alone, each on its own database.
 
 See docs/performance.md for what is measured and why.
 """
@@ -41,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import data, servers, wrk
+from bench import data, servers, webhooks, wrk
 from bench.wrk import Request
 
 ROOT = servers.ROOT
@@ -54,6 +59,7 @@ PACED_CONNECTIONS = 16  # paced runs: enough idle connections to send on schedul
 SAMPLE = 48_000  # distinct trackers / tokens per workload
 SEARCH_TENANTS = {"100k": (1, 100_000), "1k": (2, 1_000)}  # scale -> (tenant, trackers)
 SEARCH_TARGET = 1.5  # at most this much slower for the 100k tenant than for the 1k one
+ALONE = ("search", "delivery", "status-webhook")  # lines --only runs by themselves
 
 
 def log(message: str) -> None:
@@ -308,9 +314,13 @@ class Runner:
         return {label: Measurement.combined(runs) for label, runs in rounds.items()}
 
 
-def server_env(db: data.BenchDatabase) -> dict:
-    return {"DATABASE_URL": db.app_dsn, "REDIS_URL": REDIS_URL, "TRACEE_PUBLIC_URL": PUBLIC_URL,
+def server_env_base() -> dict:
+    return {"REDIS_URL": REDIS_URL, "TRACEE_PUBLIC_URL": PUBLIC_URL,
             "BENCH_QR_PNG": str(RESULTS / "floor-qr.png")}
+
+
+def server_env(db: data.BenchDatabase) -> dict:
+    return {"DATABASE_URL": db.app_dsn, **server_env_base()}
 
 
 def app_config(app_root: Path, overrides: dict[str, str], name: str = "bench") -> Path:
@@ -414,6 +424,23 @@ def measure_search(runner: Runner, stack, port: int, workers: int, args, overrid
             **{k: asdict(v) for k, v in measured.items()}}
 
 
+def measure_alone(name: str, runner: Runner, stack, port: int, workers: int, args, overrides,
+                  databases: list) -> dict:
+    """One of the lines that need a database of their own; the webhook lines on free ports."""
+    if name == "search":
+        return measure_search(runner, stack, port, workers, args, overrides, databases)
+    if name == "delivery":
+        settings = {**overrides, "tracee.webhooks.allow_http": "true",
+                    "tracee.webhooks.allow_private_targets": "true"}
+        ini = app_config(args.app_root, settings, "worker")
+        return webhooks.measure_delivery(webhooks.free_port(), args.rounds, ini,
+                                         server_env_base(), RESULTS, databases)
+    return webhooks.measure_status_webhook(
+        runner, lambda db: start_app(stack, "app-status-webhook", db, webhooks.free_port(),
+                                     workers, args.app_root, overrides),
+        Workload, args.rounds, databases)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=8,
@@ -425,8 +452,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="GET and page at 10k only: no 1M, pacing or memory (development)")
     parser.add_argument("--only", metavar="NAMES",
-                        help="search: the list search at 100k and 1k alone; with --quick, the "
-                        "endpoints to measure, comma-separated (default get,page; e.g. poll)")
+                        help="search, delivery, status-webhook (comma-separated): those lines "
+                        "alone; with --quick, the endpoints to measure, comma-separated "
+                        "(default get,page; e.g. poll)")
     parser.add_argument("--app-root", type=Path, default=ROOT,
                         help="measure the app of another checkout (e.g. an older commit)")
     parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
@@ -453,10 +481,12 @@ def main(argv=None) -> int:
     results = report["results"]
     databases = []
     try:
-        if args.only == "search":
-            with ExitStack() as stack:
-                results["search"] = measure_search(runner, stack, FIRST_PORT, workers, args,
-                                                   overrides, databases)
+        alone = (args.only or "").split(",")
+        if args.only and all(name in ALONE for name in alone):
+            for name in alone:
+                with ExitStack() as stack:
+                    results[name] = measure_alone(name, runner, stack, FIRST_PORT, workers,
+                                                  args, overrides, databases)
             return _finish(report, started, ticks, databases)
         log("creating the 10k database")
         small, small_keys, _ = load(10)
@@ -503,6 +533,10 @@ def main(argv=None) -> int:
                     runner, app1m, floor1m, scenarios(w1m, args.rounds), results)
             results["search"] = measure_search(runner, stack, next(port), workers, args,
                                                overrides, databases)
+        for name in ("delivery", "status-webhook"):
+            with ExitStack() as stack:
+                results[name] = measure_alone(name, runner, stack, FIRST_PORT + 20, workers,
+                                              args, overrides, databases)
         report["qr_render_cpu_ms"] = round(qr_render_cpu_ms(), 2)
     except BaseException:
         for db in databases:
@@ -576,6 +610,7 @@ def render(report: dict) -> str:
         f"{'endpoint':36} {'scale':>5} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'floor/s':>7} {'ratio':>5} {'cpu ms':>6} {'floor':>5}",
     ]
+    hook_rows, hook_targets = webhooks.render_lines(results)
     for entry in results.values():
         for scale in ("1m", "10k", "100k", "1k"):
             app, floor = entry.get(f"app@{scale}"), entry.get(f"floor@{scale}")
@@ -587,6 +622,7 @@ def render(report: dict) -> str:
                 f"{app['p99_ms']:7.2f} {(floor['rps'] if floor else 0):7.0f} {ratio:>5} "
                 f"{app['cpu_ms']:6.2f} {(floor['cpu_ms'] if floor else 0):5.2f}"
             )
+    lines += hook_rows
     lines += ["", "ratio = app req/s / floor req/s; cpu = worker CPU per request (ms); "
               "p50/p99 at the maximum rate", "", "Targets:"]
     main_scale = "1m" if any("app@1m" in e for e in results.values()) else "10k"
@@ -613,6 +649,7 @@ def render(report: dict) -> str:
         lines.append(f"  {'search cost at 100k / at 1k':36} {cost:.2f} <= {SEARCH_TARGET}: "
                      f"{_verdict(cost <= SEARCH_TARGET)}  (p50 {search['app@100k']['p50_ms']:.2f}"
                      f" vs {search['app@1k']['p50_ms']:.2f} ms)")
+    lines += hook_targets
     for name, runs in report.get("paced", {}).items():
         m = runs["app"]
         ratio = m["p99_ms"] / m["p50_ms"] if m["p50_ms"] else float("inf")

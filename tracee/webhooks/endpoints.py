@@ -168,3 +168,15 @@ def attempts_page(session, endpoint_id: int, page: int, per_page: int):
                        WebhookAttempt.number.desc())
         .limit(per_page).offset((page - 1) * per_page)))
     return total, rows
+
+
+def last_attempts(session) -> dict[int, WebhookAttempt]:
+    """Each endpoint's latest attempt, by endpoint id: how its deliveries are going."""
+    tenant = WebhookAttempt.tenant_id == require_tenant(session)
+    newest = (select(WebhookAttempt.endpoint_id, func.max(WebhookAttempt.attempted_at).label("at"))
+              .where(tenant).group_by(WebhookAttempt.endpoint_id).subquery())
+    found = session.scalars(
+        select(WebhookAttempt).join(newest, (WebhookAttempt.endpoint_id == newest.c.endpoint_id)
+                                    & (WebhookAttempt.attempted_at == newest.c.at))
+        .where(tenant).order_by(WebhookAttempt.delivery_id))
+    return {attempt.endpoint_id: attempt for attempt in found}

@@ -1,21 +1,10 @@
 """/webhooks/: a tenant's endpoints, their secrets, test events and delivery log."""
 
-import re
-
-import colander
-
 from tracee.api.errors import api_error
 from tracee.api.idempotent import holds_secret
 from tracee.api.openapi import operation
 from tracee.api.pagination import PageQuery, paginate
-from tracee.api.schemas import (
-    StrictBoolean,
-    StrictString,
-    json_body,
-    path_id,
-    querystring,
-    text_node,
-)
+from tracee.api.schemas import json_body, path_id, querystring
 from tracee.api.v1.representation import iso
 from tracee.api.v1.services import api_service
 from tracee.api.v1.webhook_shapes import (
@@ -28,7 +17,7 @@ from tracee.api.v1.webhook_shapes import (
 )
 from tracee.webhooks import endpoints as service
 from tracee.webhooks.events import event_id
-from tracee.webhooks.models import TRACKER_EVENTS
+from tracee.webhooks.input import WebhookCreate, WebhookUpdate
 from tracee.webhooks.ssrf import TargetRefused, check_url
 
 webhooks = api_service("webhooks", "/webhooks")
@@ -37,69 +26,6 @@ rotate = api_service("webhook_rotate_secret", "/webhooks/{id}/rotate-secret")
 test = api_service("webhook_test", "/webhooks/{id}/test")
 deliveries = api_service("webhook_deliveries", "/webhooks/{id}/deliveries")
 retry = api_service("webhook_delivery_retry", "/webhooks/{id}/deliveries/{delivery_id}/retry")
-
-MAX_URL, MAX_DESCRIPTION = 2000, 500
-# The syntax a target may have; what it names (scheme allowed, host public)
-# is checked by tracee.webhooks.ssrf. Spaces, controls and non-ASCII must be
-# percent-encoded: a URL is sent as written.
-URL_RE = re.compile(r"^[Hh][Tt][Tt][Pp][Ss]?://[!-~]+\Z")
-
-
-def _distinct(node, values):
-    if len(set(values)) != len(values):
-        raise colander.Invalid(node, "must not repeat an event")
-
-
-_distinct.json_schema = {"uniqueItems": True}
-
-
-def url_node(**kw):
-    return colander.SchemaNode(
-        StrictString(),
-        validator=colander.All(
-            colander.Length(min=1, max=MAX_URL, min_err="must not be empty",
-                            max_err=f"must be at most {MAX_URL} characters"),
-            colander.Regex(URL_RE, "must be an http(s) URL of printable ASCII characters, "
-                                   "without spaces"),
-        ),
-        **kw)
-
-
-class EventList(colander.Sequence):
-    """A JSON array, named as such when it is not one (null included)."""
-
-    def deserialize(self, node, cstruct):
-        if cstruct is not colander.null and not isinstance(cstruct, list):
-            raise colander.Invalid(node, "must be a list of event names")
-        return super().deserialize(node, cstruct)
-
-
-def events_node(**kw):
-    event = colander.SchemaNode(StrictString(), validator=colander.OneOf(
-        TRACKER_EVENTS, msg_err=f"must be one of: {', '.join(TRACKER_EVENTS)}"))
-    return colander.SchemaNode(
-        EventList(), event,
-        validator=colander.All(colander.Length(min=1, min_err="must list at least one event"),
-                               _distinct),
-        **kw)
-
-
-def description_node(**kw):
-    return text_node(MAX_DESCRIPTION, min_length=0, **kw)
-
-
-class WebhookCreate(colander.MappingSchema):
-    url = url_node()
-    events = events_node(missing=list(TRACKER_EVENTS))
-    description = description_node(missing="")
-
-
-class WebhookUpdate(colander.MappingSchema):
-    url = url_node(missing=colander.drop)
-    events = events_node(missing=colander.drop)
-    description = description_node(missing=colander.drop)
-    enabled = colander.SchemaNode(StrictBoolean(), missing=colander.drop)
-
 
 def endpoint_json(endpoint) -> dict:
     return {

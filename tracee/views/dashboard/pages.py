@@ -32,6 +32,7 @@ def page(context: Node, request, active: str, **values) -> dict:
             "team": dashboard_path(request, slug, "settings", "team"),
             "templates": dashboard_path(request, slug, "settings", "workflow-templates"),
             "branding": dashboard_path(request, slug, "settings", "branding"),
+            "webhooks": dashboard_path(request, slug, "settings", "webhooks"),
         },
         "can": lambda permission: bool(request.has_permission(permission, context)),
         **values,

@@ -24,6 +24,8 @@ from tracee.tracking.builtin_templates import TemplateSpec
 from tracee.tracking.reads import read_tracker
 from tracee.tracking.records import TrackerRecord
 from tracee.tracking.templates import find_template
+from tracee.webhooks.endpoints import find_endpoint
+from tracee.webhooks.models import WebhookEndpoint
 
 ENTER = "enter"  # the root's own view: any logged-in user, to be sent to a tenant
 # What only the dashboard's pages send: scripts from our origin (no inline ones),
@@ -170,6 +172,19 @@ class ApiKeysSection(Collection):
         return find_tenant_key(self.area.request_db, self.tenant.id, item_id)
 
 
+class WebhookResource(Item):
+    @property
+    def endpoint(self) -> WebhookEndpoint:
+        return self.record
+
+
+class WebhooksSection(Collection):
+    item_class = WebhookResource
+
+    def load(self, item_id):
+        return find_endpoint(self.area.request_db, item_id)
+
+
 class MemberResource(Item):
     @property
     def membership(self) -> Membership:
@@ -235,6 +250,7 @@ class SettingsSection(Node):
     children = {
         "api-keys": ApiKeysSection, "team": TeamSection,
         "workflow-templates": TemplatesSection, "branding": BrandingSection,
+        "webhooks": WebhooksSection,
     }
 
 
