@@ -113,7 +113,7 @@ def test_login_lands_on_the_first_tenant_with_the_layout(app, people):
     nav = answer.html.find("nav", attrs={"aria-label": "Main"})
     labels = [a.get_text() for a in nav.find_all("a")]
     assert labels == ["Trackers", "Settings", "API Keys", "Team", "Workflow templates",
-                      "Branding"]
+                      "Branding", "Page templates"]
     assert answer.html.find("button", string="Log out")
     assert not answer.html.find("details", class_="switcher")  # one tenant: no switcher
 

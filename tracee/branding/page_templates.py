@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, update
 
+from tracee.branding.acquisition import read_own_templates
 from tracee.branding.models import PageTemplate
 from tracee.branding.sandbox import RenderError, TemplateRefused, compile_source, render
-from tracee.branding.service import bump_branding_version
+from tracee.branding.service import bump_branding_version, tenant_chain
 from tracee.db import utcnow
 from tracee.tenancy.scope import visiting
 
@@ -37,6 +38,41 @@ def versions(session, kind: str) -> list[PageTemplate]:
 
 def current(session, kind: str) -> PageTemplate | None:
     return next(iter(versions(session, kind)), None)
+
+
+@dataclass(frozen=True)
+class TemplateState:
+    """Which template a tenant's page of one kind is in force, and its history."""
+
+    kind: str
+    versions: list  # the tenant's own, newest first
+    agency: object | None  # the nearest agency (a Tenant) with a template of this kind
+
+    @property
+    def in_force(self) -> PageTemplate | None:
+        """The tenant's own version in force (None: the agency's, else the built-in page)."""
+        newest = next(iter(self.versions), None)
+        return newest if newest is not None and newest.source is not None else None
+
+    @property
+    def inherited_from(self):
+        """The agency whose template applies, for want of one of the tenant's own."""
+        return self.agency if self.in_force is None else None
+
+    @property
+    def last_error(self) -> PageTemplate | None:
+        """The newest version that failed on a customer's page."""
+        return next((v for v in self.versions if v.render_error), None)
+
+
+def state(session, tenant_id: int, kind: str) -> TemplateState:
+    agency = None
+    for above in tenant_chain(session, tenant_id)[1:]:
+        _version, source = read_own_templates(session, above.id).get(kind, (None, None))
+        if source is not None:
+            agency = above
+            break
+    return TemplateState(kind, versions(session, kind), agency)
 
 
 def _append(session, tenant_id: int, kind: str, source: str | None,
@@ -174,4 +210,4 @@ def includeme(config):
     config.registry["branding.compiled"] = CompiledTemplates()
 
 
-__all__ = ["KINDS", "NoSuchVersion", "RenderError", "TemplateRefused"]
+__all__ = ["KINDS", "NoSuchVersion", "RenderError", "TemplateRefused", "TemplateState"]

@@ -31,6 +31,7 @@ def page(context: Node, request, active: str, **values) -> dict:
             "team": dashboard_path(request, slug, "settings", "team"),
             "templates": dashboard_path(request, slug, "settings", "workflow-templates"),
             "branding": dashboard_path(request, slug, "settings", "branding"),
+            "page_templates": dashboard_path(request, slug, "settings", "page-templates"),
         },
         "can": lambda permission: bool(request.has_permission(permission, context)),
         **values,
