@@ -72,16 +72,18 @@ def _editor(context, request, source: str | None = None, errors: dict | None = N
     version_id = as_id(request.GET.get("version", ""))
     if version_id is not None:
         shown = next((v for v in found.versions if v.version == version_id), None)
+    starter = False
     if source is None:
         if shown is not None:
             source = shown.source or ""
         elif found.in_force is not None:
             source = found.in_force.source
         else:
-            source = (STARTERS / f"{context.kind}.html").read_text()
+            source, starter = (STARTERS / f"{context.kind}.html").read_text(), True
     return page(
         context, request, "page_templates", kind=context.kind, kind_name=KIND_NAMES[context.kind],
-        state=found, source=source, shown=shown, errors=errors or {}, preview_html=preview_html,
+        state=found, source=source, starter=starter, shown=shown, errors=errors or {},
+        preview_html=preview_html,
         notice=notice, can_edit=request.has_permission(EDIT_SETTINGS, context),
         editor_path=_editor_path(request, context), max_kb=MAX_SOURCE_BYTES // 1024,
     )
