@@ -113,6 +113,7 @@ def test_publish_saves_a_version_in_force_with_line_breaks_as_typed(app, owner, 
     assert "<h1 class=custom>Acme Prints</h1>" in app.get(f"/track/{tracker['tracking_token']}")
     rows = page.html.find("section", class_="template-versions").find_all("tr")
     assert "1 (in force)" in rows[1].get_text(" ", strip=True)
+    assert "by owner@acme.test" in rows[1].get_text(" ", strip=True)
     assert not rows[1].find("button")  # the version in force is not rolled back to
 
 
@@ -208,6 +209,8 @@ def test_a_failing_template_is_shown_prominently_to_its_author(app, owner, creat
     assert alert["role"] == "alert"
     assert "Version 1 failed on a customer's page" in alert.get_text()
     assert "ms of CPU" in alert.get_text() and "built-in page instead" in alert.get_text()
+    published = page.html.find("section", class_="template-versions").find("tbody").get_text()
+    assert "by API key “test key”" in published
     overview = app.get(SECTION).html.find("tbody").find("tr").get_text(" ", strip=True)
     assert "Failing: customers get the built-in page" in overview
     # The same source in the preview: stopped within its budget, nothing recorded.

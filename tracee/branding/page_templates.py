@@ -76,36 +76,37 @@ def state(session, tenant_id: int, kind: str) -> TemplateState:
 
 
 def _append(session, tenant_id: int, kind: str, source: str | None,
-            restored_from: int | None = None) -> PageTemplate:
+            restored_from: int | None = None, by=None) -> PageTemplate:
     newest = session.scalar(select(func.max(PageTemplate.version))
                             .where(PageTemplate.kind == kind)) or 0
     row = PageTemplate(kind=kind, version=newest + 1, source=source, restored_from=restored_from,
-                       created_at=utcnow())
+                       created_at=utcnow(), published_by=by.label if by else None)
     session.add(row)
     session.flush()
     bump_branding_version(session, tenant_id)
     return row
 
 
-def publish(session, tenant_id: int, kind: str, source: str) -> PageTemplate:
-    """A new version in force; TemplateRefused (with its line) if the source is not safe."""
+def publish(session, tenant_id: int, kind: str, source: str, by=None) -> PageTemplate:
+    """A new version in force; TemplateRefused (with its line) if the source is not safe.
+    ``by`` is the Actor, as for trackers."""
     compile_source(source)
-    return _append(session, tenant_id, kind, source)
+    return _append(session, tenant_id, kind, source, by=by)
 
 
-def reset(session, tenant_id: int, kind: str) -> PageTemplate:
+def reset(session, tenant_id: int, kind: str, by=None) -> PageTemplate:
     """Back to the default: the agency's template if it has one, else the built-in page."""
-    return _append(session, tenant_id, kind, None)
+    return _append(session, tenant_id, kind, None, by=by)
 
 
-def restore(session, tenant_id: int, kind: str, version: int) -> PageTemplate:
+def restore(session, tenant_id: int, kind: str, version: int, by=None) -> PageTemplate:
     old = session.scalar(select(PageTemplate).where(PageTemplate.kind == kind,
                                                     PageTemplate.version == version))
     if old is None:
         raise NoSuchVersion(version)
     if old.source is not None:
         compile_source(old.source)  # the rules may have tightened since it was saved
-    return _append(session, tenant_id, kind, old.source, restored_from=version)
+    return _append(session, tenant_id, kind, old.source, restored_from=version, by=by)
 
 
 _pages = PageTemplate.__table__

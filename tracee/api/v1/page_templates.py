@@ -72,7 +72,8 @@ def publish(request):
     includes, `|safe`, unknown filters, syntax errors) is refused with its line."""
     kind = _kind(request)
     try:
-        pages.publish(request.db, request.context.tenant_id, kind, request.validated["source"])
+        pages.publish(request.db, request.context.tenant_id, kind, request.validated["source"],
+                      by=request.context.actor)
     except pages.TemplateRefused as exc:
         raise _refused(exc) from None
     return _state(request, kind)
@@ -84,7 +85,7 @@ def delete(request):
     """A new version without a source: the agency's template applies again, else the
     built-in page. Earlier versions stay in the list and can be restored."""
     kind = _kind(request)
-    pages.reset(request.db, request.context.tenant_id, kind)
+    pages.reset(request.db, request.context.tenant_id, kind, by=request.context.actor)
     return _state(request, kind)
 
 
@@ -108,7 +109,8 @@ def restore(request):
     kind = _kind(request)
     version = path_id(request, "version")
     try:
-        pages.restore(request.db, request.context.tenant_id, kind, version)
+        pages.restore(request.db, request.context.tenant_id, kind, version,
+                      by=request.context.actor)
     except pages.NoSuchVersion:
         raise api_error(404, "no such version", location="path", name="version") from None
     except pages.TemplateRefused as exc:

@@ -24,6 +24,7 @@ from tracee.views.dashboard.resources import (
     dashboard_path,
 )
 from tracee.views.dashboard.template_preview import preview
+from tracee.views.dashboard.trackers import actor_names, person
 
 KIND_NAMES = {"tracking": "Tracking page", "embed": "Embed"}
 NOTHING_SAVED = "Nothing was saved: correct the template below."
@@ -83,7 +84,7 @@ def _editor(context, request, source: str | None = None, errors: dict | None = N
     return page(
         context, request, "page_templates", kind=context.kind, kind_name=KIND_NAMES[context.kind],
         state=found, source=source, starter=starter, shown=shown, errors=errors or {},
-        preview_html=preview_html,
+        preview_html=preview_html, authors=actor_names(request.db, context.tenant.id),
         notice=notice, can_edit=request.has_permission(EDIT_SETTINGS, context),
         editor_path=_editor_path(request, context), max_kb=MAX_SOURCE_BYTES // 1024,
     )
@@ -104,7 +105,7 @@ def preview_or_publish(context, request):
     tenant_id = context.tenant.id
     try:
         if request.POST.get("action") == "publish":
-            pages.publish(request.db, tenant_id, context.kind, source)
+            pages.publish(request.db, tenant_id, context.kind, source, by=person(request.login))
             return HTTPFound(_editor_path(request, context) + "?done=published")
         html = preview(request, tenant_id, source)
     except (TemplateRefused, RenderError) as exc:
@@ -116,7 +117,7 @@ def preview_or_publish(context, request):
 @view_config(route_name="dashboard", context=PageTemplateNode, name="reset",
              permission=EDIT_SETTINGS, request_method="POST", require_csrf=True)
 def reset(context, request):
-    pages.reset(request.db, context.tenant.id, context.kind)
+    pages.reset(request.db, context.tenant.id, context.kind, by=person(request.login))
     return HTTPFound(_editor_path(request, context) + "?done=reset")
 
 
@@ -128,7 +129,8 @@ def restore(context, request):
     try:
         if version is None:
             raise pages.NoSuchVersion(version)
-        pages.restore(request.db, context.tenant.id, context.kind, version)
+        pages.restore(request.db, context.tenant.id, context.kind, version,
+                      by=person(request.login))
     except pages.NoSuchVersion:
         problem = "There is no such version to roll back to: reload the page and try again."
     except TemplateRefused as exc:
