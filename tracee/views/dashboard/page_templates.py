@@ -55,7 +55,7 @@ def _source_error(message: str, source: str) -> dict:
     lines = source.split("\n")
     line = int(found.group(1)) if found else None
     excerpt = lines[line - 1][:200] if line and line <= len(lines) else None
-    return {"source": message[0].upper() + message[1:], "line": line, "excerpt": excerpt,
+    return {"source": message[:1].upper() + message[1:], "line": line, "excerpt": excerpt,
             "form": NOTHING_SAVED}
 
 
