@@ -42,12 +42,13 @@ def site(database):
         tenant_id, token = tenant.id, tracker.tracking_token
         session.close()
         make_user(registry, "owner@acme.test", tenant_id, "owner")
+        make_user(registry, "viewer@acme.test", tenant_id, "viewer")
         yield url, token
 
 
-def _log_in(page, url):
+def _log_in(page, url, email="owner@acme.test"):
     page.goto(url + "/login")
-    page.get_by_label("Email").fill("owner@acme.test")
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/trackers/")
@@ -134,5 +135,26 @@ def test_the_editor_works_on_a_phone_by_keyboard(browser, site, database):  # no
         assert outline != "none", "keyboard focus is not visible"
         assert serious_violations(page) == []
         screenshot(page, "page-template-phone", database)
+    finally:
+        context.close()
+
+
+def test_a_viewer_reads_the_source_and_versions(browser, site, database):  # noqa: F811
+    url, _ = site
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    try:
+        _log_in(page, url)
+        page.goto(url + EDITOR)
+        page.get_by_label("Template source").fill("<p>{{ tracker.name }}</p>\n" * 40)
+        page.get_by_role("button", name="Publish").click()
+        page.wait_for_url("**?done=published")
+        context.clear_cookies()
+        _log_in(page, url, "viewer@acme.test")
+        page.goto(url + EDITOR + "?version=1")
+        assert page.get_by_role("region", name="Source of version 1").is_visible()
+        assert page.get_by_role("button", name="Publish").count() == 0
+        assert serious_violations(page) == []
+        assert _sideways(page) == []
     finally:
         context.close()
