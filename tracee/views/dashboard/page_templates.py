@@ -34,7 +34,7 @@ DONE = {
     "reset": "Back to the default: customers see it now.",
     "restored": "Rolled back: customers see the restored version now.",
 }
-# A starting point for a tenant with no template of its own yet (the docs show them too).
+# A starting point for a tenant with no template of its own yet.
 STARTERS = files("tracee") / "templates" / "page_starters"
 _LINE = re.compile(r"^line (\d+): ")
 
