@@ -1,6 +1,8 @@
 """The page template editor in a real Chromium: preview in a sandboxed frame, publish,
 the customer's page; by keyboard on a phone; axe-core on every state of the editor."""
 
+from contextlib import contextmanager
+
 import pytest
 from axe import serious_violations
 from conftest import ARTIFACTS
@@ -111,13 +113,21 @@ def test_preview_then_publish_and_the_customer_sees_it(browser, site, database):
     assert {state: v for state, v in violations.items() if v} == {}
 
 
-def test_the_editor_works_on_a_phone_by_keyboard(browser, site, database):  # noqa: F811
-    url, _ = site
+@contextmanager
+def _owner_on_a_phone(browser, url):  # noqa: F811
+    """A phone's page, the owner logged in, at the editor."""
     context = browser.new_context(**PHONE)
     page = context.new_page()
     try:
         _log_in(page, url)
         page.goto(url + EDITOR)
+        yield page
+    finally:
+        context.close()
+
+
+def test_the_editor_works_on_a_phone_by_keyboard(browser, site, database):  # noqa: F811
+    with _owner_on_a_phone(browser, site[0]) as page:
         source = page.get_by_label("Template source")
         source.focus()
         page.keyboard.press("Control+A")
@@ -135,26 +145,18 @@ def test_the_editor_works_on_a_phone_by_keyboard(browser, site, database):  # no
         assert outline != "none", "keyboard focus is not visible"
         assert serious_violations(page) == []
         screenshot(page, "page-template-phone", database)
-    finally:
-        context.close()
 
 
 def test_a_viewer_reads_the_source_and_versions(browser, site, database):  # noqa: F811
     url, _ = site
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    try:
-        _log_in(page, url)
-        page.goto(url + EDITOR)
+    with _owner_on_a_phone(browser, url) as page:
         page.get_by_label("Template source").fill("<p>{{ tracker.name }}</p>\n" * 40)
         page.get_by_role("button", name="Publish").click()
         page.wait_for_url("**?done=published")
-        context.clear_cookies()
+        page.context.clear_cookies()
         _log_in(page, url, "viewer@acme.test")
         page.goto(url + EDITOR + "?version=1")
         assert page.get_by_role("region", name="Source of version 1").is_visible()
         assert page.get_by_role("button", name="Publish").count() == 0
         assert serious_violations(page) == []
         assert _sideways(page) == []
-    finally:
-        context.close()
