@@ -56,6 +56,8 @@ ROUTES = {
     "/dashboard/acme/analytics/days.csv": ALL,
     "/dashboard/acme/settings/webhooks/": MANAGERS,
     "/dashboard/acme/settings/webhooks/new": MANAGERS,
+    "/dashboard/acme/settings/page-templates/": ALL,
+    "/dashboard/acme/settings/page-templates/embed/": ALL,
 }
 
 
@@ -118,7 +120,7 @@ def test_login_lands_on_the_first_tenant_with_the_layout(app, people):
     nav = answer.html.find("nav", attrs={"aria-label": "Main"})
     labels = [a.get_text() for a in nav.find_all("a")]
     assert labels == ["Trackers", "Analytics", "Settings", "API Keys", "Team",
-                      "Workflow templates", "Branding", "Webhooks"]
+                      "Workflow templates", "Branding", "Page templates", "Webhooks"]
     assert answer.html.find("button", string="Log out")
     assert not answer.html.find("details", class_="switcher")  # one tenant: no switcher
 

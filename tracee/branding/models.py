@@ -33,6 +33,8 @@ class PageTemplate(TenantScoped, Base):
     source: Mapped[str | None] = mapped_column(Text)
     restored_from: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who: an Actor's label, as trackers' audit trail keeps it (None: not recorded).
+    published_by: Mapped[str | None] = mapped_column(String(100))
     # The last failure to render this version on a customer's page, for its author.
     render_error: Mapped[str | None] = mapped_column(String(500))
     render_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select, update
 
+from tracee.branding.acquisition import read_own_templates
 from tracee.branding.models import PageTemplate
 from tracee.branding.sandbox import RenderError, TemplateRefused, compile_source, render
-from tracee.branding.service import bump_branding_version
+from tracee.branding.service import bump_branding_version, tenant_chain
 from tracee.db import utcnow
 from tracee.tenancy.scope import visiting
 
@@ -39,37 +40,73 @@ def current(session, kind: str) -> PageTemplate | None:
     return next(iter(versions(session, kind)), None)
 
 
+@dataclass(frozen=True)
+class TemplateState:
+    """Which template a tenant's page of one kind is in force, and its history."""
+
+    kind: str
+    versions: list  # the tenant's own, newest first
+    agency: object | None  # the nearest agency (a Tenant) with a template of this kind
+
+    @property
+    def in_force(self) -> PageTemplate | None:
+        """The tenant's own version in force (None: the agency's, else the built-in page)."""
+        newest = next(iter(self.versions), None)
+        return newest if newest is not None and newest.source is not None else None
+
+    @property
+    def inherited_from(self):
+        """The agency whose template applies, for want of one of the tenant's own."""
+        return self.agency if self.in_force is None else None
+
+    @property
+    def last_error(self) -> PageTemplate | None:
+        """The newest version that failed on a customer's page."""
+        return next((v for v in self.versions if v.render_error), None)
+
+
+def state(session, tenant_id: int, kind: str) -> TemplateState:
+    agency = None
+    for above in tenant_chain(session, tenant_id)[1:]:
+        _version, source = read_own_templates(session, above.id).get(kind, (None, None))
+        if source is not None:
+            agency = above
+            break
+    return TemplateState(kind, versions(session, kind), agency)
+
+
 def _append(session, tenant_id: int, kind: str, source: str | None,
-            restored_from: int | None = None) -> PageTemplate:
+            restored_from: int | None = None, by=None) -> PageTemplate:
     newest = session.scalar(select(func.max(PageTemplate.version))
                             .where(PageTemplate.kind == kind)) or 0
     row = PageTemplate(kind=kind, version=newest + 1, source=source, restored_from=restored_from,
-                       created_at=utcnow())
+                       created_at=utcnow(), published_by=by.label if by else None)
     session.add(row)
     session.flush()
     bump_branding_version(session, tenant_id)
     return row
 
 
-def publish(session, tenant_id: int, kind: str, source: str) -> PageTemplate:
-    """A new version in force; TemplateRefused (with its line) if the source is not safe."""
+def publish(session, tenant_id: int, kind: str, source: str, by=None) -> PageTemplate:
+    """A new version in force; TemplateRefused (with its line) if the source is not safe.
+    ``by`` is the Actor, as for trackers."""
     compile_source(source)
-    return _append(session, tenant_id, kind, source)
+    return _append(session, tenant_id, kind, source, by=by)
 
 
-def reset(session, tenant_id: int, kind: str) -> PageTemplate:
+def reset(session, tenant_id: int, kind: str, by=None) -> PageTemplate:
     """Back to the default: the agency's template if it has one, else the built-in page."""
-    return _append(session, tenant_id, kind, None)
+    return _append(session, tenant_id, kind, None, by=by)
 
 
-def restore(session, tenant_id: int, kind: str, version: int) -> PageTemplate:
+def restore(session, tenant_id: int, kind: str, version: int, by=None) -> PageTemplate:
     old = session.scalar(select(PageTemplate).where(PageTemplate.kind == kind,
                                                     PageTemplate.version == version))
     if old is None:
         raise NoSuchVersion(version)
     if old.source is not None:
         compile_source(old.source)  # the rules may have tightened since it was saved
-    return _append(session, tenant_id, kind, old.source, restored_from=version)
+    return _append(session, tenant_id, kind, old.source, restored_from=version, by=by)
 
 
 _pages = PageTemplate.__table__
@@ -176,4 +213,4 @@ def includeme(config):
     config.registry["branding.compiled"] = CompiledTemplates()
 
 
-__all__ = ["KINDS", "NoSuchVersion", "RenderError", "TemplateRefused"]
+__all__ = ["KINDS", "NoSuchVersion", "RenderError", "TemplateRefused", "TemplateState"]

@@ -36,6 +36,30 @@ def progress_etag(event_seq: int) -> str:
     return f"p1-{event_seq}"
 
 
+def public_steps(brand, template_slug: str | None, steps) -> list[PublicStep]:
+    """The visible steps, with the names and descriptions the theme gives them."""
+    shown = []
+    for s in steps:
+        if s.visible:
+            text = brand.step_text(template_slug, s.name) or {}
+            shown.append(PublicStep(
+                s.name, text.get("label") or s.name, text.get("description"), s.status,
+                STATUS_LABELS[s.status], s.started_at, s.completed_at,
+            ))
+    return shown
+
+
+def headline(steps: list[PublicStep], is_completed: bool) -> str:
+    """What the page says first: the step in progress, else the last one done."""
+    current = next((s for s in reversed(steps) if s.status == IN_PROGRESS), None)
+    if is_completed:
+        return "Complete"
+    if current is not None:
+        return current.label
+    done = next((s for s in reversed(steps) if s.status == COMPLETED), None)
+    return f"{done.label} done" if done else "Order received"
+
+
 def _display_time(value):
     return value.strftime("%d %b %Y, %H:%M UTC") if value else None
 
@@ -45,33 +69,16 @@ def _public_view(context: TrackerResource, request) -> dict:
     tracker = context.tracker
     presentation = request.registry["branding.themes"].presentation(request.db, context)
     brand = presentation.brand
-    steps = []
-    for s in tracker.steps:
-        if s.visible:
-            text = brand.step_text(tracker.template_slug, s.name) or {}
-            steps.append(PublicStep(
-                s.name, text.get("label") or s.name, text.get("description"), s.status,
-                STATUS_LABELS[s.status], s.started_at, s.completed_at,
-            ))
-    done = sum(1 for s in steps if s.status == COMPLETED)
-    current = next((s for s in reversed(steps) if s.status == IN_PROGRESS), None)
-    if tracker.is_completed:
-        headline = "Complete"
-    elif current is not None:
-        headline = current.label
-    elif done:
-        headline = f"{next(s for s in reversed(steps) if s.status == COMPLETED).label} done"
-    else:
-        headline = "Order received"
+    steps = public_steps(brand, tracker.template_slug, tracker.steps)
     return {
         "tracker": tracker,
         "brand": brand,
         "presentation": presentation,
         "vendor_credit": request.registry["branding.vendor_credit"],
         "steps": steps,
-        "done": done,
+        "done": sum(1 for s in steps if s.status == COMPLETED),
         "total": len(steps),
-        "headline": headline,
+        "headline": headline(steps, tracker.is_completed),
         "is_completed": tracker.is_completed,
         "estimate": estimate(tracker, utcnow()),
         "updated_at": tracker.updated_at,

@@ -13,9 +13,7 @@ from tracee.api.v1.representation import iso
 from tracee.api.v1.services import api_service
 from tracee.api.v1.shapes import PAGE_TEMPLATE_EXAMPLE, ref
 from tracee.branding import page_templates as pages
-from tracee.branding.acquisition import read_own_templates
 from tracee.branding.sandbox import MAX_SOURCE_BYTES
-from tracee.branding.service import tenant_chain
 
 page_template = api_service("page_template", "/branding/templates/{kind}")
 template_versions = api_service("page_template_versions", "/branding/templates/{kind}/versions")
@@ -40,22 +38,13 @@ def _kind(request) -> str:
 
 
 def _state(request, kind: str) -> dict:
-    db, tenant_id = request.db, request.context.tenant_id
-    own = pages.versions(db, kind)
-    in_force = own[0] if own and own[0].source is not None else None
-    inherited_from = None
-    if in_force is None:
-        for agency in tenant_chain(db, tenant_id)[1:]:
-            version, source = read_own_templates(db, agency.id).get(kind, (None, None))
-            if source is not None:
-                inherited_from = agency.slug
-                break
-    failed = next((v for v in own if v.render_error), None)
+    found = pages.state(request.db, request.context.tenant_id, kind)
+    in_force, failed = found.in_force, found.last_error
     return {
         "kind": kind,
         "version": in_force.version if in_force else None,
         "source": in_force.source if in_force else None,
-        "inherited_from": inherited_from,
+        "inherited_from": found.inherited_from.slug if found.inherited_from else None,
         "last_render_error": None if failed is None else {
             "version": failed.version, "message": failed.render_error,
             "at": iso(failed.render_error_at)},
@@ -83,7 +72,8 @@ def publish(request):
     includes, `|safe`, unknown filters, syntax errors) is refused with its line."""
     kind = _kind(request)
     try:
-        pages.publish(request.db, request.context.tenant_id, kind, request.validated["source"])
+        pages.publish(request.db, request.context.tenant_id, kind, request.validated["source"],
+                      by=request.context.actor)
     except pages.TemplateRefused as exc:
         raise _refused(exc) from None
     return _state(request, kind)
@@ -95,7 +85,7 @@ def delete(request):
     """A new version without a source: the agency's template applies again, else the
     built-in page. Earlier versions stay in the list and can be restored."""
     kind = _kind(request)
-    pages.reset(request.db, request.context.tenant_id, kind)
+    pages.reset(request.db, request.context.tenant_id, kind, by=request.context.actor)
     return _state(request, kind)
 
 
@@ -119,7 +109,8 @@ def restore(request):
     kind = _kind(request)
     version = path_id(request, "version")
     try:
-        pages.restore(request.db, request.context.tenant_id, kind, version)
+        pages.restore(request.db, request.context.tenant_id, kind, version,
+                      by=request.context.actor)
     except pages.NoSuchVersion:
         raise api_error(404, "no such version", location="path", name="version") from None
     except pages.TemplateRefused as exc:

@@ -33,6 +33,7 @@ def page(context: Node, request, active: str, **values) -> dict:
             "templates": dashboard_path(request, slug, "settings", "workflow-templates"),
             "branding": dashboard_path(request, slug, "settings", "branding"),
             "webhooks": dashboard_path(request, slug, "settings", "webhooks"),
+            "page_templates": dashboard_path(request, slug, "settings", "page-templates"),
         },
         "can": lambda permission: bool(request.has_permission(permission, context)),
         **values,

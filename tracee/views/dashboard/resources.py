@@ -17,6 +17,7 @@ from tracee.accounts.models import Invitation, Membership
 from tracee.accounts.permissions import acl_for
 from tracee.accounts.team import find_membership
 from tracee.api.keys import ApiKey, find_tenant_key
+from tracee.branding.page_templates import KINDS
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import bind_tenant
 from tracee.tenancy.service import SLUG_RE
@@ -38,7 +39,7 @@ DASHBOARD_CSP = (
 
 def _dashboard_headers(request, response):
     # Callbacks run after the tweens, so this replaces tracee.headers' page policy.
-    response.headers["Content-Security-Policy"] = DASHBOARD_CSP
+    response.headers["Content-Security-Policy"] = getattr(request, "dashboard_csp", DASHBOARD_CSP)
     # Only a view that sets it (a QR image) is kept by the browser: pages may show a key once.
     response.headers["Cache-Control"] = getattr(request, "dashboard_cache_control", "no-store")
 
@@ -246,11 +247,24 @@ class AnalyticsSection(Node):
     pass
 
 
+class PageTemplateNode(Node):
+    """A tenant's own template of one kind of page (``tracking`` or ``embed``)."""
+
+    @property
+    def kind(self) -> str:
+        return self.__name__
+
+
+class PageTemplatesSection(Node):
+    children = {kind: PageTemplateNode for kind in KINDS}
+
+
 class SettingsSection(Node):
     children = {
         "api-keys": ApiKeysSection, "team": TeamSection,
         "workflow-templates": TemplatesSection, "branding": BrandingSection,
         "webhooks": WebhooksSection,
+        "page-templates": PageTemplatesSection,
     }
 
 

@@ -47,6 +47,11 @@ def person(login) -> Actor:
     return Actor(email if len(email) <= ACTOR_MAX else f"user:{login.user.id}")
 
 
+def actor_names(session, tenant_id: int) -> dict:
+    """How the audit trail's ``key:<id>`` actors are shown: by the key's name."""
+    return {f"key:{k.id}": f"API key “{k.name}”" for k in tenant_keys(session, tenant_id)}
+
+
 def list_filter(request) -> tuple[str, str]:
     """The list's search term and status filter; what is not one is ignored."""
     q = request.GET.get("q", "")[:200]
@@ -84,8 +89,7 @@ def _history(request, context: TrackerNode) -> list[dict]:
         select(TrackerEvent).where(TrackerEvent.tracker_id == context.tracker.id)
         .order_by(TrackerEvent.seq)
     )
-    keys = {f"key:{k.id}": f"API key “{k.name}”" for k in tenant_keys(request.db,
-                                                                        context.tenant.id)}
+    keys = actor_names(request.db, context.tenant.id)
     return [{
         "what": EVENT_LABELS.get(e.type, e.type), "process": e.process, "at": e.created_at,
         "who": keys.get(e.actor, e.actor),
