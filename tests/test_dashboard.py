@@ -51,6 +51,7 @@ ROUTES = {
     "/dashboard/acme/settings/workflow-templates/3d-printing/": ALL,
     "/dashboard/acme/settings/workflow-templates/3d-printing/duplicate": MANAGERS,
     "/dashboard/acme/settings/branding/": ALL,
+    "/dashboard/acme/settings/branding/preview": ALL,
 }
 
 

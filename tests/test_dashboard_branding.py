@@ -276,3 +276,56 @@ def test_the_preview_button_targets_the_frame_without_javascript(app, owner):
     assert button["formtarget"] == "preview"
     frame = page.html.find("iframe", attrs={"name": "preview"})
     assert frame["src"].endswith(BRANDING + "preview") and frame.has_attr("sandbox")
+
+
+# --- hostile values ----------------------------------------------------------------------
+
+HOSTILE_TEXT = '</style><script>alert(1)</script>"><img src=x onerror=alert(2)>}body{color:red}'
+HOSTILE_URL = 'https://evil.example/"><script>alert(3)</script>'
+RAW = ("<script>alert(", "<img src=x", "</style><script>")
+
+
+def _assert_inert(page):
+    for raw in RAW:
+        assert raw not in page.text, raw
+    # Only the nonce'd theme style and none of the tenant's text inside it.
+    for style in page.html.find_all("style"):
+        assert "alert" not in style.get_text() and "onerror" not in style.get_text()
+
+
+def test_hostile_text_through_every_form_value_never_reaches_a_page_unescaped(app, owner):
+    form = theme_form(app)
+    form["display_name"] = HOSTILE_TEXT[:200]
+    for spec in FORM_FIELDS:
+        if spec.kind == "text":
+            form[spec.name] = HOSTILE_TEXT[: spec.max_length]
+        elif spec.kind in ("https_url", "url"):
+            form[spec.name] = HOSTILE_URL
+    label = form.html.find("input", attrs={
+        "aria-label": "Label for 3D Printing (3D Printing Workflow)"})["name"]
+    form[label] = HOSTILE_TEXT[:100]
+    form[label.replace("label", "description")] = HOSTILE_TEXT
+    preview = app.post(BRANDING + "preview", dict(form.submit_fields()), status=200)
+    _assert_inert(preview)
+    assert "&lt;/style&gt;&lt;script&gt;" in preview.text
+    saved = form.submit(status=302).follow()
+    _assert_inert(saved)
+    _assert_inert(app.get(BRANDING + "preview"))
+    tracker = app.post_json("/api/v1/trackers/", {"name": "Vase", "template": "3d-printing"},
+                            headers=owner.headers, status=201).json
+    page = app.get("/track/" + tracker["tracking_url"].rsplit("/", 1)[-1])
+    _assert_inert(page)
+    assert "&lt;/style&gt;&lt;script&gt;alert(1)" in page.text
+    assert 'href="https://evil.example/&#34;&gt;&lt;script&gt;' in page.text \
+        or 'href="https://evil.example/&quot;&gt;&lt;script&gt;' in page.text
+
+
+@pytest.mark.parametrize("field", ["brand_color", "accent_color", "background_color",
+                                   "text_color"])
+def test_css_cannot_be_smuggled_through_a_colour(app, owner, field):
+    form = theme_form(app)
+    form[field] = "#fff;}body{background:url(https://evil.example/x)}"
+    page = form.submit(status=400)
+    assert "must look like #1a2b3c" in error_beside(page, field)
+    preview = app.post(BRANDING + "preview", dict(form.submit_fields()), status=200)
+    assert "evil.example" not in preview.text

@@ -119,6 +119,7 @@ def tracking_page_as(context: TrackerPage, request, presentation):
     its tenant's saved one: the dashboard's preview, on the page's own path."""
     found = _page(context, request, "tracking", presentation)
     if isinstance(found, dict):
+        found["progress_url"] = ""  # a sample order has no progress to follow: no script
         return render_to_response(TRACKING_TEMPLATE, found, request, response=request.response)
     return found
 

@@ -107,8 +107,9 @@ def build_rows(own: dict, inherited: dict, posted: dict | None = None) -> list[R
             continue
         value, source = inherited[spec.name]
         if spec.name == "accent_color" and value is None:
-            value = inherited["brand_color"][0] if own.get("brand_color") is None \
-                else own["brand_color"]
+            # No accent anywhere: the brand colour in effect serves as one.
+            source = "the brand colour"
+            value = own.get("brand_color") or inherited["brand_color"][0]
         text = posted[spec.name] if posted is not None else shown_value(spec, own.get(spec.name))
         row = Row(spec, text, own.get(spec.name), shown_value(spec, value), source)
         if spec.kind == "color":
