@@ -3,27 +3,12 @@
 import pytest
 from axe import serious_violations
 from images import png_bytes
-from live_server import serve
-from logins import PASSWORD, cheap_hashing, make_user  # noqa: F401
+from logins import PASSWORD, cheap_hashing  # noqa: F401
 from test_browser import DESKTOP, PHONE, screenshot
 from test_browser import browser as browser  # noqa: F401  (fixture)
-
-from tracee.tenancy.service import create_tenant
+from test_browser_dashboard import live_owner as live_owner  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("cheap_hashing")]
-
-
-@pytest.fixture
-def live_owner(database):
-    with serve(database) as (url, app):
-        session = app.registry["db.session_factory"]()
-        tenant = create_tenant(session, "acme", "Acme Prints",
-                               platform_hosts=app.registry["platform_hosts"])
-        session.commit()
-        tenant_id = tenant.id
-        session.close()
-        make_user(app.registry, "owner@acme.test", tenant_id, "owner")
-        yield url
 
 
 def _log_in(page, url):
