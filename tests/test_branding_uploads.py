@@ -1,5 +1,6 @@
 """Logo and favicon uploads: refused unless a real raster image, re-encoded, served by hash."""
 
+import base64
 import hashlib
 import re
 import zlib
@@ -178,3 +179,36 @@ def test_another_tenant_cannot_upload_here(app, registry, owner, other_tenant):
     app.reset()
     log_in(app, "owner@globex.test")
     app.post(BRANDING + "logo", {"clear": "1"}, status=404)
+
+
+# --- through the API ------------------------------------------------------------------------
+
+
+def test_the_api_takes_an_upload_as_base64(app, tenant, database):
+    body = {"content_base64": base64.b64encode(png_bytes()).decode()}
+    theme = app.put_json("/api/v1/branding/logo", body, headers=tenant.headers).json
+    path = theme["own"]["logo_url"]
+    assert re.fullmatch(r"/assets/[0-9a-f]{64}\.png", path)
+    assert b"secret-" not in app.get(path).body
+    favicon = app.put_json("/api/v1/branding/favicon/", body, headers=tenant.headers).json
+    assert re.fullmatch(r"/assets/[0-9a-f]{64}\.png", favicon["own"]["favicon_url"])
+    assert favicon["own"]["logo_url"] == path
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not base64!", "not valid base64"),
+    (base64.b64encode(b"<svg onload=alert(1)>").decode(), "SVG images are not accepted"),
+    (base64.b64encode(b"plain text").decode(), "not a PNG, JPEG, WebP or GIF"),
+    (base64.b64encode(bomb_png()).decode(), "too many pixels"),
+])
+def test_the_api_refuses_what_the_dashboard_refuses(app, tenant, database, content, message):
+    answer = app.put_json("/api/v1/branding/logo", {"content_base64": content},
+                          headers=tenant.headers, status=400).json
+    assert answer["errors"][0]["name"] == "content_base64"
+    assert message in answer["errors"][0]["description"]
+    assert assets(database) == 0
+
+
+def test_the_api_refuses_an_oversized_upload_before_decoding(app, tenant):
+    body = {"content_base64": "A" * (MAX_UPLOAD_BYTES * 2)}
+    app.put_json("/api/v1/branding/logo", body, headers=tenant.headers, status=413)

@@ -175,7 +175,8 @@ def test_step_labels_per_template_step(app, owner):
 def test_a_client_sees_what_it_inherits_and_from_whom(app, registry, make_tenant):
     agency = make_tenant("agency", "Blue Agency")
     client = make_tenant("client", "Client Shop", parent="agency")
-    put(app, agency, {"brand_color": "#0f766e", "footer_text": "Agency footer"})
+    put(app, agency, {"brand_color": "#0f766e", "footer_text": "Agency footer",
+                      "logo_url": "https://agency.example/logo.png"})
     make_user(registry, "owner@client.test", client.id, "owner")
     log_in(app, "owner@client.test")
     page = app.get("/dashboard/client/settings/branding/")
@@ -183,6 +184,9 @@ def test_a_client_sees_what_it_inherits_and_from_whom(app, registry, make_tenant
     assert "Inherited from Blue Agency: #0f766e" in note
     assert "Inherited from Tracee's default: 12" in page.html.find(
         id="f-corner_radius-source").get_text()
+    assert page.html.find("img", class_="current-logo")["src"] == "https://agency.example/logo.png"
+    assert page.html.find(id="logo-source").get_text() == "Inherited from Blue Agency."
+    assert "img-src 'self' https: data:" in page.headers["Content-Security-Policy"]
     form = page.forms["theme-form"]
     assert form["brand_color"].value == ""  # empty: inherits
     assert form["brand_color-picker"].value == "#0f766e"

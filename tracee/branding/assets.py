@@ -8,11 +8,13 @@ logo is a new address that the theme then points at.
 
 from sqlalchemy import bindparam, select
 
-from tracee.branding.images import StoredImage
+from tracee.branding.images import StoredImage, process_upload
 from tracee.branding.models import AssetLink, TenantAsset
+from tracee.branding.service import update_theme
 from tracee.tenancy.scope import bind_tenant, read_directory_row, rls_tenant_of
 
 ASSET_PREFIX = "/assets/"
+THEME_FIELDS = {"logo": "logo_url", "favicon": "favicon_url"}  # what each upload sets
 
 
 def asset_path(image: StoredImage) -> str:
@@ -28,6 +30,14 @@ def store_asset(session, tenant_id: int, image: StoredImage) -> str:
         session.add(AssetLink(sha256=digest, tenant_id=tenant_id))
         session.flush()
     return asset_path(image)
+
+
+def upload_image(session, tenant_id: int, kind: str, data: bytes) -> dict:
+    """Keep ``data`` as the tenant's ``kind`` ("logo", "favicon") and point its
+    theme at it; ImageRefused or ThemeError, with nothing kept, if it is refused.
+    Returns the theme as :func:`tracee.branding.service.update_theme` does."""
+    path = store_asset(session, tenant_id, process_upload(data, kind))
+    return update_theme(session, tenant_id, {THEME_FIELDS[kind]: path})
 
 
 _links, _assets = AssetLink.__table__, TenantAsset.__table__

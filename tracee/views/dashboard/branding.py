@@ -11,8 +11,8 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
 from tracee.accounts.permissions import EDIT_SETTINGS, VIEW
-from tracee.branding.assets import store_asset
-from tracee.branding.images import MAX_UPLOAD_BYTES, ImageRefused, process_upload
+from tracee.branding.assets import THEME_FIELDS, upload_image
+from tracee.branding.images import MAX_UPLOAD_BYTES, ImageRefused
 from tracee.branding.service import own_values, tenant_chain, update_theme
 from tracee.branding.theme import FONTS, MAX_RADIUS, ThemeError, effective_values
 from tracee.tracking.templates import list_templates
@@ -28,9 +28,10 @@ from tracee.views.dashboard.pages import TEMPLATES, page
 from tracee.views.dashboard.resources import DASHBOARD_CSP, BrandingSection, dashboard_path
 
 PAGE = TEMPLATES + "branding.jinja2"
-# The page frames its own preview (same origin); nothing else changes.
-PAGE_CSP = DASHBOARD_CSP.replace("default-src 'none';", "default-src 'none'; frame-src 'self';")
-UPLOADS = {"logo": "logo_url", "favicon": "favicon_url"}
+# The page frames its own preview (same origin), and shows a logo set by URL
+# (https, as the tracking page does); nothing else changes.
+PAGE_CSP = DASHBOARD_CSP.replace("default-src 'none';", "default-src 'none'; frame-src 'self';") \
+    .replace("img-src 'self' data:", "img-src 'self' https: data:")
 # A file at the cap plus the form's few small fields: a larger body is refused
 # from its Content-Length before any of it is parsed.
 UPLOAD_BODY_LIMIT = MAX_UPLOAD_BYTES + 16 * 1024
@@ -64,7 +65,7 @@ def _page(context, request, theme: Theme, posted=None, errors=None, **values) ->
         step_rows=step_rows, fonts=FONTS, max_radius=MAX_RADIUS,
         display_name=posted.display_name if posted else theme.tenant.name,
         images=[{"kind": kind, "name": name, "own": theme.own.get(name),
-                 "inherited": theme.inherited[name]} for kind, name in UPLOADS.items()],
+                 "inherited": theme.inherited[name]} for kind, name in THEME_FIELDS.items()],
         errors=errors or {}, max_upload_kb=MAX_UPLOAD_BYTES // 1024,
         preview_url=dashboard_path(request, theme.tenant.slug, "settings", "branding")
         + "preview", **values)
@@ -111,7 +112,7 @@ def _upload_refusal(request) -> tuple[int, str] | None:
              permission=EDIT_SETTINGS, request_method="POST", renderer=PAGE)
 def upload(context, request):
     kind = request.view_name
-    name = UPLOADS[kind]
+    name = THEME_FIELDS[kind]
     refusal = _upload_refusal(request)
     if refusal is None:
         # Checked here rather than by require_csrf, which would parse the body first.
@@ -128,9 +129,7 @@ def upload(context, request):
         else:
             upload = request.POST.get("file")
             data = upload.file.read(MAX_UPLOAD_BYTES + 1) if hasattr(upload, "file") else b""
-            image = process_upload(data, kind)
-            path = store_asset(request.db, theme.tenant.id, image)
-            update_theme(request.db, theme.tenant.id, {name: path})
+            upload_image(request.db, theme.tenant.id, kind, data)
     except (ImageRefused, ThemeError) as exc:
         request.response.status = refusal[0] if refusal else 400
         return _page(context, request, theme, errors={kind: humanise(str(exc))})
