@@ -9,10 +9,11 @@ from struct import pack
 
 import pytest
 import sqlalchemy as sa
+from conftest import make_app
 from images import image_bytes, png_bytes
 from logins import cheap_hashing, log_in, make_user, owner  # noqa: F401
 from PIL import Image
-from webtest import Upload
+from webtest import TestApp, Upload
 
 from tracee.branding.images import MAX_UPLOAD_BYTES, ImageRefused, process_upload
 
@@ -212,3 +213,10 @@ def test_the_api_refuses_what_the_dashboard_refuses(app, tenant, database, conte
 def test_the_api_refuses_an_oversized_upload_before_decoding(app, tenant):
     body = {"content_base64": "A" * (MAX_UPLOAD_BYTES * 2)}
     app.put_json("/api/v1/branding/logo", body, headers=tenant.headers, status=413)
+
+
+def test_guessing_asset_addresses_is_limited_per_address(database, tenant):
+    limited = TestApp(make_app(database, **{"tracee.ratelimit.public": "3/minute"}))
+    for _ in range(3):
+        limited.get("/assets/" + "0" * 64 + ".png", status=404)
+    limited.get("/assets/" + "1" * 64 + ".png", status=429)
