@@ -35,7 +35,7 @@ TABLES = (
     "user_tokens", "user_sessions", "memberships", "users",
     "tracking_links", "tracker_events", "tracker_steps", "trackers",
     "template_steps", "workflow_templates", "api_keys", "tenant_themes", "page_templates",
-    "tenants",
+    "asset_links", "tenant_assets", "tenants",
 )
 
 

@@ -58,6 +58,7 @@ ROUTES = {
     "/dashboard/acme/settings/webhooks/new": MANAGERS,
     "/dashboard/acme/settings/page-templates/": ALL,
     "/dashboard/acme/settings/page-templates/embed/": ALL,
+    "/dashboard/acme/settings/branding/preview": ALL,
 }
 
 

@@ -8,20 +8,24 @@ allow. On SQLite there is no row-level security, so they are skipped there.
 
 import pytest
 import sqlalchemy as sa
+from images import png_bytes
 from sqlalchemy.exc import DBAPIError
 
 from tracee.accounts.invitations import invite
 from tracee.accounts.service import add_membership, create_user
+from tracee.branding.assets import store_asset
+from tracee.branding.images import process_upload
 from tracee.tenancy.resources import LINK_WITH_TENANTS
 from tracee.tenancy.scope import TenantScoped, bind_tenant, read_directory_row
 from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "memberships", "invitations",
-                 "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates")
+                 "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates",
+                 "tenant_assets")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker, the webhook queue).
-DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries"}
+DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries", "asset_links"}
 
 
 @pytest.fixture
@@ -58,6 +62,11 @@ def populated(app, pg, registry, tenant, other_tenant):
         app.put_json("/api/v1/branding/", {"footer_text": handle.slug}, headers=handle.headers)
         app.put_json("/api/v1/branding/templates/embed", {"source": "<p>{{ tracker.name }}</p>"},
                      headers=handle.headers)
+        session = registry["db.session_factory"]()
+        bind_tenant(session, handle.id)
+        store_asset(session, handle.id, process_upload(png_bytes(handle.slug), "logo"))
+        session.commit()
+        session.close()
         session = registry["db.session_factory"]()
         owner = create_user(session, f"owner@{handle.slug}.test")
         add_membership(session, handle.id, owner, "owner")

@@ -15,6 +15,7 @@ INCLUDES = (
     "tracee.tenancy.domains",  # custom-domain verification, the TLS proxy's question
     "tracee.branding.acquisition",  # each worker's cache of themes, by branding version
     "tracee.branding.page_templates",  # each worker's compiled tenant page templates
+    "tracee.views.assets",  # /assets/<sha256>.png: uploaded logos and favicons, every host
     "tracee.api",  # /api/v1 Cornice services, key auth, rate-limit headers
     "tracee.views.api_docs",  # /docs/api: the API reference, from /api/v1/openapi.json
     "tracee.views.dashboard",  # sessions, login, CSRF and the dashboard's routes

@@ -184,7 +184,7 @@ def client_address(request) -> str:
     return request.registry["trusted_proxies"].client_address(request.environ)
 
 
-PUBLIC_ROOTS = ("track", "embed")
+PUBLIC_ROOTS = ("track", "embed", "assets")  # assets: a guessed hash costs a lookup
 
 
 def public_rate_limit_tween_factory(handler, registry):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import ForeignKeyConstraint, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracee.db import Base, UTCDateTime, utcnow
@@ -38,3 +38,29 @@ class PageTemplate(TenantScoped, Base):
     # The last failure to render this version on a customer's page, for its author.
     render_error: Mapped[str | None] = mapped_column(String(500))
     render_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TenantAsset(TenantScoped, Base):
+    """An image a tenant uploaded (logo, favicon), as re-encoded: kept by content hash."""
+
+    __tablename__ = "tenant_assets"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssetLink(Base):
+    """Directory: which tenant holds an asset, for its public address (which names
+    no tenant). Like tracking_links, readable before a tenant is bound."""
+
+    __tablename__ = "asset_links"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "sha256"],
+                             ["tenant_assets.tenant_id", "tenant_assets.sha256"],
+                             ondelete="CASCADE"),
+    )
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -18,6 +18,9 @@ PHONE_RE = re.compile(r"\+?[0-9][0-9 ()./-]{2,39}")
 # ASCII only (an international host name in its xn-- form): what the page prints
 # is what the browser follows, and no look-alike character hides in it.
 URL_RE = re.compile(r"(https?)://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?")
+# An image uploaded to Tracee, served from our own origin by its content hash
+# (tracee.branding.assets): the one address an image field takes without https.
+ASSET_PATH_RE = re.compile(r"/assets/[0-9a-f]{64}\.(?:png|webp)")
 MAX_URL = 2000
 MAX_RADIUS = 24
 MAX_STEP_LABELS = 200
@@ -46,28 +49,37 @@ class ThemeError(ValueError):
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # color, font, radius, https_url, url, text, email, phone, steps
+    kind: str  # color, font, radius, image, https_url, url, text, email, phone, steps
     max_length: int = 0
     description: str = ""
+    label: str = ""  # what the dashboard's form calls it
 
 
 FIELDS = (
-    Field("brand_color", "color", description="bars, borders and, where readable, headings"),
-    Field("accent_color", "color", description="the current step's marker"),
-    Field("background_color", "color", description="the page and card background"),
-    Field("text_color", "color", description="body text; at least 4.5:1 on the background"),
-    Field("font", "font", description="one of the system font stacks: " + ", ".join(FONTS)),
-    Field("corner_radius", "radius", description=f"0 to {MAX_RADIUS} pixels"),
-    Field("logo_url", "https_url", MAX_URL),
-    Field("favicon_url", "https_url", MAX_URL),
-    Field("back_link_label", "text", 60, "the shop's name in a 'Back to <label>' link"),
-    Field("back_link_url", "https_url", MAX_URL),
-    Field("support_email", "email", 254),
-    Field("support_phone", "phone", 40),
-    Field("support_url", "url", MAX_URL),
-    Field("footer_text", "text", 500),
+    Field("brand_color", "color", description="bars, borders and, where readable, headings",
+          label="Brand colour"),
+    Field("accent_color", "color", description="the current step's marker", label="Accent colour"),
+    Field("background_color", "color", description="the page and card background",
+          label="Background colour"),
+    Field("text_color", "color", description="body text; at least 4.5:1 on the background",
+          label="Text colour"),
+    Field("font", "font", description="one of the system font stacks: " + ", ".join(FONTS),
+          label="Font"),
+    Field("corner_radius", "radius", description=f"0 to {MAX_RADIUS} pixels",
+          label="Corner radius"),
+    Field("logo_url", "image", MAX_URL, "an https:// URL, or an image uploaded to Tracee",
+          label="Logo"),
+    Field("favicon_url", "image", MAX_URL, "an https:// URL, or an image uploaded to Tracee",
+          label="Favicon"),
+    Field("back_link_label", "text", 60, "the shop's name in a 'Back to <label>' link",
+          label="Shop name in the back link"),
+    Field("back_link_url", "https_url", MAX_URL, label="Back link address"),
+    Field("support_email", "email", 254, label="Support email"),
+    Field("support_phone", "phone", 40, label="Support phone"),
+    Field("support_url", "url", MAX_URL, label="Help centre address"),
+    Field("footer_text", "text", 500, label="Footer text"),
     Field("steps", "steps", description="customer-facing label and description per "
-          "template step; the whole list is replaced"),
+          "template step; the whole list is replaced", label="Step labels"),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 STEP_TEXT = {"label": 100, "description": 500}
@@ -79,7 +91,8 @@ PLATFORM = {
     "text_color": "#1f2933",
     "font": "system",
     "corner_radius": 12,
-    **{f.name: None for f in FIELDS if f.kind in ("https_url", "url", "text", "email", "phone")},
+    **{f.name: None for f in FIELDS
+       if f.kind in ("image", "https_url", "url", "text", "email", "phone")},
     "steps": [],
 }
 
@@ -141,7 +154,9 @@ def check_value(name: str, value):
         return [_step_label(i, item) for i, item in enumerate(value)]
     if not isinstance(value, str):
         raise ThemeError(name, f"{name} must be a string")
-    if kind == "https_url":
+    if kind == "image" and ASSET_PATH_RE.fullmatch(value):
+        return value
+    if kind in ("https_url", "image"):
         return _url(name, value, ("https",))
     if kind == "url":
         return _url(name, value, ("https", "http"))

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
 from tracee.api.v1.representation import iso
@@ -64,10 +65,11 @@ def _display_time(value):
     return value.strftime("%d %b %Y, %H:%M UTC") if value else None
 
 
-def _public_view(context: TrackerResource, request) -> dict:
+def _public_view(context: TrackerResource, request, presentation=None) -> dict:
     """What a customer may see: visible steps only, and nothing internal."""
     tracker = context.tracker
-    presentation = request.registry["branding.themes"].presentation(request.db, context)
+    if presentation is None:
+        presentation = request.registry["branding.themes"].presentation(request.db, context)
     brand = presentation.brand
     steps = public_steps(brand, tracker.template_slug, tracker.steps)
     return {
@@ -89,10 +91,10 @@ def _public_view(context: TrackerResource, request) -> dict:
     }
 
 
-def _page(context: TrackerResource, request, kind: str):
+def _page(context: TrackerResource, request, kind: str, presentation=None):
     """The tenant's own template for this kind of page, else the built-in one."""
     request.response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
-    view = _public_view(context, request)
+    view = _public_view(context, request, presentation)
     if view["presentation"].templates:
         token = context.tracker.tracking_token
         urls = {"tracking": view["tracking_url"], "embed": request.urls.embed(token),
@@ -114,11 +116,22 @@ def _page(context: TrackerResource, request, kind: str):
     return view
 
 
-@view_config(
-    context=TrackerPage, request_method="GET", renderer="tracee:templates/tracking/page.jinja2"
-)
+TRACKING_TEMPLATE = "tracee:templates/tracking/page.jinja2"
+
+
+@view_config(context=TrackerPage, request_method="GET", renderer=TRACKING_TEMPLATE)
 def tracking_page(context, request):
     return _page(context, request, "tracking")
+
+
+def tracking_page_as(context: TrackerPage, request, presentation):
+    """The tracking page of ``context`` dressed in ``presentation`` rather than
+    its tenant's saved one: the dashboard's preview, on the page's own path."""
+    found = _page(context, request, "tracking", presentation)
+    if isinstance(found, dict):
+        found["progress_url"] = ""  # a sample order has no progress to follow: no script
+        return render_to_response(TRACKING_TEMPLATE, found, request, response=request.response)
+    return found
 
 
 @view_config(

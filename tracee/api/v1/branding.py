@@ -9,6 +9,7 @@ from tracee.api.v1.services import api_service
 from tracee.api.v1.shapes import THEME_EXAMPLE, ref
 from tracee.branding.service import theme_of, update_theme
 from tracee.branding.theme import (
+    ASSET_PATH_RE,
     COLOR_RE,
     EMAIL_RE,
     FIELDS,
@@ -50,6 +51,8 @@ _KINDS = {
     "font": (StrictString, {"type": "string", "enum": list(FONTS)}),
     "radius": (StrictInteger, {"type": "integer", "minimum": 0, "maximum": MAX_RADIUS}),
     "https_url": (StrictString, {**_URL_SCHEMA, "pattern": "^https" + URL_RE.pattern[8:] + "$"}),
+    "image": (StrictString, {**_URL_SCHEMA, "pattern": "^(?:https" + URL_RE.pattern[8:] + "|"
+                             + ASSET_PATH_RE.pattern + ")$"}),
     "url": (StrictString, _URL_SCHEMA),
     "email": (StrictString, {"type": "string", "maxLength": 254,
                              "pattern": f"^{EMAIL_RE.pattern}$"}),

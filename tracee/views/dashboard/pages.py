@@ -6,7 +6,6 @@ from pyramid.view import view_config
 from tracee.accounts.permissions import MANAGE_KEYS, MANAGE_TEAM, VIEW
 from tracee.views.dashboard.resources import (
     ENTER,
-    BrandingSection,
     DashboardRoot,
     Node,
     SettingsSection,
@@ -63,9 +62,3 @@ def tenant_home(context, request):
              renderer=TEMPLATES + "settings.jinja2")
 def settings(context, request):
     return page(context, request, "settings", MANAGE_KEYS=MANAGE_KEYS, MANAGE_TEAM=MANAGE_TEAM)
-
-
-@view_config(route_name="dashboard", context=BrandingSection, permission=VIEW,
-             renderer=TEMPLATES + "branding.jinja2")
-def branding(context, request):
-    return page(context, request, "branding")

@@ -42,6 +42,7 @@ def _dashboard_headers(request, response):
     response.headers["Content-Security-Policy"] = getattr(request, "dashboard_csp", DASHBOARD_CSP)
     # Only a view that sets it (a QR image) is kept by the browser: pages may show a key once.
     response.headers["Cache-Control"] = getattr(request, "dashboard_cache_control", "no-store")
+    response.headers.update(getattr(request, "dashboard_headers", {}))  # a page's own (preview)
 
 
 class DashboardRoot:
