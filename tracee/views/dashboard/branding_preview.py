@@ -16,6 +16,7 @@ from tracee.branding.acquisition import Brand, Presentation
 from tracee.branding.theme import effective_values
 from tracee.db import utcnow
 from tracee.tenancy.resources import PlatformRoot, TenantResource, TrackerPage
+from tracee.tracking.estimates import step_due_at
 from tracee.tracking.records import StepRecord, TrackerRecord
 from tracee.tracking.templates import find_template, list_templates
 from tracee.views.dashboard.branding import Theme
@@ -48,8 +49,10 @@ def sample_tracker(request, theme: Theme) -> TrackerRecord:
     current = visible[len(visible) // 2] if len(visible) > 1 else None
     if current is not None:
         current.started_at = now
-    return TrackerRecord(0, SAMPLE_NUMBER, "Sample order", spec.slug, now, now, None, 0,
-                         SAMPLE_TOKEN, steps)
+    record = TrackerRecord(0, SAMPLE_NUMBER, "Sample order", spec.slug, now, now, None, 0,
+                           None, None, SAMPLE_TOKEN, steps)
+    record.step_due_at = step_due_at(record)
+    return record
 
 
 def _lineage(chain) -> TenantResource:
