@@ -51,6 +51,9 @@ ROUTES = {
     "/dashboard/acme/settings/workflow-templates/3d-printing/": ALL,
     "/dashboard/acme/settings/workflow-templates/3d-printing/duplicate": MANAGERS,
     "/dashboard/acme/settings/branding/": ALL,
+    "/dashboard/acme/settings/domain/": MANAGERS,
+    "/dashboard/acme/clients/": ALL,
+    "/dashboard/acme/clients/new": MANAGERS,
 }
 
 
@@ -112,8 +115,8 @@ def test_login_lands_on_the_first_tenant_with_the_layout(app, people):
     assert answer.request.path == "/dashboard/acme/trackers/"
     nav = answer.html.find("nav", attrs={"aria-label": "Main"})
     labels = [a.get_text() for a in nav.find_all("a")]
-    assert labels == ["Trackers", "Settings", "API Keys", "Team", "Workflow templates",
-                      "Branding"]
+    assert labels == ["Trackers", "Clients", "Settings", "API Keys", "Team",
+                      "Workflow templates", "Branding", "Domain"]
     assert answer.html.find("button", string="Log out")
     assert not answer.html.find("details", class_="switcher")  # one tenant: no switcher
 

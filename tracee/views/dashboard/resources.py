@@ -227,15 +227,25 @@ class BrandingSection(Node):
     pass
 
 
+class DomainSection(Node):
+    """Settings -> Domain: views only (the form, verify, remove)."""
+
+
+class ClientsSection(Node):
+    """An agency's clients: views only; a client itself is reached at /dashboard/<its slug>/."""
+
+
 class SettingsSection(Node):
     children = {
         "api-keys": ApiKeysSection, "team": TeamSection,
         "workflow-templates": TemplatesSection, "branding": BrandingSection,
+        "domain": DomainSection,
     }
 
 
 class TenantArea(Node):
-    children = {"trackers": TrackersSection, "settings": SettingsSection}
+    children = {"trackers": TrackersSection, "settings": SettingsSection,
+                "clients": ClientsSection}
     tenant = None  # set per instance (below), in place of Node's property
 
     def __init__(self, tenant: Tenant, parent, acl: list, request_db):
