@@ -30,6 +30,7 @@ LOGGED_IN = [
     f"{A}/settings/workflow-templates/new", f"{A}/settings/workflow-templates/flow/",
     f"{A}/settings/workflow-templates/3d-printing/",
     f"{A}/settings/workflow-templates/3d-printing/duplicate",
+    f"{A}/clients/", f"{A}/clients/new", f"{A}/settings/domain/",
 ]
 
 

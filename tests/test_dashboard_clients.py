@@ -176,7 +176,8 @@ def test_new_client_takes_its_slug_from_the_name_and_holds_its_domain(app, agenc
     assert (created["name"], created["domain"], created["pending_domain"]) == (
         "Blue Vase Ceramics", None, "track.bluevase.example")
     # A second client of the same name gets the next free slug; an edited slug is kept.
-    for slug, expected in (("", "blue-vase-ceramics-2"), ("vase", "vase")):
+    for slug, expected in (("", "blue-vase-ceramics-2"), ("vase", "vase"),
+                           (" Vase-Two ", "vase-two")):
         form = app.get(CLIENTS + "new").forms["new-client-form"]
         form["name"], form["slug"] = "Blue Vase Ceramics", slug
         assert form.submit(status=302).location.endswith(f"?created={expected}")
@@ -311,3 +312,14 @@ def test_the_agency_runs_a_client_as_its_owner_would(app, agency):
     assert (seen["open_trackers"], seen["pending_domain"]) == (1, "track.clienta.example")
     # ... and the client's own tracker is not the agency's
     assert app.get("/api/v1/trackers/", headers=as_agency(agency)).json == []
+
+
+def test_what_a_client_is_called_is_escaped_everywhere_it_is_shown(app, agency):
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    app.post_json("/api/v1/clients/", {"slug": "hostile", "name": hostile},
+                  headers=as_agency(agency), status=201)
+    log_in(app, email("agency owner"))
+    for path in (CLIENTS, "/dashboard/hostile/trackers/", "/dashboard/hostile/settings/domain/"):
+        page = app.get(path)
+        assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text, path
+        assert hostile in page.html.get_text(), path  # shown, as text

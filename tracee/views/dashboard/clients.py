@@ -52,7 +52,7 @@ def new_client_form(context, request):
              renderer=FORM)
 def new_client(context, request):
     values = {k: request.POST.get(k, "")[:1000] for k in FIELDS}
-    slug = values["slug"].strip()
+    slug = values["slug"].strip().lower()
     domain = values["domain"].strip() or None
     try:
         # Left empty (or without JavaScript): the name's own slug, numbered if taken.
