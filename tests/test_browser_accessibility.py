@@ -31,6 +31,7 @@ LOGGED_IN = [
     f"{A}/settings/workflow-templates/3d-printing/",
     f"{A}/settings/workflow-templates/3d-printing/duplicate", f"{A}/analytics/",
     f"{A}/trackers/?status=late",
+    f"{A}/clients/", f"{A}/clients/new", f"{A}/settings/domain/",
 ]
 
 

@@ -59,6 +59,9 @@ ROUTES = {
     "/dashboard/acme/settings/page-templates/": ALL,
     "/dashboard/acme/settings/page-templates/embed/": ALL,
     "/dashboard/acme/settings/branding/preview": ALL,
+    "/dashboard/acme/settings/domain/": MANAGERS,
+    "/dashboard/acme/clients/": ALL,
+    "/dashboard/acme/clients/new": MANAGERS,
 }
 
 
@@ -120,8 +123,9 @@ def test_login_lands_on_the_first_tenant_with_the_layout(app, people):
     assert answer.request.path == "/dashboard/acme/trackers/"
     nav = answer.html.find("nav", attrs={"aria-label": "Main"})
     labels = [a.get_text() for a in nav.find_all("a")]
-    assert labels == ["Trackers", "Analytics", "Settings", "API Keys", "Team",
-                      "Workflow templates", "Branding", "Page templates", "Webhooks"]
+    assert labels == ["Trackers", "Analytics", "Clients", "Settings", "API Keys", "Team",
+                      "Workflow templates", "Branding", "Page templates", "Webhooks",
+                      "Domain"]
     assert answer.html.find("button", string="Log out")
     assert not answer.html.find("details", class_="switcher")  # one tenant: no switcher
 

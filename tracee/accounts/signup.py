@@ -34,7 +34,8 @@ def slug_from(name: str) -> str:
     return slug[:SLUG_MAX].rstrip("-") or "shop"
 
 
-def _free_slug(session, base: str) -> str:
+def free_slug(session, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever no tenant has yet."""
     taken = set(session.scalars(select(Tenant.slug).where(Tenant.slug.startswith(base))))
     if base not in taken:
         return base
@@ -72,7 +73,7 @@ def sign_up(session, business_name: str, email: str, password: str,
         errors["slug"] = "This address is taken; choose another."
     if errors:
         raise SignupInvalid(errors)
-    tenant = create_tenant(session, slug or _free_slug(session, slug_from(name)), name,
+    tenant = create_tenant(session, slug or free_slug(session, slug_from(name)), name,
                            platform_hosts=platform_hosts)
     user = create_user(session, email, password)
     add_membership(session, tenant.id, user, OWNER)

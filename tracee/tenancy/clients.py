@@ -6,9 +6,10 @@ a client anywhere below it; the client's own key may name only itself.
 
 from sqlalchemy import bindparam, case, func, or_, select
 
+from tracee.tenancy.domains import request_domain
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.scope import read_directory_row, rls_tenant_of, visiting
-from tracee.tenancy.service import MAX_AGENCY_DEPTH, SLUG_RE
+from tracee.tenancy.service import MAX_AGENCY_DEPTH, SLUG_RE, agency_depth, create_tenant
 from tracee.tracking.models import Tracker
 
 _tenants = Tenant.__table__
@@ -74,3 +75,39 @@ def list_clients(session, agency_id: int, slug: str | None = None) -> list[tuple
                 _ACTIVITY, {"tenant": client.id}).one()
         listed.append((client, int(open_trackers), last_activity))
     return listed
+
+
+def create_client(session, agency: Tenant, slug: str, name: str, domain: str | None, *,
+                  platform_hosts) -> Tenant:
+    """A client below ``agency``, under ``create_tenant``'s rules; a ``domain`` given is
+    held until verified (tracee.tenancy.domains). TenantError names the field at fault."""
+    tenant = create_tenant(session, slug, name, parent=agency.slug,
+                           platform_hosts=platform_hosts)
+    if domain is not None:
+        request_domain(session, tenant.id, domain, platform_hosts)
+    return tenant
+
+
+def may_have_clients(session, tenant: Tenant) -> bool:
+    """Whether a client may be created below ``tenant`` (agencies nest MAX_AGENCY_DEPTH deep)."""
+    return agency_depth(session, tenant) < MAX_AGENCY_DEPTH
+
+
+def has_clients(session, tenant_id: int) -> bool:
+    return session.scalar(
+        select(Tenant.id).where(Tenant.parent_id == tenant_id).limit(1)) is not None
+
+
+def tenants_below(session, tenant_ids) -> list[Tenant]:
+    """Every tenant below any of ``tenant_ids``, at any depth (agencies nest at most
+    MAX_AGENCY_DEPTH deep: one query per level, none past the last that found any)."""
+    found, level = [], list(tenant_ids)
+    for _ in range(MAX_AGENCY_DEPTH - 1):
+        if not level:
+            break
+        below = session.scalars(
+            select(Tenant).where(Tenant.parent_id.in_(level)).order_by(Tenant.name, Tenant.id)
+        ).all()
+        found.extend(below)
+        level = [tenant.id for tenant in below]
+    return found

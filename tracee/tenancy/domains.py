@@ -26,7 +26,18 @@ LOOKUP_SECONDS = 3.0
 
 
 class NotVerified(TenantError):
-    """The TXT record is not there (yet)."""
+    """The TXT record is not there (yet). ``reason`` says what the resolver answered
+    (one of the constants below) and ``found`` the TXT values it returned, so the
+    dashboard can explain it."""
+
+    def __init__(self, message: str, reason: str, found: tuple[str, ...] = ()):
+        super().__init__(message, "domain")
+        self.reason, self.found = reason, found
+
+
+# What the lookup came back with.
+NOTHING_PENDING, NO_SUCH_NAME, NO_TXT, UNANSWERED, OTHER_VALUES = (
+    "nothing_pending", "no_such_name", "no_txt", "unanswered", "other_values")
 
 
 @dataclass(frozen=True)
@@ -78,12 +89,12 @@ def _published_values(resolvers: Resolvers, name: str) -> list[str]:
     try:
         answer = resolvers.resolver().resolve(name, "TXT")
     except dns.resolver.NXDOMAIN:
-        raise NotVerified(f"there is no TXT record at {name} yet", "domain") from None
+        raise NotVerified(f"there is no TXT record at {name} yet", NO_SUCH_NAME) from None
     except dns.resolver.NoAnswer:
-        raise NotVerified(f"{name} has no TXT record yet", "domain") from None
+        raise NotVerified(f"{name} has no TXT record yet", NO_TXT) from None
     except dns.exception.DNSException:  # timeouts, no nameserver answering
         raise NotVerified(f"the TXT record at {name} could not be looked up; retry later",
-                          "domain") from None
+                          UNANSWERED) from None
     return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
 
 
@@ -91,12 +102,14 @@ def verify_domain(session, tenant_id: int, resolvers: Resolvers) -> Tenant:
     """Serve the pending domain if its TXT record holds the token; NotVerified if not."""
     tenant = session.get(Tenant, tenant_id)
     if tenant.pending_domain is None:
-        raise NotVerified("no domain is waiting to be verified", "domain")
+        raise NotVerified("no domain is waiting to be verified", NOTHING_PENDING)
     name = challenge_name(tenant.pending_domain)
-    if not any(secrets.compare_digest(value, tenant.domain_token)
-               for value in _published_values(resolvers, name)):
+    published = _published_values(resolvers, name)
+    token = tenant.domain_token.encode()
+    # As bytes: compare_digest refuses str with non-ASCII, which a TXT record may hold.
+    if not any(secrets.compare_digest(value.encode(), token) for value in published):
         raise NotVerified(f"the TXT record at {name} does not hold this tenant's token",
-                          "domain")
+                          OTHER_VALUES, tuple(published))
     domain = tenant.pending_domain
     tenant.domain, tenant.pending_domain, tenant.domain_token = domain, None, None
     try:

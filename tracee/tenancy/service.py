@@ -55,7 +55,8 @@ def find_tenant(session, slug: str) -> Tenant:
     return tenant
 
 
-def _depth(session, tenant: Tenant) -> int:
+def agency_depth(session, tenant: Tenant) -> int:
+    """1 for a tenant on its own, 2 for a client of an agency, ..."""
     depth = 1
     while tenant.parent_id is not None:
         tenant = session.get(Tenant, tenant.parent_id)
@@ -109,7 +110,7 @@ def create_tenant(
             raise TenantTaken(f"domain {domain!r} already belongs to another tenant", "domain")
     validate_branding(color, logo_url)
     parent_tenant = find_tenant(session, parent) if parent is not None else None
-    if parent_tenant is not None and _depth(session, parent_tenant) >= MAX_AGENCY_DEPTH:
+    if parent_tenant is not None and agency_depth(session, parent_tenant) >= MAX_AGENCY_DEPTH:
         raise TenantError(f"agencies nest at most {MAX_AGENCY_DEPTH} levels deep", "parent")
     tenant = Tenant(
         slug=slug, name=name, domain=domain, brand_color=color, logo_url=logo_url,

@@ -13,10 +13,9 @@ from tracee.api.schemas import SLUG_RE, StrictString, json_body, slug_node, text
 from tracee.api.v1.representation import iso
 from tracee.api.v1.services import api_service
 from tracee.api.v1.shapes import CLIENT_EXAMPLE, ref
-from tracee.tenancy.clients import list_clients
-from tracee.tenancy.domains import request_domain
+from tracee.tenancy.clients import create_client, list_clients
 from tracee.tenancy.models import Tenant
-from tracee.tenancy.service import DOMAIN_RE, TenantError, TenantTaken, create_tenant
+from tracee.tenancy.service import DOMAIN_RE, TenantError, TenantTaken
 
 clients = api_service("clients", "/clients")
 client = api_service("client", "/clients/{client}")
@@ -71,13 +70,9 @@ def create(request):
     data = request.validated
     agency = request.db.get(Tenant, request.context.tenant_id)
     try:
-        tenant = create_tenant(
-            request.db, data["slug"], data["name"], parent=agency.slug,
-            platform_hosts=request.registry["platform_hosts"],
-        )
-        if data["domain"] is not None:  # served once verified (/branding/domain)
-            request_domain(request.db, tenant.id, data["domain"],
-                           request.registry["platform_hosts"])
+        # A domain given is served once verified (/branding/domain).
+        tenant = create_client(request.db, agency, data["slug"], data["name"], data["domain"],
+                               platform_hosts=request.registry["platform_hosts"])
     except TenantTaken as exc:
         raise api_error(409, str(exc), name=exc.field) from None
     except TenantError as exc:

@@ -12,6 +12,7 @@ from tracee.views.dashboard.resources import (
     TenantArea,
     dashboard_path,
 )
+from tracee.views.dashboard.switching import agency_navigation
 
 TEMPLATES = "tracee:templates/dashboard/"
 
@@ -33,10 +34,19 @@ def page(context: Node, request, active: str, **values) -> dict:
             "branding": dashboard_path(request, slug, "settings", "branding"),
             "webhooks": dashboard_path(request, slug, "settings", "webhooks"),
             "page_templates": dashboard_path(request, slug, "settings", "page-templates"),
+            "domain": dashboard_path(request, slug, "settings", "domain"),
+            "clients": dashboard_path(request, slug, "clients"),
         },
+        **agency_navigation(context.area, request),
         "can": lambda permission: bool(request.has_permission(permission, context)),
         **values,
     }
+
+
+def sentence(message) -> str:
+    """A domain error ("slug must be ...") as the sentence shown beside its field."""
+    text = str(message)
+    return text[:1].upper() + text[1:] + "."
 
 
 @view_config(route_name="dashboard_bare")

@@ -260,18 +260,27 @@ class PageTemplatesSection(Node):
     children = {kind: PageTemplateNode for kind in KINDS}
 
 
+class DomainSection(Node):
+    """Settings -> Domain: views only (the form, verify, remove)."""
+
+
+class ClientsSection(Node):
+    """An agency's clients: views only; a client itself is reached at /dashboard/<its slug>/."""
+
+
 class SettingsSection(Node):
     children = {
         "api-keys": ApiKeysSection, "team": TeamSection,
         "workflow-templates": TemplatesSection, "branding": BrandingSection,
         "webhooks": WebhooksSection,
         "page-templates": PageTemplatesSection,
+        "domain": DomainSection,
     }
 
 
 class TenantArea(Node):
     children = {"trackers": TrackersSection, "settings": SettingsSection,
-                "analytics": AnalyticsSection}
+                "analytics": AnalyticsSection, "clients": ClientsSection}
     tenant = None  # set per instance (below), in place of Node's property
 
     def __init__(self, tenant: Tenant, parent, acl: list, request_db):
