@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from conftest import make_app, make_settings
+from logins import cheap_hashing, log_in, make_user  # noqa: F401
 from test_signup import Inbox, free_port
 from webtest import TestApp
 
@@ -456,3 +457,59 @@ def test_subscriptions_go_with_their_tracker_and_after_the_retention(web, worker
     purger = worker()
     purger.purge_now_and_then()
     assert rows(database, "SELECT email FROM mail_subscriptions") == [("di@example.test",)]
+
+
+@pytest.mark.usefixtures("cheap_hashing")
+def test_staff_see_and_remove_addresses_on_the_trackers_page(web, tenant, other_tenant,
+                                                              registry, database):
+    tracker = create(web, tenant, notify_email="ann@example.test", notify_email_confirmed=True)
+    subscribe(web, tracker, "bob@example.test")
+    page_url = f"/dashboard/acme/trackers/{tracker['id']}/"
+    make_user(registry, "viewer@acme.test", tenant.id, "viewer")
+    log_in(web, "viewer@acme.test")
+    seen = web.get(page_url).html.find("section", attrs={"aria-labelledby": "subscribers-title"})
+    text = seen.get_text(" ", strip=True)
+    assert "ann@example.test · confirmed · en · added through the API" in text
+    assert "bob@example.test · waiting for confirmation" in text
+    assert seen.find("form") is None  # viewers cannot remove
+    token = web.get("/dashboard/acme/trackers/").html.find("input", attrs={"name": "csrf_token"})
+    web.post(f"{page_url}remove-subscriber",
+             {"subscription": "1", "csrf_token": token["value"] if token else ""}, status=403)
+    web.reset()
+    make_user(registry, "owner@acme.test", tenant.id, "owner")
+    log_in(web, "owner@acme.test")
+    page = web.get(page_url)
+    form = next(f for f in page.forms.values() if f.action == "remove-subscriber"
+                and f["subscription"].value == "1")
+    after = form.submit(status=302).follow()
+    assert "ann@example.test" not in after.text and "bob@example.test" in after.text
+    assert rows(database, "SELECT email FROM mail_subscriptions") == [("bob@example.test",)]
+    web.post(f"{page_url}remove-subscriber",
+             {"subscription": "x", "csrf_token": form["csrf_token"].value}, status=400)
+    web.post(f"{page_url}remove-subscriber", {"subscription": "2"}, status=400)  # no CSRF
+    assert count(database, "mail_subscriptions") == 1
+    # another tenant's staff: not found
+    web.reset()
+    make_user(registry, "owner@globex.test", other_tenant.id, "owner")
+    log_in(web, "owner@globex.test")
+    web.get(page_url.replace("acme", "globex"), status=404)
+
+
+def test_the_running_worker_sends_customer_mail_beside_webhooks(web, worker, inbox, tenant):
+    import threading
+
+    tracker = create(web, tenant)
+    loop = worker(**{"tracee.webhooks.poll_seconds": "0.02"})
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    try:
+        subscribe(web, tracker)
+        deadline = 200
+        while not inbox.messages and deadline:
+            threading.Event().wait(0.05)
+            deadline -= 1
+        assert [m["To"] for m in inbox.messages] == ["ann@example.test"]
+    finally:
+        loop.stop()
+        thread.join(10)
+    assert not thread.is_alive()
