@@ -49,6 +49,7 @@ class Worker:
         self.mail_settings = CustomerMailSettings.from_settings(settings)
         self.customer_mail = customer_mail.CustomerMailer(
             self.mail_settings, self.sessions, self.mailer, self.urls)
+        self._next_mail_claim = 0.0
         self.stopping = threading.Event()
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
@@ -66,6 +67,17 @@ class Worker:
     def claim_customer_mail(self, limit: int) -> list[customer_mail.ClaimedJob]:
         with self.engine.begin() as connection:
             return customer_mail.claim(connection, self.mail_settings, limit)
+
+    def claim_customer_mail_now_and_then(self, limit: int) -> list[customer_mail.ClaimedJob]:
+        """Mail is not urgent to the second: its queue is asked at most every
+        ``tracee.customer_mail.poll_seconds``, whatever pace webhooks poll at,
+        unless the last claim found work."""
+        now = time.monotonic()
+        if now < self._next_mail_claim:
+            return []
+        claimed = self.claim_customer_mail(limit)
+        self._next_mail_claim = now if claimed else now + self.mail_settings.poll_seconds
+        return claimed
 
     def send_due_customer_mail(self) -> int:
         """Send every customer mail job due now, in this thread (tests, one-off runs)."""
@@ -119,7 +131,7 @@ class Worker:
                     self.purge_now_and_then()
                     claimed = self.claim(size - len(under_way)) if len(under_way) < size else []
                     free = size - len(under_way) - len(claimed)
-                    mails = self.claim_customer_mail(free) if free > 0 else []
+                    mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []
                 except Exception:
                     log.exception("claiming failed; trying again shortly")
                     claimed, mails = [], []

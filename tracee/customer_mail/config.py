@@ -43,6 +43,8 @@ class CustomerMailSettings:
     retry_delays: tuple[float, ...] = tuple(float(d) for d in DEFAULT_RETRY_DELAYS.split())
     # A worker's lease on a job: a killed worker's jobs are taken again after it.
     claim_seconds: float = 120.0
+    # How often a worker asks the queue for mail when the last ask found none.
+    poll_seconds: float = 1.0
     # Subscriptions are forgotten this long after their order completed...
     keep_days: float = 30.0
     # ...and unconfirmed ones this long after they were asked for.
@@ -68,6 +70,7 @@ class CustomerMailSettings:
                 retry_delays=tuple(float(d) for d in
                                    str(get("retry_delays", DEFAULT_RETRY_DELAYS)).split()),
                 claim_seconds=float(get("claim_seconds", cls.claim_seconds)),
+                poll_seconds=float(get("poll_seconds", cls.poll_seconds)),
                 keep_days=float(get("keep_days", cls.keep_days)),
                 confirm_days=float(get("confirm_days", cls.confirm_days)),
                 job_keep_days=float(get("job_keep_days", cls.job_keep_days)),
@@ -79,7 +82,8 @@ class CustomerMailSettings:
         except ValueError as exc:
             raise ValueError(f"tracee.customer_mail: {exc}") from None
         if made.quiet_seconds < 0 or made.daily_cap < 0 or made.claim_seconds <= 0 \
-                or made.form_seconds <= 0 or any(d < 0 for d in made.retry_delays):
+                or made.poll_seconds < 0 or made.form_seconds <= 0 \
+                or any(d < 0 for d in made.retry_delays):
             raise ValueError("tracee.customer_mail: seconds, delays and the cap must be >= 0")
         for name in ("rate_per_address", "rate_per_tracker"):
             if not is_valid_rate(getattr(made, name)):
