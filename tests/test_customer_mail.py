@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from conftest import make_app, make_settings
 from logins import cheap_hashing, log_in, make_user  # noqa: F401
-from test_signup import Inbox, free_port
+from test_signup import free_port
+from test_signup import smtp as smtp  # noqa: F401  (fixture: a real SMTP server)
 from webtest import TestApp
 
 from tracee.customer_mail import form_token, render
@@ -24,15 +24,6 @@ QUIET = {
     "tracee.ratelimit.api": "100000/minute",  # the module's limiter outlives a test
 }
 BLUE = "#1d4ed8"
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 @pytest.fixture

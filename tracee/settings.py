@@ -32,6 +32,17 @@ DEFAULTS = {
 }
 
 
+def reader(settings: dict, prefix: str):
+    """``get(name, default)`` of the ``prefix.name`` settings: the default when
+    a setting is absent or blank."""
+
+    def get(name: str, default):
+        value = settings.get(f"{prefix}.{name}")
+        return default if value is None or str(value).strip() == "" else value
+
+    return get
+
+
 def normalize_database_url(url: str) -> str:
     """Accept the plain URLs hosting providers hand out and pick the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from tracee.ratelimit import is_valid_rate
+from tracee.settings import reader
 
 log = logging.getLogger(__name__)
 DEFAULT_RETRY_DELAYS = "60 300 1800 7200 21600"  # about 8 hours, then given up
@@ -59,10 +60,7 @@ class CustomerMailSettings:
 
     @classmethod
     def from_settings(cls, settings: dict) -> "CustomerMailSettings":
-        def get(name, default):
-            value = settings.get(f"tracee.customer_mail.{name}")
-            return default if value is None or str(value).strip() == "" else value
-
+        get = reader(settings, "tracee.customer_mail")
         try:
             made = cls(
                 quiet_seconds=float(get("quiet_seconds", cls.quiet_seconds)),

@@ -21,12 +21,11 @@ up. The deferral is recorded on the job (``note``) and counted per day
 
 import logging
 import random
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.utils import formataddr, parseaddr
 
-from sqlalchemy import and_, bindparam, delete, or_, select, text, update
+from sqlalchemy import bindparam, delete, or_, select, text, update
 
 from tracee.branding.acquisition import ThemeCache
 from tracee.customer_mail.config import CustomerMailSettings
@@ -42,6 +41,7 @@ from tracee.customer_mail.models import (
 from tracee.customer_mail.render import N_, render_mail
 from tracee.customer_mail.subscriptions import progress_digest
 from tracee.db import utcnow
+from tracee.leases import claim_statement, held, lease_params
 from tracee.mail import Mail, Mailer, MailError
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.resources import TenantResource
@@ -56,27 +56,14 @@ _jobs = CustomerMailJob.__table__
 
 STATUS = {"pending": N_("Waiting"), IN_PROGRESS: N_("In progress"), COMPLETED: N_("Done")}
 
-_DUE = (
-    select(_jobs.c.id)
-    .where(
-        _jobs.c.state == PENDING,
-        _jobs.c.next_attempt_at <= bindparam("now"),
-        or_(_jobs.c.claimed_until.is_(None), _jobs.c.claimed_until < bindparam("now")),
-        # News waits for the quiet period after the change that queued it.
-        or_(_jobs.c.kind == CONFIRM, _jobs.c.created_at <= bindparam("quiet_until")),
-    )
-    .order_by(_jobs.c.next_attempt_at)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
+# Due (tracee.leases); news also waits out the quiet period after the change
+# that queued it.
+_CLAIM = claim_statement(
+    _jobs, or_(_jobs.c.kind == CONFIRM, _jobs.c.created_at <= bindparam("quiet_until")),
+    returning=(_jobs.c.id, _jobs.c.tenant_id, _jobs.c.tracker_id, _jobs.c.subscription_id,
+               _jobs.c.kind, _jobs.c.attempts, _jobs.c.claim_token),
 )
-_CLAIM = (
-    update(_jobs)
-    .where(_jobs.c.id.in_(_DUE.scalar_subquery()))
-    .values(claimed_until=bindparam("until"), claim_token=bindparam("token"))
-    .returning(_jobs.c.id, _jobs.c.tenant_id, _jobs.c.tracker_id, _jobs.c.subscription_id,
-               _jobs.c.kind, _jobs.c.attempts, _jobs.c.claim_token)
-)
-_MINE = and_(_jobs.c.id == bindparam("job"), _jobs.c.claim_token == bindparam("token"))
+_MINE = held(_jobs, "job")
 _STILL_MINE = select(_jobs.c.id, rls_tenant_of(_jobs.c.tenant_id)).where(_MINE)
 # One statement reserves mail against the day's cap on both databases; no
 # row comes back when the reservation would pass the cap.
@@ -105,13 +92,9 @@ class ClaimedJob:
 
 
 def claim(connection, settings: CustomerMailSettings, limit: int) -> list[ClaimedJob]:
-    now = utcnow()
-    rows = connection.execute(_CLAIM, {
-        "now": now, "quiet_until": now - timedelta(seconds=settings.quiet_seconds),
-        "limit": limit, "token": secrets.token_hex(16),
-        "until": now + timedelta(seconds=settings.claim_seconds),
-    }).all()
-    return [ClaimedJob(*row) for row in rows]
+    params = lease_params(settings.claim_seconds, limit)
+    params["quiet_until"] = params["now"] - timedelta(seconds=settings.quiet_seconds)
+    return [ClaimedJob(*row) for row in connection.execute(_CLAIM, params).all()]
 
 
 def _finish(session, job: ClaimedJob, **values) -> None:
