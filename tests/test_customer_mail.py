@@ -504,3 +504,16 @@ def test_the_running_worker_sends_customer_mail_beside_webhooks(web, worker, inb
         loop.stop()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_the_api_document_describes_the_notify_fields(web):
+    document = web.get("/api/v1/openapi.json").json
+    body = document["paths"]["/trackers/"]["post"]["requestBody"]["content"]["application/json"]
+    schema = body["schema"]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    fields = schema["properties"]
+    assert fields["notify_email"]["maxLength"] == 254
+    assert re.fullmatch(fields["notify_email"]["pattern"].strip("^$"), "ann@example.test")
+    assert "boolean" in fields["notify_email_confirmed"]["type"]
+    assert "notify_email" not in schema.get("required", [])
