@@ -308,6 +308,7 @@ def test_the_form_needs_a_valid_token_and_stores_nothing_on_error(web, tenant, d
     ("ann@example.test\r\nBcc: everyone@example.test", "cannot contain line breaks"),
     ("ann@example.test\nBcc: everyone@example.test", "cannot contain line breaks"),
     ("a" * 250 + "@example.test", "at most 254 characters"),
+    ("a" * 100_000, "at most 254 characters"),
     ("", "Enter your email address."),
 ])
 def test_bad_addresses_are_refused_beside_the_field(web, tenant, database, address, message):
@@ -517,3 +518,16 @@ def test_the_api_document_describes_the_notify_fields(web):
     assert re.fullmatch(fields["notify_email"]["pattern"].strip("^$"), "ann@example.test")
     assert "boolean" in fields["notify_email_confirmed"]["type"]
     assert "notify_email" not in schema.get("required", [])
+
+
+def test_a_tenants_own_page_template_gets_its_refusals_on_a_page_of_their_own(web, tenant,
+                                                                            database):
+    web.put_json("/api/v1/branding/templates/tracking", {"source": "<p>{{ tracker.name }}</p>"},
+                 headers=tenant.headers)
+    tracker = create(web, tenant)
+    url = path(tracker["tracking_url"])
+    assert "subscribe-form" not in web.get(url).text  # sandboxed templates get no form token
+    page = web.post(f"{url}/subscribe", {"email": "ann@example.test"}, status=400)
+    assert "This form has expired" in page.html.find(id="subscribe-error").get_text()
+    assert page.forms["subscribe-form"]["form_token"].value
+    assert count(database, "mail_subscriptions") == 0
