@@ -12,6 +12,7 @@ from sqlalchemy import engine_from_config, pool
 import tracee.accounts.models  # noqa: F401  (registers the tables on Base.metadata)
 import tracee.api.keys  # noqa: F401
 import tracee.branding.models  # noqa: F401
+import tracee.customer_mail.models  # noqa: F401
 import tracee.tenancy.models  # noqa: F401
 import tracee.tracking.models  # noqa: F401
 import tracee.webhooks.models  # noqa: F401

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import tracee.api.keys  # noqa: F401  (tables on Base.metadata)
+import tracee.customer_mail.models  # noqa: F401
 import tracee.idempotency.models  # noqa: F401
 import tracee.tenancy.models  # noqa: F401
 import tracee.tracking.models  # noqa: F401
@@ -36,7 +37,8 @@ def test_upgrade_and_downgrade_round_trip_on_sqlite(tmp_path):
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "invitations", "webhook_endpoints",
-                 "webhook_attempts", "tenant_themes", "page_templates", "tenant_assets")
+                 "webhook_attempts", "tenant_themes", "page_templates", "tenant_assets",
+                 "mail_subscriptions", "customer_mail_days")
 
 
 def test_tenant_id_leads_every_key_of_tenant_data(database):

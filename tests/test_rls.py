@@ -22,10 +22,11 @@ from tracee.tracking.models import Tracker
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "memberships", "invitations",
                  "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates",
-                 "tenant_assets")
+                 "tenant_assets", "mail_subscriptions", "customer_mail_days")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
-# before the tenant is known (key -> tenant, token -> tracker, the webhook queue).
-DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries", "asset_links"}
+# before the tenant is known (key -> tenant, token -> tracker, the queues).
+DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries", "asset_links",
+                    "customer_mail_jobs"}
 
 
 @pytest.fixture
@@ -50,8 +51,10 @@ def populated(app, pg, registry, tenant, other_tenant):
         app.post_json("/api/v1/webhooks/", {"url": "https://93.184.216.34/hook"},
                       headers=handle.headers, status=201)
         for name in names:
-            created = app.post_json("/api/v1/trackers/", {"name": name, "template": "3d-printing"},
-                                    headers=handle.headers, status=201).json
+            created = app.post_json("/api/v1/trackers/", {
+                "name": name, "template": "3d-printing",
+                "notify_email": f"{name.lower()}@example.test", "notify_email_confirmed": True,
+            }, headers=handle.headers, status=201).json
             app.post_json(f"/api/v1/trackers/{created['id']}/status/",
                           {"process": "3D Printing", "action": "start"},
                           headers={**handle.headers, "Idempotency-Key": f"start-{name}"})
@@ -79,6 +82,9 @@ def populated(app, pg, registry, tenant, other_tenant):
             "event_type, attempted_at, status, duration_ms) "
             "SELECT tenant_id, id, 1, endpoint_id, 'evt_x', event_type, now(), 200, 5 "
             "FROM webhook_deliveries"))
+        conn.execute(sa.text(
+            "INSERT INTO customer_mail_days (tenant_id, day, sent, deferred) "
+            "SELECT id, current_date, 1, 0 FROM tenants"))
     return tenant, other_tenant
 
 
@@ -172,6 +178,15 @@ def test_with_a_tenant_only_its_rows_are_visible(app_engine, pg, populated, whic
         for table in TENANT_TABLES:
             owners = conn.scalars(sa.text(f"SELECT DISTINCT tenant_id FROM {table}")).all()
             assert owners == [tenant.id], table
+
+
+def test_the_mail_trigger_sees_the_changing_tenants_subscribers(pg, populated):
+    """It runs as the app's role, under row-level security, in the change's transaction."""
+    with pg.admin_engine.connect() as conn:
+        queued = conn.execute(sa.text(
+            "SELECT tenant_id, count(*) FROM customer_mail_jobs WHERE kind = 'update' "
+            "GROUP BY tenant_id ORDER BY tenant_id")).all()
+    assert queued == [(populated[0].id, 2), (populated[1].id, 1)]
 
 
 def test_the_setting_dies_with_the_transaction(app_engine, populated):

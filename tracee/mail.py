@@ -32,6 +32,11 @@ class Mail:
     subject: str
     text: str
     html: str
+    # A mail on a tenant's behalf names its own sender and reply address
+    # (not the platform's), and may carry headers such as List-Unsubscribe.
+    sender: str | None = None
+    reply_to: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def build_message(mail: Mail, sender: str, reply_to: str | None) -> EmailMessage:
@@ -43,6 +48,8 @@ def build_message(mail: Mail, sender: str, reply_to: str | None) -> EmailMessage
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip(">") or None)
     if reply_to:
         message["Reply-To"] = reply_to
+    for name, value in mail.headers:
+        message[name] = value
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     return message
@@ -58,7 +65,10 @@ class Mailer:
         self.sender, self.reply_to, self.timeout = sender, reply_to, timeout
 
     def send(self, mail: Mail) -> None:
-        message = build_message(mail, self.sender, self.reply_to)
+        if mail.sender:
+            message = build_message(mail, mail.sender, mail.reply_to)
+        else:
+            message = build_message(mail, self.sender, self.reply_to)
         if self.smtp is None:
             self._write(message)
         else:

@@ -13,6 +13,7 @@ ENV_OVERRIDES = {
     "TRACEE_PUBLIC_URL": "tracee.public_url",
     "TRACEE_WEBHOOK_KEYS": "tracee.webhooks.secret_keys",
     "SMTP_URL": "tracee.mail.smtp_url",
+    "TRACEE_SECRET": "tracee.secret",
 }
 
 DEFAULTS = {
@@ -29,6 +30,17 @@ DEFAULTS = {
     "tracee.domains.resolvers": "",  # "host[:port] ..." for TXT lookups; empty: the system's
     "tracee.domains.cname_target": "",  # empty: tracee.public_url's host
 }
+
+
+def reader(settings: dict, prefix: str):
+    """``get(name, default)`` of the ``prefix.name`` settings: the default when
+    a setting is absent or blank."""
+
+    def get(name: str, default):
+        value = settings.get(f"{prefix}.{name}")
+        return default if value is None or str(value).strip() == "" else value
+
+    return get
 
 
 def normalize_database_url(url: str) -> str:

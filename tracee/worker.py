@@ -1,9 +1,12 @@
-"""``tracee worker``: the loop that sends queued webhook deliveries.
+"""``tracee worker``: the loop that sends queued webhook deliveries and customer mails.
 
 One claim statement hands the loop up to as many due deliveries as it has
 free threads; each thread prepares, sends and records one delivery in the
 delivery's tenant. On PostgreSQL any number of workers run side by side
 (claims skip rows another worker has locked); on SQLite run one.
+
+Customer mails (tracee.customer_mail.sending) are claimed the same way,
+into the same threads, once the webhook deliveries have had their turn.
 
 SIGTERM or SIGINT stops claiming and lets the deliveries under way finish
 (each is bounded by the timeout). A worker killed outright loses nothing:
@@ -16,6 +19,8 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from tracee.customer_mail import sending as customer_mail
+from tracee.customer_mail.config import CustomerMailSettings
 from tracee.db import make_engine, make_session_factory
 from tracee.mail import mailer_from_settings
 from tracee.urls import PublicUrls
@@ -41,6 +46,10 @@ class Worker:
             engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 1)
         self.engine = make_engine(engine_settings)
         self.sessions = make_session_factory(self.engine)
+        self.mail_settings = CustomerMailSettings.from_settings(settings)
+        self.customer_mail = customer_mail.CustomerMailer(
+            self.mail_settings, self.sessions, self.mailer, self.urls)
+        self._next_mail_claim = 0.0
         self.stopping = threading.Event()
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
@@ -56,6 +65,30 @@ class Worker:
         # one round trip instead of three, and the loop claims once per delivery.
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             return delivery.claim(connection, self.hooks, limit)
+
+    def claim_customer_mail(self, limit: int) -> list[customer_mail.ClaimedJob]:
+        with self.engine.begin() as connection:
+            return customer_mail.claim(connection, self.mail_settings, limit)
+
+    def claim_customer_mail_now_and_then(self, limit: int) -> list[customer_mail.ClaimedJob]:
+        """Mail is not urgent to the second: its queue is asked at most every
+        ``tracee.customer_mail.poll_seconds``, whatever pace webhooks poll at,
+        unless the last claim found work."""
+        now = time.monotonic()
+        if now < self._next_mail_claim:
+            return []
+        claimed = self.claim_customer_mail(limit)
+        self._next_mail_claim = now if claimed else now + self.mail_settings.poll_seconds
+        return claimed
+
+    def send_due_customer_mail(self) -> int:
+        """Send every customer mail job due now, in this thread (tests, one-off runs)."""
+        done = 0
+        while claimed := self.claim_customer_mail(10):
+            for job in claimed:
+                self.customer_mail.run(job)
+            done += len(claimed)
+        return done
 
     def deliver(self, claimed: delivery.Claimed) -> None:
         """Send one claimed delivery; on any error its claim simply expires."""
@@ -85,6 +118,10 @@ class Worker:
         if purged:
             log.info("purged %d finished deliveries older than %g days", purged,
                      self.hooks.keep_days)
+        jobs, subscriptions = customer_mail.purge(self.sessions, self.engine, self.mail_settings)
+        if jobs or subscriptions:
+            log.info("purged %d finished customer mail jobs and %d subscriptions", jobs,
+                     subscriptions)
 
     def run(self) -> None:
         """Deliver until stopped."""
@@ -95,10 +132,14 @@ class Worker:
                 try:
                     self.purge_now_and_then()
                     claimed = self.claim(size - len(under_way)) if len(under_way) < size else []
+                    free = size - len(under_way) - len(claimed)
+                    mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []
                 except Exception:
                     log.exception("claiming failed; trying again shortly")
-                    claimed = []
+                    claimed, mails = [], []
                 under_way |= {pool.submit(self.deliver, c) for c in claimed}
+                under_way |= {pool.submit(self.customer_mail.run, m) for m in mails}
+                claimed = claimed or mails
                 if under_way and (len(under_way) >= size or not claimed):
                     done, _ = wait(under_way, timeout=self.hooks.poll_seconds,
                                    return_when=FIRST_COMPLETED)

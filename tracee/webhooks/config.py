@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from tracee.settings import reader
+
 DEFAULT_RETRY_DELAYS = "5 300 1800 7200 18000 36000 50400 72000 86400"  # about 3 days
 
 
@@ -31,10 +33,7 @@ class WebhookSettings:
 
     @classmethod
     def from_settings(cls, settings: dict) -> "WebhookSettings":
-        def get(name, default):
-            value = settings.get(f"tracee.webhooks.{name}")
-            return default if value is None or str(value).strip() == "" else value
-
+        get = reader(settings, "tracee.webhooks")
         try:
             made = cls(
                 allow_http=_flag(get("allow_http", "false")),

@@ -10,16 +10,16 @@ while a request is on the wire.
 import email.utils
 import logging
 import random
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import and_, bindparam, delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import aliased
 
 from tracee.db import utcnow
+from tracee.leases import claim_statement, held, lease_params
 from tracee.tenancy.scope import bind_tenant, read_directory_row, rls_tenant_of
 from tracee.webhooks import events, signing
 from tracee.webhooks.config import WebhookSettings
@@ -43,37 +43,22 @@ _queue = WebhookDelivery.__table__
 _earlier = aliased(WebhookDelivery.__table__)
 _endpoints = WebhookEndpoint.__table__
 
-# Due, unclaimed (or its claim expired), and first in line for its endpoint
-# and tracker: the next event of a tracker waits until the one before it is
-# delivered or given up. SKIP LOCKED lets any number of workers claim side
-# by side on PostgreSQL; SQLite ignores it (its writes are serialised).
-_DUE = (
-    select(_queue.c.id)
-    .where(
-        _queue.c.state == PENDING,
-        _queue.c.next_attempt_at <= bindparam("now"),
-        (_queue.c.claimed_until.is_(None)) | (_queue.c.claimed_until < bindparam("now")),
-        ~exists().where(
-            _earlier.c.tenant_id == _queue.c.tenant_id,
-            _earlier.c.endpoint_id == _queue.c.endpoint_id,
-            _earlier.c.tracker_id == _queue.c.tracker_id,
-            _earlier.c.seq < _queue.c.seq,
-            _earlier.c.state == PENDING,
-        ),
-    )
-    .order_by(_queue.c.next_attempt_at)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
-)
-_CLAIM = (
-    update(_queue)
-    .where(_queue.c.id.in_(_DUE.scalar_subquery()))
-    .values(claimed_until=bindparam("until"), claim_token=bindparam("token"))
-    .returning(_queue.c.id, _queue.c.tenant_id, _queue.c.endpoint_id, _queue.c.tracker_id,
+# Due (tracee.leases), and first in line for its endpoint and tracker: the
+# next event of a tracker waits until the one before it is delivered or given up.
+_CLAIM = claim_statement(
+    _queue,
+    ~exists().where(
+        _earlier.c.tenant_id == _queue.c.tenant_id,
+        _earlier.c.endpoint_id == _queue.c.endpoint_id,
+        _earlier.c.tracker_id == _queue.c.tracker_id,
+        _earlier.c.seq < _queue.c.seq,
+        _earlier.c.state == PENDING,
+    ),
+    returning=(_queue.c.id, _queue.c.tenant_id, _queue.c.endpoint_id, _queue.c.tracker_id,
                _queue.c.seq, _queue.c.event_type, _queue.c.attempts, _queue.c.created_at,
-               _queue.c.manual, _queue.c.claim_token)
+               _queue.c.manual, _queue.c.claim_token),
 )
-_MINE = and_(_queue.c.id == bindparam("delivery"), _queue.c.claim_token == bindparam("token"))
+_MINE = held(_queue, "delivery")
 # The queue is read before the tenant is bound, like a directory table: the
 # row's tenant_id sets the transaction's tenant for row-level security as it
 # is read (rls_tenant_of), which saves binding a round trip of its own.
@@ -135,11 +120,7 @@ _MOVE = (
 
 def claim(connection, settings: WebhookSettings, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` due deliveries for ``claim_seconds``; commit after."""
-    now = utcnow()
-    rows = connection.execute(_CLAIM, {
-        "now": now, "limit": limit, "token": secrets.token_hex(16),
-        "until": now + timedelta(seconds=settings.claim_seconds),
-    }).all()
+    rows = connection.execute(_CLAIM, lease_params(settings.claim_seconds, limit)).all()
     return [Claimed(*row) for row in rows]
 
 

@@ -7,6 +7,7 @@ from tracee.api.openapi import operation
 from tracee.api.pagination import PageQuery, paginate
 from tracee.api.schemas import (
     QueryBoolean,
+    StrictBoolean,
     StrictDateTime,
     StrictString,
     as_name,
@@ -27,6 +28,13 @@ from tracee.api.v1.shapes import (
     LIST_EXAMPLE,
     TRACKER_EXAMPLE,
     ref,
+)
+from tracee.customer_mail.models import MAX_ADDRESS
+from tracee.customer_mail.subscriptions import (
+    ADDRESS_RE,
+    LANGUAGE_PATTERN,
+    clean_language,
+    subscribe,
 )
 from tracee.tracking.reads import read_tracker
 from tracee.tracking.records import TrackerRecord
@@ -54,6 +62,24 @@ class TrackerCreate(colander.MappingSchema):
     template = slug_node(missing=None)
     number = positive_int_node(missing=None)
     estimated_ready_at = _ready_date_node()
+    notify_email = colander.SchemaNode(
+        StrictString(), missing=None,
+        validator=colander.All(
+            colander.Length(max=MAX_ADDRESS, max_err=f"must be at most {MAX_ADDRESS} characters"),
+            colander.Regex(ADDRESS_RE, "must be an email address like name@example.com"),
+        ),
+        description="the customer's address for email updates on this order",
+    )
+    notify_email_confirmed = colander.SchemaNode(
+        StrictBoolean(), missing=False,
+        description="true: the shop has confirmed the address, so no confirmation mail is "
+                    "sent; otherwise the customer confirms from a mail first",
+    )
+    notify_language = colander.SchemaNode(
+        StrictString(), missing=None,
+        validator=colander.Regex(LANGUAGE_PATTERN, "must be a language tag such as en or de-CH"),
+        description="the language of the update mails (default en)",
+    )
 
 
 class TrackerUpdate(colander.MappingSchema):
@@ -99,7 +125,9 @@ def load_tracker(request, lock: bool = False) -> TrackerRecord:
            request_example=CREATE_TRACKER_EXAMPLE, example=CREATED_EXAMPLE)
 def create(request):
     """A tracker for one customer order, with the steps of ``template`` if given. Without
-    ``number``, the order number is the ``#N`` in the name when free, else the next one."""
+    ``number``, the order number is the ``#N`` in the name when free, else the next one.
+    With ``notify_email``, that address gets email updates on the order: after it confirms
+    from a mail, or at once if ``notify_email_confirmed`` is true."""
     data = request.validated
     try:
         created = create_tracker(
@@ -113,6 +141,10 @@ def create(request):
         )
     except WorkflowError as exc:
         raise domain_error(exc) from None
+    if data["notify_email"]:
+        subscribe(request.db, created, data["notify_email"].lower(),
+                  clean_language(data["notify_language"]), "api",
+                  confirmed=data["notify_email_confirmed"])
     body = tracker_detail(created, request.urls)
     request.response.status = 201
     request.response.location = body["api_url"]

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from tracee.accounts.permissions import EDIT_TRACKERS, VIEW
 from tracee.api.keys import tenant_keys
+from tracee.customer_mail.subscriptions import list_subscriptions
 from tracee.db import utcnow
 from tracee.text import is_printable
 from tracee.tracking.estimates import estimate
@@ -109,6 +110,7 @@ def tracker_page(context, request, error=None, ready_error=None, ready_value=Non
         tracking_url=request.urls.tracking(tracker.tracking_token),
         embed_code=request.urls.embed_code(tracker.tracking_token),
         can_edit=request.has_permission(EDIT_TRACKERS, context), error=error,
+        subscribers=list_subscriptions(request.db, tracker.id),
         action_url=dashboard_path(request, context.tenant.slug, "trackers",
                                   str(tracker.id), "status"),
     )
