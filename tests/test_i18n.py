@@ -319,3 +319,16 @@ def test_the_compiled_catalogs_match_their_sources(lang):
             assert forms[1] in message.string
         else:
             assert compiled.gettext(message.id) == message.string, (lang, message.id)
+
+
+def test_templates_read_the_catalogs_loaded_at_start(registry):
+    from pyramid.interfaces import ILocalizer
+    from pyramid_jinja2 import IJinja2Environment
+
+    from tracee.i18n import TemplateGettext, localizer
+
+    environment = registry.queryUtility(IJinja2Environment, name=".jinja2")
+    assert isinstance(environment.globals["gettext"].__self__, TemplateGettext)
+    for lang in LANGUAGES:
+        assert registry.queryUtility(ILocalizer, name=lang) is localizer(lang)
+        assert localizer(lang).translations is translations(lang)

@@ -26,9 +26,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
-from babel.dates import format_date, format_time, get_datetime_format
+from babel.dates import (
+    DateTimePattern,
+    get_date_format,
+    get_datetime_format,
+    get_time_format,
+    parse_pattern,
+)
 from pyramid.i18n import Localizer, Translations
 from pyramid.interfaces import ILocalizer
+from pyramid.threadlocal import get_current_request
+from webob.acceptparse import create_accept_language_header
 
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 DEFAULT = "en"
@@ -76,15 +84,21 @@ def negotiate(request, theme: dict | None = None) -> str:
     ``theme`` is the effective theme's values (a ``Brand``'s ``values``), or
     None where no tenant is known (a page that was not found)."""
     theme = theme or {}
-    chosen = language(request.GET.get("lang")) or language(theme.get("language"))
+    environ = request.environ  # read directly: this runs on every page view
+    asked = request.GET.get("lang") if environ.get("QUERY_STRING") else None
+    chosen = language(asked) or language(theme.get("language"))
     if chosen:
         return chosen
-    accepted = request.accept_language
-    if accepted:
-        found = accepted.lookup(LANGUAGES, default=_none)
-        if found:
-            return found
-    return language(theme.get("default_language")) or DEFAULT
+    return (_accepted(environ.get("HTTP_ACCEPT_LANGUAGE"))
+            or language(theme.get("default_language")) or DEFAULT)
+
+
+# Browsers send few distinct headers, and parsing one costs more than the rest of the choice.
+@lru_cache(maxsize=1024)
+def _accepted(header: str | None) -> str | None:
+    if not header or len(header) > 500:
+        return None
+    return create_accept_language_header(header).lookup(LANGUAGES, default=_none)
 
 
 def _none():
@@ -112,10 +126,18 @@ def zone(name: str | None) -> ZoneInfo:
 
 
 @lru_cache(maxsize=len(LANGUAGES))
-def _locale(lang: str) -> Locale:
-    return Locale.parse(lang if lang in LANGUAGES else DEFAULT)
+def _pattern(lang: str) -> tuple[DateTimePattern, Locale]:
+    """The language's medium date and short time, joined its way ("{1}, {0}",
+    "{1} 'à' {0}"...), as one parsed pattern: parsed once, not per time shown."""
+    locale = Locale.parse(lang if lang in LANGUAGES else DEFAULT)
+    joined = (get_datetime_format("medium", locale=locale)
+              .replace("{1}", get_date_format("medium", locale=locale).pattern)
+              .replace("{0}", get_time_format("short", locale=locale).pattern))
+    return parse_pattern(joined), locale
 
 
+# A tracker's times are shown again on every view of its page, in few languages and zones.
+@lru_cache(maxsize=8192)
 def format_datetime(value: datetime | None, lang: str, zone_name: str | None = None) -> str | None:
     """``value`` as a reader of ``lang`` writes a date and time, in the zone
     ``zone_name`` (the tenant's), ending with the zone's abbreviation so the
@@ -127,13 +149,8 @@ def format_datetime(value: datetime | None, lang: str, zone_name: str | None = N
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # the database's times are UTC
     local = value.astimezone(zone(zone_name))
-    locale = _locale(lang)
-    # The locale's own way of joining a date and a time ("{1}, {0}", "{1} 'à' {0}"...),
-    # as Babel's format_datetime joins them.
-    joined = (get_datetime_format("medium", locale=locale).replace("'", "")
-              .replace("{0}", format_time(local, "short", locale=locale))
-              .replace("{1}", format_date(local, "medium", locale=locale)))
-    return f"{joined} {local.tzname()}"
+    pattern, locale = _pattern(lang)
+    return f"{pattern.apply(local, locale)} {local.tzname()}"
 
 
 # --- wiring -------------------------------------------------------------------------
@@ -145,9 +162,32 @@ def _request_language(request) -> str:
     return getattr(request, REQUEST_ATTRIBUTE, None) or DEFAULT
 
 
+class TemplateGettext:
+    """The templates' ``_``/``gettext``/``ngettext`` (pyramid_jinja2's
+    ``jinja2.i18n.gettext`` setting): the request's catalog, straight. Jinja2
+    formats the ``%(name)s`` itself, so Pyramid's localizer, which wraps each
+    message in a TranslationString first, would cost three times as much for
+    the same text on every string of every page."""
+
+    def __init__(self, domain: str):
+        self.domain = domain
+
+    @staticmethod
+    def _catalog() -> Translations:
+        request = get_current_request()
+        return translations(getattr(request, REQUEST_ATTRIBUTE, None) or DEFAULT)
+
+    def gettext(self, message: str, mapping=None) -> str:
+        return self._catalog().gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._catalog().ngettext(singular, plural, n)
+
+
 def includeme(config):
     # Each language's localizer is made once, here, so a request never loads a catalog;
-    # pyramid_jinja2's _()/ngettext reach it through request.localizer.
+    # request.localizer finds it by the language the view chose.
     for lang in LANGUAGES:
         config.registry.registerUtility(localizer(lang), ILocalizer, name=lang)
     config.set_locale_negotiator(_request_language)
+    config.registry.settings.setdefault("jinja2.i18n.gettext", "tracee.i18n.TemplateGettext")
