@@ -44,7 +44,7 @@ def _step_text(text: dict, key: str, lang: str) -> str | None:
 class Clock:
     """Times as the customer reads them: in the tenant's zone and the page's language.
 
-    ``time_element`` writes ``<time>`` with the instant in UTC for
+    :meth:`element` writes ``<time>`` with the instant in UTC for
     tracee/static/live.js, which rewrites the text in the reader's own zone."""
 
     def __init__(self, lang: str, zone_name: str | None):
