@@ -4,7 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= development.ini
 
-.PHONY: run test install lint bench clean vendor
+.PHONY: run test install lint bench clean vendor messages
+
+# The customer's languages (tracee/i18n.py LANGUAGES): their catalogs are in git,
+# compiled here and by the package's build (setup.py), never at run time.
+LANGUAGES := de en es fr it nl
+CATALOGS := $(foreach lang,$(LANGUAGES),tracee/locale/$(lang)/LC_MESSAGES/tracee.po)
+COMPILED := $(CATALOGS:.po=.mo)
 
 $(BIN)/tracee: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +19,32 @@ $(BIN)/tracee: pyproject.toml clients/python/pyproject.toml
 	$(BIN)/pip install --quiet -e clients/python  # the official client, for its tests
 	@touch $@
 
-install: $(BIN)/tracee
+install: $(BIN)/tracee $(COMPILED)
+
+tracee/locale/%/LC_MESSAGES/tracee.mo: tracee/locale/%/LC_MESSAGES/tracee.po | $(BIN)/tracee
+	$(BIN)/pybabel compile --statistics -D tracee -l $* -i $< -o $@
+
+## make messages: after adding or changing a _("...") in code or templates, extract
+## every message, merge it into each language's catalog (English filled from the
+## text), compile; then translate what is new (msgstr "") or fuzzy in each .po and run
+## it again. tests/test_i18n.py fails while a catalog is behind or untranslated.
+messages: $(BIN)/tracee
+	@set -e; pot=$$(mktemp --suffix=.pot); trap 'rm -f "$$pot"' EXIT; \
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ --no-location --sort-output \
+		--project Tracee --copyright-holder Tracee --msgid-bugs-address "" -o "$$pot" tracee; \
+	for lang in $(LANGUAGES); do \
+		po=tracee/locale/$$lang/LC_MESSAGES/tracee.po; \
+		if [ -f "$$po" ]; then \
+			$(BIN)/pybabel -q update -D tracee -l $$lang -i "$$pot" -o "$$po" \
+				--ignore-obsolete --ignore-pot-creation-date --width 100; \
+		else \
+			mkdir -p $$(dirname "$$po"); \
+			$(BIN)/pybabel -q init -D tracee -l $$lang -i "$$pot" -o "$$po" --width 100; \
+		fi; \
+	done
+	$(BIN)/python tools/catalogs.py english tracee/locale/en/LC_MESSAGES/tracee.po
+	@$(MAKE) --no-print-directory $(COMPILED)
+	@$(BIN)/python tools/catalogs.py todo $(CATALOGS)
 
 ## make run: install, migrate, create the demo data (key printed), serve on :6543
 ## with a webhook worker beside the server; Ctrl+C (or the server ending) stops both
@@ -40,7 +71,7 @@ lint: install
 	$(BIN)/ruff check tracee tests alembic clients
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache test-artifacts
+	rm -rf $(VENV) *.egg-info .pytest_cache test-artifacts $(COMPILED)
 
 ## make vendor: refresh the API reference's Swagger UI (and axe-core, for its test) from npm
 SWAGGER_UI_VERSION ?= 5.35.0

@@ -158,7 +158,9 @@ class Workload:
     def poll(self, links):
         """A visible tracking page asking whether anything changed (it has not:
         the status runs never touch these trackers, whose event_seq is 1)."""
-        return [Request("GET", f"/track/{token}/progress.json", forwarded_for=_client(n),
+        # As the page names it: in its language (tracee.i18n).
+        return [Request("GET", f"/track/{token}/progress.json?lang=en",
+                        forwarded_for=_client(n),
                         if_none_match='"p1-1"')
                 for n, (token, _, _) in enumerate(links)]
 

@@ -38,7 +38,7 @@ def watched_live(open_page):
     page.clock.install()
     page.add_init_script(VISIBILITY)
     polls = []
-    page.on("request", lambda r: r.url.endswith("/progress.json") and polls.append(r.url))
+    page.on("request", lambda r: "/progress.json" in r.url and polls.append(r.url))
     return watched, polls
 
 

@@ -37,8 +37,9 @@ def test_progress_shows_visible_steps_only(app, tenant, hidden, page):
     assert body["steps"][0]["completed_display"].endswith("UTC")
     assert (body["done"], body["total"], body["is_completed"]) == (1, 2, False)
     assert body["headline"] == "Intake done"
-    assert set(body) == {"headline", "is_completed", "done", "total", "estimate", "updated_at",
-                         "updated_display", "steps"}
+    assert set(body) == {"headline", "is_completed", "done", "total", "progress_text",
+                         "estimate", "updated_at", "updated_display", "steps"}
+    assert body["progress_text"] == "1 of 2 steps done"
 
 
 def test_progress_headers_fit_a_capability_url(app, hidden):
@@ -85,7 +86,8 @@ def test_pages_carry_their_version_and_may_run_only_their_own_script(app, hidden
         etag = app.get(_progress(hidden)).headers["ETag"].strip('"')
         main = page.html.find("main")
         assert main["data-etag"] == etag
-        assert main["data-progress"] == path.rstrip("/") + "/progress.json"
+        # In the page's language, so what the script writes matches (tests/test_i18n.py).
+        assert main["data-progress"] == path.rstrip("/") + "/progress.json?lang=en"
         assert page.html.find("script")["src"].endswith("/live.js")
         csp = page.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "connect-src 'self'" in csp

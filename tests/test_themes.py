@@ -26,7 +26,10 @@ VALUES = {
     "support_url": "http://help.bluevase.example/orders",
     "footer_text": "Handmade in Cornwall",
     "steps": [{"template": "3d-printing", "step": "3D Printing", "label": "Shaping your vase",
-               "description": "Printed layer by layer."}],
+               "description": "Printed layer by layer.", "labels": {"de": "Ihre Vase entsteht"}}],
+    "language": "en",  # the page's words stay the ones this file looks for
+    "default_language": "fr",
+    "time_zone": "Europe/Berlin",
 }
 OTHER = {**VALUES, "brand_color": "#1d4ed8", "accent_color": "#7c3aed",
          "background_color": "#ffffff", "text_color": "#000000", "font": "monospace",
@@ -36,7 +39,8 @@ OTHER = {**VALUES, "brand_color": "#1d4ed8", "accent_color": "#7c3aed",
          "support_phone": "0123 456", "support_url": "https://client.example/help",
          "footer_text": "Client footer",
          "steps": [{"template": "3d-printing", "step": "Packaging", "label": "Wrapping",
-                    "description": None}]}
+                    "description": None}],
+         "language": "nl", "default_language": "it", "time_zone": "America/New_York"}
 assert set(VALUES) == {f.name for f in FIELDS} == set(OTHER)
 
 

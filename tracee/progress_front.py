@@ -43,6 +43,8 @@ from tracee.views.tracking import progress_etag
 PATH = re.compile(r"/(?:track|embed)/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
                   r"[0-9a-f]{12})/progress\.json")
 ETAG = re.compile(r'"p1-(\d+)"')
+# The page's language (tracee.i18n); a 304 carries no text, so it is the same for each.
+QUERY = re.compile(r"(?:lang=[a-z]{2})?")
 TTL_SECONDS = 3600
 log = logging.getLogger(__name__)
 _CONTENT_HEADERS = {"content-type", "content-length", "etag"}
@@ -110,7 +112,7 @@ class ProgressFront:
         if not path.endswith("/progress.json") or environ.get("REQUEST_METHOD") != "GET":
             return self.app(environ, start_response)
         match = PATH.fullmatch(path)
-        if match is None or environ.get("QUERY_STRING"):
+        if match is None or not QUERY.fullmatch(environ.get("QUERY_STRING", "")):
             return self.app(environ, start_response)
         host, token = environ.get("HTTP_HOST"), match.group(1)
         kind = path.split("/", 2)[1]  # track or embed: their answers' headers differ

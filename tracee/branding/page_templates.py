@@ -181,6 +181,7 @@ def template_context(view: dict, brand, urls: dict, style_nonce: str) -> dict:
             "is_late": view["estimate"].late,
         },
         "brand": {"display_name": brand.display_name, **values},
+        "lang": view["lang"],  # the page's language, for <html lang> and the tenant's own text
         "urls": urls,
         # For <style nonce="..."> blocks: the page's CSP admits no other inline style
         # (and no script at all, whatever the template writes).

@@ -10,6 +10,7 @@ from anywhere), by name: the stack itself is never tenant text.
 import re
 from dataclasses import dataclass
 
+from tracee.i18n import LANGUAGES, time_zones
 from tracee.text import InvalidName, clean_name
 
 COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
@@ -49,7 +50,8 @@ class ThemeError(ValueError):
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # color, font, radius, image, https_url, url, text, email, phone, steps
+    kind: str  # color, font, radius, image, https_url, url, text, email, phone, steps,
+    #             language, zone
     max_length: int = 0
     description: str = ""
     label: str = ""  # what the dashboard's form calls it
@@ -79,10 +81,21 @@ FIELDS = (
     Field("support_url", "url", MAX_URL, label="Help centre address"),
     Field("footer_text", "text", 500, label="Footer text"),
     Field("steps", "steps", description="customer-facing label and description per "
-          "template step; the whole list is replaced", label="Step labels"),
+          "template step, each optionally per language (labels, descriptions: "
+          "{\"de\": \"...\"}); the whole list is replaced", label="Step labels"),
+    Field("language", "language", description="the one language of the customer's pages, "
+          "whatever the browser asks for (?lang= still wins); one of " + ", ".join(LANGUAGES),
+          label="Language of the pages"),
+    Field("default_language", "language", description="the pages' language when the "
+          "browser asks for none of " + ", ".join(LANGUAGES), label="Default language"),
+    Field("time_zone", "zone", description="the zone the pages' times are written in "
+          "before the browser shows its own: an IANA name such as Europe/Berlin",
+          label="Time zone"),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 STEP_TEXT = {"label": 100, "description": 500}
+# A step's text per language: "labels": {"de": "..."}, "descriptions": {...}.
+STEP_TRANSLATIONS = {f"{key}s": length for key, length in STEP_TEXT.items()}
 
 PLATFORM = {
     "brand_color": "#4f46e5",
@@ -94,6 +107,9 @@ PLATFORM = {
     **{f.name: None for f in FIELDS
        if f.kind in ("image", "https_url", "url", "text", "email", "phone")},
     "steps": [],
+    "language": None,  # none fixed: the browser's choice
+    "default_language": "en",
+    "time_zone": "UTC",
 }
 
 
@@ -129,6 +145,21 @@ def _step_label(index: int, item) -> dict:
             cleaned[key] = _text(f"{field}.{key}", item[key], max_length)
         else:
             cleaned[key] = None
+    for key, max_length in STEP_TRANSLATIONS.items():
+        if item.get(key) is not None:  # kept out of the step when not given at all
+            cleaned[key] = _translations(f"{field}.{key}", item[key], max_length)
+    return cleaned
+
+
+def _translations(field: str, value, max_length: int) -> dict:
+    if not isinstance(value, dict) or not all(lang in LANGUAGES for lang in value):
+        raise ThemeError(field, f"{field} must map languages ({', '.join(LANGUAGES)}) "
+                         "to text")
+    cleaned = {}
+    for lang, text in value.items():
+        if not isinstance(text, str):
+            raise ThemeError(f"{field}.{lang}", f"{field}.{lang} must be a string")
+        cleaned[lang] = _text(f"{field}.{lang}", text, max_length)
     return cleaned
 
 
@@ -154,6 +185,14 @@ def check_value(name: str, value):
         return [_step_label(i, item) for i, item in enumerate(value)]
     if not isinstance(value, str):
         raise ThemeError(name, f"{name} must be a string")
+    if kind == "language":
+        if value not in LANGUAGES:
+            raise ThemeError(name, f"{name} must be one of: {', '.join(LANGUAGES)}")
+        return value
+    if kind == "zone":
+        if value not in time_zones():
+            raise ThemeError(name, f"{name} must be an IANA time zone such as Europe/Berlin")
+        return value
     if kind == "image" and ASSET_PATH_RE.fullmatch(value):
         return value
     if kind in ("https_url", "image"):

@@ -6,9 +6,45 @@
  * and rebuilds the status and the steps from the answer. A hidden tab does
  * not ask; it asks once as soon as it is shown again. Everything is written
  * with textContent: step names are the shop's text, never markup.
+ *
+ * Words: the answer's texts are in the page's language (its URL says which),
+ * and the page's own phrases come translated in data-text-* attributes; this
+ * file holds no English. Times: every <time datetime> is rewritten in the
+ * reader's own zone and the page's language (Intl.DateTimeFormat); one marked
+ * data-relative, where the sentence reads right either way, says "2 hours
+ * ago" for the last day (Intl.RelativeTimeFormat), the full time in its title.
+ * Without this script the server's text stands: the shop's zone, named.
  */
 (function () {
   "use strict";
+  var lang = document.documentElement.lang || "en";
+  var absolute = null;
+  var relative = null;
+  try {
+    absolute = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+    relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+  } catch (e) { /* an old browser keeps the server's text */ }
+  var UNITS = [[60, "second", 1], [3600, "minute", 60], [86400, "hour", 3600]];
+
+  function localize(node) {
+    var when = new Date(node.getAttribute("datetime"));
+    if (!absolute || isNaN(when)) { return; }
+    var text = absolute.format(when);
+    var ago = (when.getTime() - Date.now()) / 1000;
+    if (relative && node.hasAttribute("data-relative") && Math.abs(ago) < 86400) {
+      var unit = UNITS.filter(function (u) { return Math.abs(ago) < u[0]; })[0];
+      node.title = text;
+      text = unit[1] === "second" && Math.abs(ago) < 45
+        ? relative.format(0, "second") : relative.format(Math.round(ago / unit[2]), unit[1]);
+    }
+    if (node.textContent !== text) { node.textContent = text; }
+  }
+
+  function localizeAll() {
+    Array.prototype.forEach.call(document.querySelectorAll("time[datetime]"), localize);
+  }
+
+  localizeAll();
   var root = document.querySelector("[data-progress]");
   if (!root || !window.fetch) { return; }
   var url = root.getAttribute("data-progress");
@@ -18,8 +54,12 @@
   var timer = null;
   var asking = false;
 
+  function text(name) { return root.getAttribute("data-text-" + name) || ""; }
+  // "since %(when)s" around a time: the words before and after it, in the page's order.
+  var since = text("since").split("%(when)s");
+
   var note = document.querySelector(".live-note");
-  if (note) { note.textContent = "This page updates itself."; }
+  if (note && text("live")) { note.textContent = text("live"); }
   var status = document.querySelector(".status");
   if (status) { status.setAttribute("aria-live", "polite"); }
 
@@ -30,23 +70,25 @@
     return node;
   }
 
-  function time(iso, display) {
+  function time(iso, display, isRelative) {
     var node = el("time", null, display);
     node.setAttribute("datetime", iso);
+    if (isRelative) { node.setAttribute("data-relative", ""); }
+    localize(node);
     return node;
   }
 
   function renderStatus(data) {
-    var label = el("p", "status-label", data.is_completed ? "Status" : "Current step");
+    var label = el("p", "status-label", data.is_completed ? text("status") : text("current"));
     label.id = "status-heading";
     var children = [label, el("p", "headline" + (data.is_completed ? " headline-done" : ""), data.headline)];
     if (data.total) {
       var meter = el("div", "meter");
-      var bar = el("progress", null, data.done + " of " + data.total);
+      var bar = el("progress", null, data.progress_text);
       bar.id = "progress";
       bar.max = data.total;
       bar.value = data.done;
-      var caption = el("label", "meter-label", data.done + " of " + data.total + " steps done");
+      var caption = el("label", "meter-label", data.progress_text);
       caption.htmlFor = "progress";
       meter.appendChild(bar);
       meter.appendChild(caption);
@@ -67,9 +109,10 @@
     }
     var state = el("span", "step-status", step.label);
     if (!compact && step.completed_at) {
-      state.append(" · ", time(step.completed_at, step.completed_display));
+      state.append(" · ", time(step.completed_at, step.completed_display, true));
     } else if (!compact && step.started_at) {
-      state.append(" · since ", time(step.started_at, step.started_display));
+      state.append(" · ", since[0], time(step.started_at, step.started_display, false),
+                   since.slice(1).join(""));
     }
     body.appendChild(state);
     item.appendChild(marker);
@@ -113,6 +156,7 @@
     if (updated) {
       updated.setAttribute("datetime", data.updated_at);
       updated.textContent = data.updated_display;
+      localize(updated);
     }
   }
 
@@ -134,7 +178,7 @@
       })
       .then(function (data) { if (data) { render(data); } })
       .catch(function () { /* offline or refused: the next turn asks again */ })
-      .then(function () { asking = false; schedule(); });
+      .then(function () { asking = false; localizeAll(); schedule(); });
   }
 
   document.addEventListener("visibilitychange", function () {

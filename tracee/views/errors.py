@@ -7,6 +7,7 @@ from pyramid.httpexceptions import HTTPException, HTTPInternalServerError, HTTPN
 from pyramid.view import exception_view_config, notfound_view_config
 
 from tracee.api.errors import error, error_body
+from tracee.i18n import DEFAULT, REQUEST_ATTRIBUTE, negotiate
 from tracee.paths import first_segment
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,16 @@ def _root(request) -> str:
 
 def _is_api(request) -> bool:
     return _root(request) == "api"
+
+
+def _speak_the_customers_language(request) -> None:
+    """These pages are what a customer sees of a link gone wrong: in their language,
+    by ?lang= or their browser's (no tenant is known to ask)."""
+    try:
+        lang = negotiate(request)
+    except Exception:  # a request broken enough to land here must still get its page
+        lang = DEFAULT
+    setattr(request, REQUEST_ATTRIBUTE, lang)
 
 
 def _json(status_exc, description, name=None, location="path"):
@@ -37,6 +48,7 @@ def not_found(exc, request):
         # A stale widget token must show this message inside the shop's page, not a
         # browser "refused to connect" box.
         request.embeddable = True
+    _speak_the_customers_language(request)
     request.response.status = 404
     return {}
 
@@ -58,5 +70,6 @@ def server_error(exc, request):
     if _is_api(request):
         return _json(HTTPInternalServerError(), "internal error; it has been logged",
                      location="request")
+    _speak_the_customers_language(request)
     request.response.status = 500
     return {}

@@ -13,12 +13,7 @@ from pyramid.view import view_config
 from tracee.api.v1.representation import iso
 from tracee.progress_front import ANY_TOKEN
 from tracee.tenancy.resources import TrackerResource
-from tracee.views.tracking import (
-    PAGE_CACHE_CONTROL,
-    _display_time,
-    _public_view,
-    progress_etag,
-)
+from tracee.views.tracking import PAGE_CACHE_CONTROL, _public_view, progress_etag
 
 
 def _estimate(view: dict) -> dict:
@@ -26,20 +21,24 @@ def _estimate(view: dict) -> dict:
     return {
         "late": promised.late,
         "ready_at": iso(promised.ready_at),
-        "ready_display": _display_time(promised.ready_at),
+        "ready_display": view["display_time"](promised.ready_at),
         "late_after": iso(promised.late_after),
     }
 
 
 def progress_body(view: dict) -> dict:
+    """Every text in it is in the page's language; times also come as UTC
+    instants, which the script shows in the reader's own zone."""
+    display = view["display_time"]
     return {
         "headline": view["headline"],
         "is_completed": view["is_completed"],
         "done": view["done"],
         "total": view["total"],
         "estimate": _estimate(view),
+        "progress_text": view["progress_text"],
         "updated_at": iso(view["updated_at"]),
-        "updated_display": _display_time(view["updated_at"]),
+        "updated_display": display(view["updated_at"]),
         "steps": [
             {
                 # What the page shows: the theme's name for the step and its status text.
@@ -48,9 +47,9 @@ def progress_body(view: dict) -> dict:
                 "status": step.status,
                 "label": step.status_label,
                 "started_at": iso(step.started_at),
-                "started_display": _display_time(step.started_at),
+                "started_display": display(step.started_at),
                 "completed_at": iso(step.completed_at),
-                "completed_display": _display_time(step.completed_at),
+                "completed_display": display(step.completed_at),
             }
             for step in view["steps"]
         ],
@@ -68,4 +67,5 @@ def progress_json(context, request):
         response = Response(json_body=progress_body(_public_view(context, request)))
     response.etag = etag
     response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
+    response.vary = ("Accept-Language",)  # without ?lang=, its language may follow it
     return response

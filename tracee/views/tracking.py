@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from markupsafe import Markup
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
@@ -10,11 +11,12 @@ from tracee.branding.page_templates import render_custom, template_context
 from tracee.branding.qr import qr_response, requested_size
 from tracee.db import utcnow
 from tracee.front_cache import mark_immutable
+from tracee.i18n import N_, REQUEST_ATTRIBUTE, format_datetime, negotiate, translations
 from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
 from tracee.tracking.estimates import estimate
 from tracee.tracking.models import COMPLETED, IN_PROGRESS
 
-STATUS_LABELS = {"pending": "Waiting", IN_PROGRESS: "In progress", COMPLETED: "Done"}
+STATUS_LABELS = {"pending": N_("Waiting"), IN_PROGRESS: N_("In progress"), COMPLETED: N_("Done")}
 # The page changes with every step, so a browser asks again each time; and its
 # address is a capability, so no shared cache keeps it.
 PAGE_CACHE_CONTROL = "private, no-cache"
@@ -37,55 +39,92 @@ def progress_etag(event_seq: int) -> str:
     return f"p1-{event_seq}"
 
 
-def public_steps(brand, template_slug: str | None, steps) -> list[PublicStep]:
-    """The visible steps, with the names and descriptions the theme gives them."""
+def _step_text(text: dict, key: str, lang: str) -> str | None:
+    """The theme's text for the step in ``lang``, else its default text."""
+    return (text.get(f"{key}s") or {}).get(lang) or text.get(key)
+
+
+def public_steps(brand, template_slug: str | None, steps, lang: str = "en") -> list[PublicStep]:
+    """The visible steps, with the names and descriptions the theme gives them in ``lang``."""
+    catalog = translations(lang)
     shown = []
     for s in steps:
         if s.visible:
             text = brand.step_text(template_slug, s.name) or {}
             shown.append(PublicStep(
-                s.name, text.get("label") or s.name, text.get("description"), s.status,
-                STATUS_LABELS[s.status], s.started_at, s.completed_at,
+                s.name, _step_text(text, "label", lang) or s.name,
+                _step_text(text, "description", lang), s.status,
+                catalog.gettext(STATUS_LABELS[s.status]), s.started_at, s.completed_at,
             ))
     return shown
 
 
-def headline(steps: list[PublicStep], is_completed: bool) -> str:
+def headline(steps: list[PublicStep], is_completed: bool, lang: str = "en") -> str:
     """What the page says first: the step in progress, else the last one done."""
+    catalog = translations(lang)
     current = next((s for s in reversed(steps) if s.status == IN_PROGRESS), None)
     if is_completed:
-        return "Complete"
+        return catalog.gettext("Complete")
     if current is not None:
         return current.label
     done = next((s for s in reversed(steps) if s.status == COMPLETED), None)
-    return f"{done.label} done" if done else "Order received"
+    if done is not None:
+        return catalog.gettext("%(step)s done") % {"step": done.label}
+    return catalog.gettext("Order received")
 
 
-def _display_time(value):
-    return value.strftime("%d %b %Y, %H:%M UTC") if value else None
+class Clock:
+    """Times as the customer reads them: in the tenant's zone and the page's language.
+
+    :meth:`element` writes ``<time>`` with the instant in UTC for
+    tracee/static/live.js, which rewrites the text in the reader's own zone."""
+
+    def __init__(self, lang: str, zone_name: str | None):
+        self.lang, self.zone_name = lang, zone_name
+
+    def display(self, value):
+        return format_datetime(value, self.lang, self.zone_name)
+
+    def element(self, value, relative: bool = False) -> Markup:
+        # "2 hours ago" reads right only where the sentence takes it ("Done · ...").
+        attributes = Markup(" data-relative") if relative else Markup("")
+        return Markup('<time datetime="{}"{}>{}</time>').format(
+            iso(value), attributes, self.display(value))
 
 
 def _public_view(context: TrackerResource, request, presentation=None) -> dict:
-    """What a customer may see: visible steps only, and nothing internal."""
+    """What a customer may see: visible steps only, and nothing internal,
+    in the customer's language (:func:`tracee.i18n.negotiate`)."""
     tracker = context.tracker
     if presentation is None:
         presentation = request.registry["branding.themes"].presentation(request.db, context)
     brand = presentation.brand
-    steps = public_steps(brand, tracker.template_slug, tracker.steps)
+    lang = negotiate(request, brand.values)
+    setattr(request, REQUEST_ATTRIBUTE, lang)  # the templates' _() and <html lang>
+    catalog = translations(lang)
+    steps = public_steps(brand, tracker.template_slug, tracker.steps, lang)
+    done = sum(1 for s in steps if s.status == COMPLETED)
+    clock = Clock(lang, brand.values.get("time_zone"))
     return {
+        "lang": lang,
         "tracker": tracker,
         "brand": brand,
         "presentation": presentation,
         "vendor_credit": request.registry["branding.vendor_credit"],
         "steps": steps,
-        "done": sum(1 for s in steps if s.status == COMPLETED),
+        "done": done,
         "total": len(steps),
-        "headline": headline(steps, tracker.is_completed),
+        "headline": headline(steps, tracker.is_completed, lang),
+        # The count is the number of steps, so the plural follows it: "1 of 1 step done".
+        "progress_text": catalog.ngettext("%(done)s of %(total)s step done",
+                                          "%(done)s of %(total)s steps done",
+                                          len(steps)) % {"done": done, "total": len(steps)},
         "is_completed": tracker.is_completed,
         "estimate": estimate(tracker, utcnow()),
         "updated_at": tracker.updated_at,
         "iso": iso,
-        "display_time": _display_time,
+        "display_time": clock.display,
+        "time_element": clock.element,
         "tracking_url": request.urls.tracking(tracker.tracking_token),
         "qr_url": request.urls.public_qr(tracker.tracking_token),
     }
@@ -94,6 +133,7 @@ def _public_view(context: TrackerResource, request, presentation=None) -> dict:
 def _page(context: TrackerResource, request, kind: str, presentation=None):
     """The tenant's own template for this kind of page, else the built-in one."""
     request.response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
+    request.response.vary = ("Accept-Language",)  # the page's language may follow it
     view = _public_view(context, request, presentation)
     if view["presentation"].templates:
         token = context.tracker.tracking_token
@@ -111,7 +151,9 @@ def _page(context: TrackerResource, request, kind: str, presentation=None):
     # What tracee/static/live.js polls, and the version this page shows.
     # Same origin as the page, whichever host served it (platform or custom domain).
     directory = "embed" if isinstance(context, EmbedPage) else "track"
-    view["progress_url"] = f"{request.script_name}/{directory}/{context.__name__}/progress.json"
+    # Its language is the page's, named in the query, so the script's text matches the page's.
+    view["progress_url"] = (f"{request.script_name}/{directory}/{context.__name__}/progress.json"
+                            f"?lang={view['lang']}")
     view["progress_etag"] = progress_etag(context.tracker.event_seq)
     return view
 

@@ -19,10 +19,12 @@ from tracee.branding.theme import (
     MAX_URL,
     PHONE_RE,
     STEP_TEXT,
+    STEP_TRANSLATIONS,
     URL_RE,
     ThemeError,
     check_value,
 )
+from tracee.i18n import LANGUAGES
 
 branding = api_service("branding", "/branding")
 
@@ -43,6 +45,10 @@ _STEP_LABEL = {
     "properties": {
         "template": text_schema(63), "step": text_schema(200),
         **{key: _nullable(text_schema(length)) for key, length in STEP_TEXT.items()},
+        # The text in other languages; a language left out shows the text above.
+        **{key: {"type": "object", "additionalProperties": False,
+                 "properties": {lang: text_schema(length) for lang in LANGUAGES}}
+           for key, length in STEP_TRANSLATIONS.items()},
     },
 }
 _URL_SCHEMA = {"type": "string", "maxLength": MAX_URL, "pattern": f"^{URL_RE.pattern}$"}
@@ -57,6 +63,9 @@ _KINDS = {
     "email": (StrictString, {"type": "string", "maxLength": 254,
                              "pattern": f"^{EMAIL_RE.pattern}$"}),
     "phone": (StrictString, {"type": "string", "pattern": f"^{PHONE_RE.pattern}$"}),
+    "language": (StrictString, {"type": "string", "enum": list(LANGUAGES)}),
+    "zone": (StrictString, {"type": "string", "minLength": 1, "maxLength": 64,
+                            "description": "an IANA time zone name"}),
     "steps": (JsonValue, {"type": ["array", "null"], "maxItems": MAX_STEP_LABELS,
                           "items": _STEP_LABEL}),
 }

@@ -233,7 +233,9 @@ _OWN_THEME = {
     "support_email": "help@bluevase.example", "support_phone": None, "support_url": None,
     "footer_text": None,
     "steps": [{"template": "3d-printing", "step": "3D Printing", "label": "Shaping your vase",
-               "description": "Your vase is being printed layer by layer."}],
+               "description": "Your vase is being printed layer by layer.",
+               "labels": {"de": "Ihre Vase entsteht"}}],
+    "language": None, "default_language": "de", "time_zone": "Europe/Berlin",
 }
 THEME_EXAMPLE = {
     "own": _OWN_THEME,

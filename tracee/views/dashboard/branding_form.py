@@ -17,11 +17,13 @@ from tracee.branding.theme import (
     ThemeError,
     check_value,
 )
+from tracee.i18n import LANGUAGES
 from tracee.text import InvalidName, clean_name
 
 # Shown as files, not typed (see tracee.branding.images), and step labels have their own table.
 UPLOADED = ("logo_url", "favicon_url")
-FORM_KINDS = ("color", "font", "radius", "https_url", "url", "text", "email", "phone")
+FORM_KINDS = ("color", "font", "radius", "https_url", "url", "text", "email", "phone",
+              "language", "zone")
 INPUT_TYPES = {"https_url": "url", "url": "url", "email": "email", "phone": "tel"}
 MAX_POSTED = 4000  # per value: anything longer is refused by the rules anyway
 MAX_NAME = 200
@@ -62,6 +64,11 @@ class Row:
     @property
     def input_type(self) -> str:
         return INPUT_TYPES.get(self.spec.kind, "text")
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """A language field's options (the form shows a list, not a text box)."""
+        return LANGUAGES if self.spec.kind == "language" else ()
 
 
 @dataclass
