@@ -14,6 +14,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from tracee.i18n import language as i18n_language
+from tracee.i18n import translations
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "mail"
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -24,17 +27,13 @@ _env = Environment(
 )
 
 
-def N_(message: str) -> str:
-    """Marks a message for the catalogs; it is translated where it is shown."""
-    return message
-
-
 def translations_for(language: str) -> gettext.NullTranslations:
     """The catalog of ``language`` for customer mails: the one place they get words from.
 
-    No catalog is compiled yet, so every language reads as written (English).
+    A subscriber's stored tag (``de-CH``) reads as its language; one Tracee
+    does not speak reads as English, as the pages do.
     """
-    return gettext.NullTranslations()
+    return translations(i18n_language(language) or "en")
 
 
 @dataclass(frozen=True)

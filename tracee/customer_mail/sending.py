@@ -38,9 +38,10 @@ from tracee.customer_mail.models import (
     CustomerMailJob,
     MailSubscription,
 )
-from tracee.customer_mail.render import N_, render_mail
+from tracee.customer_mail.render import render_mail
 from tracee.customer_mail.subscriptions import progress_digest
 from tracee.db import utcnow
+from tracee.i18n import N_
 from tracee.leases import claim_statement, held, lease_params
 from tracee.mail import Mail, Mailer, MailError
 from tracee.tenancy.models import Tenant

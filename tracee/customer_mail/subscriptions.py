@@ -19,8 +19,8 @@ from tracee.customer_mail.models import (
     CustomerMailJob,
     MailSubscription,
 )
-from tracee.customer_mail.render import N_
 from tracee.db import utcnow
+from tracee.i18n import N_
 from tracee.tenancy.scope import require_tenant
 from tracee.tracking.models import Tracker
 

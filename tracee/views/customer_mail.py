@@ -15,7 +15,6 @@ from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
 from tracee.customer_mail import form_token
-from tracee.customer_mail.render import N_
 from tracee.customer_mail.subscriptions import (
     AddressError,
     clean_address,
@@ -25,6 +24,7 @@ from tracee.customer_mail.subscriptions import (
     subscribe,
     unsubscribe,
 )
+from tracee.i18n import N_
 from tracee.tenancy.resources import TrackerPage
 from tracee.tracking.workflow import tracker_for_update
 from tracee.views.tracking import tracking_page
