@@ -30,6 +30,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 APP_ROLE = "tracee_test_app"
 TABLES = (
+    "message_mails", "tracker_messages",
     "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
     "idempotency_keys", "invitations", "recovery_codes",
     "user_tokens", "user_sessions", "memberships", "users",

@@ -18,10 +18,12 @@ from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "memberships", "invitations",
-                 "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates")
+                 "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates",
+                 "tracker_messages")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
-# before the tenant is known (key -> tenant, token -> tracker, the webhook queue).
-DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries"}
+# before the tenant is known (key -> tenant, token -> tracker, the webhook and
+# reply-mail queues, which hold ids only).
+DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries", "message_mails"}
 
 
 @pytest.fixture
@@ -51,6 +53,9 @@ def populated(app, pg, registry, tenant, other_tenant):
             app.post_json(f"/api/v1/trackers/{created['id']}/status/",
                           {"process": "3D Printing", "action": "start"},
                           headers={**handle.headers, "Idempotency-Key": f"start-{name}"})
+            form = app.get(created["tracking_url"].replace("https://tracee.test", "")).forms[0]
+            form["text"] = "A question"
+            form.submit(status=303)
         app.post_json("/api/v1/templates/", {
             "slug": f"flow-{handle.slug}", "name": "Flow",
             "steps": [{"name": "One"}, {"name": "Two", "visible": False}],

@@ -12,6 +12,7 @@ INCLUDES = (
     "tracee.encoding",  # a path or query string that is not UTF-8 gets a 400, not a 500
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
     "tracee.webhooks",  # webhook settings and the key that seals signing secrets
+    "tracee.messages",  # the question form's signing secret and its rate limits
     "tracee.tenancy.domains",  # custom-domain verification, the TLS proxy's question
     "tracee.branding.acquisition",  # each worker's cache of themes, by branding version
     "tracee.branding.page_templates",  # each worker's compiled tenant page templates

@@ -13,6 +13,7 @@ ENV_OVERRIDES = {
     "TRACEE_PUBLIC_URL": "tracee.public_url",
     "TRACEE_WEBHOOK_KEYS": "tracee.webhooks.secret_keys",
     "SMTP_URL": "tracee.mail.smtp_url",
+    "TRACEE_FORM_SECRET": "tracee.messages.form_secret",
 }
 
 DEFAULTS = {

@@ -1,4 +1,4 @@
-"""``tracee worker``: the loop that sends queued webhook deliveries.
+"""``tracee worker``: the loop that sends queued webhook deliveries and reply mails.
 
 One claim statement hands the loop up to as many due deliveries as it has
 free threads; each thread prepares, sends and records one delivery in the
@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from tracee.db import make_engine, make_session_factory
 from tracee.mail import mailer_from_settings
+from tracee.messages.mails import ReplyMails
 from tracee.urls import PublicUrls
 from tracee.webhooks import delivery
 from tracee.webhooks.config import WebhookSettings
@@ -44,6 +45,7 @@ class Worker:
         self.stopping = threading.Event()
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
+        self.reply_mails = ReplyMails(settings)
 
     def _http(self):
         # requests.Session is not documented as thread-safe: one per thread.
@@ -92,6 +94,8 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     self.purge_now_and_then()
+                    # Few and small: sent from this loop's thread, between claims.
+                    self.reply_mails.run_once(self.engine, self.sessions, self.mailer, self.urls)
                     claimed = self.claim(size - len(under_way)) if len(under_way) < size else []
                 except Exception:
                     log.exception("claiming failed; trying again shortly")

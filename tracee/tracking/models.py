@@ -72,6 +72,9 @@ class Tracker(TrackerState, TenantScoped, Base):
     # Derived from the steps, kept on the row so lists can filter on it.
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Questions and replies so far: the page loads its conversation only when
+    # there is one, and the next message takes the next number.
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     steps: Mapped[list["TrackerStep"]] = relationship(
         order_by="TrackerStep.position",

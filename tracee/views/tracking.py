@@ -10,6 +10,7 @@ from tracee.branding.qr import qr_response, requested_size
 from tracee.front_cache import mark_immutable
 from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
 from tracee.tracking.models import COMPLETED, IN_PROGRESS
+from tracee.views.ask_form import ask_form
 
 STATUS_LABELS = {"pending": "Waiting", IN_PROGRESS: "In progress", COMPLETED: "Done"}
 # The page changes with every step, so a browser asks again each time; and its
@@ -108,7 +109,11 @@ def _page(context: TrackerResource, request, kind: str):
     context=TrackerPage, request_method="GET", renderer="tracee:templates/tracking/page.jinja2"
 )
 def tracking_page(context, request):
-    return _page(context, request, "tracking")
+    view = _page(context, request, "tracking")
+    if isinstance(view, dict):
+        # "Ask a question" (tracee.views.messages); a refused post brings its own.
+        view["ask"] = getattr(request, "ask_form", None) or ask_form(context, request)
+    return view
 
 
 @view_config(

@@ -26,6 +26,7 @@ def page(context: Node, request, active: str, **values) -> dict:
         "active": active,
         "links": {
             "trackers": dashboard_path(request, slug, "trackers"),
+            "messages": dashboard_path(request, slug, "messages"),
             "settings": dashboard_path(request, slug, "settings"),
             "api_keys": dashboard_path(request, slug, "settings", "api-keys"),
             "team": dashboard_path(request, slug, "settings", "team"),

@@ -227,6 +227,10 @@ class BrandingSection(Node):
     pass
 
 
+class MessagesSection(Node):
+    """The inbox of customers' questions (tracee.views.dashboard.messages)."""
+
+
 class SettingsSection(Node):
     children = {
         "api-keys": ApiKeysSection, "team": TeamSection,
@@ -235,7 +239,8 @@ class SettingsSection(Node):
 
 
 class TenantArea(Node):
-    children = {"trackers": TrackersSection, "settings": SettingsSection}
+    children = {"trackers": TrackersSection, "settings": SettingsSection,
+                "messages": MessagesSection}
     tenant = None  # set per instance (below), in place of Node's property
 
     def __init__(self, tenant: Tenant, parent, acl: list, request_db):

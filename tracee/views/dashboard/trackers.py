@@ -16,6 +16,7 @@ from tracee.text import is_printable
 from tracee.tracking.models import TrackerEvent
 from tracee.tracking.search import search_trackers
 from tracee.tracking.workflow import ACTIONS, Actor, WorkflowError, apply_action, tracker_for_update
+from tracee.views.dashboard.conversation import conversation
 from tracee.views.dashboard.pages import TEMPLATES, page
 from tracee.views.dashboard.resources import TrackerNode, TrackersSection, dashboard_path
 
@@ -25,6 +26,7 @@ EVENT_LABELS = {
     "tracker.created": "Created", "tracker.completed": "Completed the order",
     "step.started": "Started", "step.completed": "Completed",
     "step.reopened": "Re-opened", "step.reset": "Reset",
+    "tracker.message_received": "Question from the customer", "message.replied": "Replied",
 }
 ACTOR_MAX = 100  # tracker_events.actor
 
@@ -87,6 +89,7 @@ def tracker_page(context, request, error=None):
         can_edit=request.has_permission(EDIT_TRACKERS, context), error=error,
         action_url=dashboard_path(request, context.tenant.slug, "trackers",
                                   str(tracker.id), "status"),
+        conversation=getattr(request, "conversation", None) or conversation(request, context),
     )
 
 
