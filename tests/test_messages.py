@@ -184,13 +184,44 @@ def test_a_reply_without_an_address_shows_on_the_page_only(app, staff, create, d
     assert "Friday." in app.get(page_path(tracker)).html.find("ol", class_="thread").text
 
 
-def test_the_progress_version_moves_with_the_conversation(app, create):
+def test_the_progress_view_carries_the_conversation_once_there_is_one(app, staff, create):
     tracker = create()
     progress = page_path(tracker) + "/progress.json"
-    etag = app.get(progress).headers["ETag"]
+    first = app.get(progress)
+    assert "messages" not in first.json
+    etag = first.headers["ETag"]
     app.get(progress, headers={"If-None-Match": etag}, status=304)
-    ask(app, tracker)
-    app.get(progress, headers={"If-None-Match": etag}, status=200)
+    ask(app, tracker, name="Ann", email="ann@example.test", text="Wrapped? <i>")
+    asked = app.get(progress, headers={"If-None-Match": etag}, status=200)
+    dashboard_reply(app, tracker, "Yes.")
+    replied = app.get(progress, headers={"If-None-Match": asked.headers["ETag"]}, status=200)
+    assert [(m["kind"], m["name"], m["text"]) for m in replied.json["messages"]] == [
+        ("question", "Ann", "Wrapped? <i>"), ("reply", None, "Yes.")]
+    assert "ann@example.test" not in replied.text and "staff@acme.test" not in replied.text
+
+
+def statements(registry, path, app) -> int:
+    engine, seen = registry["db.engine"], []
+
+    def count(*_args):
+        seen.append(1)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        app.get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_page_reads_the_conversation_only_when_there_is_one(app, create, registry):
+    """The form costs the page no query (its token is an HMAC); the
+    conversation costs one, on trackers that have one."""
+    quiet, asked = create(), create("Order #2")
+    ask(app, asked)
+    embed = statements(registry, page_path(quiet).replace("/track/", "/embed/") + "/", app)
+    assert statements(registry, page_path(quiet), app) == embed
+    assert statements(registry, page_path(asked), app) == embed + 1
 
 
 # --- refusals: clear, beside the field, nothing stored ----------------------------------

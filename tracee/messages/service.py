@@ -206,3 +206,4 @@ def inbox(session, state: str, page: int, per_page: int) -> tuple[int, list[Inbo
         .limit(per_page).offset((page - 1) * per_page)
     ).all()
     return total, [InboxRow(*row) for row in rows]
+
