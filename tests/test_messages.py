@@ -366,3 +366,33 @@ def test_message_received_is_delivered_signed_with_the_tracker(app, create, work
     assert message == {"id": 1, "text": "Gift wrap? <b>", "name": "Ann", "has_email": True,
                        "created_at": message["created_at"]}
     assert "ann@example.test" not in rec.received[0].body.decode()
+
+
+# --- the API ---------------------------------------------------------------------------
+
+
+def test_integrators_read_the_conversation_and_reply_by_api(app, create, tenant, other_tenant,
+                                                            database):
+    tracker = create()
+    url = f"/api/v1/trackers/{tracker['id']}/messages/"
+    assert app.get(url, headers=tenant.headers).json == []
+    ask(app, tracker, name="Ann", email="ann@example.test", text="Line one\nline two")
+    sent = app.post_json(url, {"text": "  Tomorrow.\nWrapped.  "}, headers=tenant.headers,
+                         status=201).json
+    assert (sent["kind"], sent["text"], sent["author"]) == ("reply", "Tomorrow.\nWrapped.",
+                                                             f"key:{tenant.key_id}")
+    listed = app.get(url, headers=tenant.headers).json
+    assert [(m["kind"], m["name"], m["email"], m["text"]) for m in listed] == [
+        ("question", "Ann", "ann@example.test", "Line one\nline two"),
+        ("reply", None, None, "Tomorrow.\nWrapped.")]
+    assert listed[0]["answered_at"] is not None
+    assert len(stored(database, "message_mails")) == 1
+    for bad, problem in (({"text": " "}, "Write your message."),
+                         ({"text": "x" * 2001}, "must be at most 2000 characters"),
+                         ({"text": "a\x00b"}, "Remove the control characters from your message."),
+                         ({}, "Required")):
+        error = app.post_json(url, bad, headers=tenant.headers, status=400).json
+        assert error["errors"][0]["name"] == "text" and problem in error["errors"][0]["description"]
+    app.get(url, headers=other_tenant.headers, status=404)
+    app.post_json(url, {"text": "hi"}, headers=other_tenant.headers, status=404)
+    assert len(stored(database)) == 2
