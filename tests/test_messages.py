@@ -396,3 +396,22 @@ def test_integrators_read_the_conversation_and_reply_by_api(app, create, tenant,
     app.get(url, headers=other_tenant.headers, status=404)
     app.post_json(url, {"text": "hi"}, headers=other_tenant.headers, status=404)
     assert len(stored(database)) == 2
+
+
+def test_a_reply_mail_is_retried_then_given_up(app, staff, create, database, mail_settings):
+    tracker = create()
+    ask(app, tracker, email="ann@example.test")
+    dashboard_reply(app, tracker, "Soon.")
+    loop = Worker(make_settings(database, **{**mail_settings,
+                                             "tracee.mail.smtp_url": f"smtp://127.0.0.1:{free_port()}"}))
+    try:
+        assert loop.reply_mails.run_once(loop.engine, loop.sessions, loop.mailer, loop.urls) == 1
+        row = stored(database, "message_mails")[0]
+        assert (row["state"], row["attempts"], row["claim_token"]) == ("pending", 1, None)
+        time.sleep(0.1)  # the one retry delay in these settings is 0.05 s
+        assert loop.reply_mails.run_once(loop.engine, loop.sessions, loop.mailer, loop.urls) == 1
+        row = stored(database, "message_mails")[0]
+        assert (row["state"], row["attempts"]) == ("failed", 2)
+        assert loop.reply_mails.run_once(loop.engine, loop.sessions, loop.mailer, loop.urls) == 0
+    finally:
+        loop.engine.dispose()
