@@ -3,41 +3,26 @@ page, the inbox, the reply on the page and by mail (a real SMTP server), the
 webhook (verified with the standardwebhooks library), and every refusal."""
 
 import re
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from conftest import make_app, make_settings
 from logins import cheap_hashing, log_in, make_user  # noqa: F401
 from standardwebhooks import Webhook
-from test_signup import Inbox, free_port
+from test_signup import free_port
+from test_signup import smtp as smtp  # noqa: F401  (fixture)
+from test_webhooks_delivery import FAST as HOOKS
+from test_webhooks_delivery import until
+from test_webhooks_delivery import worker as worker  # noqa: F401  (fixture)
 from webhook_receiver import receiver
 from webtest import TestApp
 
 from tracee.worker import Worker
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")
-FAST = {
-    "tracee.webhooks.allow_private_targets": "true",
-    "tracee.webhooks.allow_http": "true",
-    "tracee.webhooks.poll_seconds": "0.02",
-    "tracee.webhooks.timeout": "0.5",
-    "tracee.ratelimit.api": "100000/minute",
-    "tracee.messages.mail_retry_delays": "0.05",
-}
+FAST = {**HOOKS, "tracee.messages.mail_retry_delays": "0.05"}
 XSS = '<script>alert(1)</script><img src=x onerror=alert(2)> "quoted" & http://evil.test/x'
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -63,30 +48,6 @@ def app(messages_wsgi, smtp):
 @pytest.fixture
 def registry(messages_wsgi):
     return messages_wsgi.registry
-
-
-@pytest.fixture
-def worker(database, mail_settings):
-    @contextmanager
-    def start():
-        loop = Worker(make_settings(database, **mail_settings))
-        thread = threading.Thread(target=loop.run, daemon=True)
-        thread.start()
-        try:
-            yield loop
-        finally:
-            loop.stop()
-            thread.join(10)
-            assert not thread.is_alive(), "the worker did not stop"
-
-    return start
-
-
-def until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
 
 
 def page_path(tracker) -> str:
@@ -129,7 +90,8 @@ def dashboard_reply(app, tracker, text, status=302):
 # --- the whole round ------------------------------------------------------------------
 
 
-def test_ask_answer_on_the_page_and_by_mail(app, staff, create, database, smtp, worker):
+def test_ask_answer_on_the_page_and_by_mail(app, staff, create, database, smtp, worker,
+                                            mail_settings):
     inbox_mail = smtp[0]
     tracker = create("Order #1234 - Blue Vase")
     public = page_path(tracker)
@@ -165,7 +127,7 @@ def test_ask_answer_on_the_page_and_by_mail(app, staff, create, database, smtp, 
     assert "Acme" in shown[1].find(class_="msg-who").get_text()
     assert events_of(database)[-2:] == ["tracker.message_received", "message.replied"]
 
-    with worker():
+    with worker(**mail_settings):
         until(lambda: len(inbox_mail.messages) == 1)
         until(lambda: stored(database, "message_mails")[0]["state"] == "sent")
     mail = inbox_mail.messages[0]
