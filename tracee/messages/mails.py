@@ -43,6 +43,10 @@ _CLAIM = (
                _mails.c.question_id, _mails.c.attempts, _mails.c.claim_token)
 )
 _MINE = (_mails.c.id == bindparam("mail")) & (_mails.c.claim_token == bindparam("token"))
+# Read before claiming: on SQLite even an UPDATE that matches nothing takes the
+# write lock, and the worker asks every turn of its loop.
+_ANY_DUE = select(_mails.c.id).where(
+    _mails.c.state == PENDING, _mails.c.next_attempt_at <= bindparam("now")).limit(1)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class ReplyMails:
     def run_once(self, engine, sessions, mailer, urls, limit: int = 20) -> int:
         """Send the due reply mails; how many were claimed."""
         now = utcnow()
+        with engine.connect() as connection:
+            if connection.execute(_ANY_DUE, {"now": now}).first() is None:
+                return 0
         with engine.begin() as connection:
             claimed = [Claimed(*row) for row in connection.execute(_CLAIM, {
                 "now": now, "limit": limit, "until": now + LEASE,
