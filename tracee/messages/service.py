@@ -38,6 +38,12 @@ _NEXT = (
 )
 
 
+def N_(text: str) -> str:
+    """Marks a message for the catalogs (Babel extracts ``N_``); the page
+    translates it as it shows it, so this layer knows no language."""
+    return text
+
+
 class MessageError(ValueError):
     """Input refused; ``errors`` maps each field to what is wrong with it."""
 
@@ -55,12 +61,12 @@ class Question:
 
 def _text_problem(text: str) -> str | None:
     if not text:
-        return "Write your message."
+        return N_("Write your message.")
     if len(text) > TEXT_MAX:
-        return f"Keep your message to {TEXT_MAX:,} characters (this one has {len(text):,})."
+        return N_("Keep your message to 2,000 characters.")
     # Line breaks and tabs are text; other control characters are not.
     if not is_printable(text.replace("\r\n", "\n").replace("\n", "").replace("\t", "")):
-        return "Remove the control characters from your message."
+        return N_("Remove the control characters from your message.")
     return None
 
 
@@ -82,14 +88,14 @@ def clean_question(name: str, email: str, text: str) -> Question:
     errors = {}
     name, email = name.strip(), email.strip()
     if len(name) > NAME_MAX:
-        errors["name"] = f"Keep your name to {NAME_MAX} characters."
+        errors["name"] = N_("Keep your name to 100 characters.")
     elif not is_printable(name):
-        errors["name"] = "Your name must be on one line, without control characters."
+        errors["name"] = N_("Your name must be on one line, without control characters.")
     if email:
         try:
             email = normalize_email(email)
         except InvalidEmail:
-            errors["email"] = "Enter an email address like name@example.com, or leave it empty."
+            errors["email"] = N_("Enter an email address like name@example.com, or leave it empty.")
         else:
             email = email[:EMAIL_MAX]
     text = text.replace("\r\n", "\n").strip()

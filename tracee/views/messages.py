@@ -12,6 +12,7 @@ from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
 from tracee.messages import service
+from tracee.messages.service import N_
 from tracee.tenancy.resources import TrackerPage
 from tracee.views.ask_form import EMPTY, ask_form, page_path
 from tracee.views.tracking import PAGE_CACHE_CONTROL, tracking_page
@@ -38,10 +39,10 @@ def ask(context, request):
     tokens = request.registry["messages.form_tokens"]
     tracker = context.tracker
     if not tokens.valid(tracker.tracking_token, post.get("form_token", "")):
-        return _refused(context, request, values, {"form": (
+        return _refused(context, request, values, {"form": N_(
             "This form has expired or did not come from this page. Please send it again.")}, 400)
     if post.get("website"):
-        return _refused(context, request, values, {"form": (
+        return _refused(context, request, values, {"form": N_(
             "Leave the field “Leave this field empty” empty to send your question.")}, 400)
     try:
         question = service.clean_question(values["name"], values["email"], values["text"])
@@ -49,7 +50,7 @@ def ask(context, request):
         return _refused(context, request, values, exc.errors, 400)
     limits = request.registry["messages.limits"]
     if not limits.allow(request.client_address, context.tenant.id, tracker.id):
-        return _refused(context, request, values, {"form": (
+        return _refused(context, request, values, {"form": N_(
             "Too many questions were sent from here or about this order; "
             "please try again later.")}, 429)
     service.ask(request.db, tracker.id, tracker.tracking_token, question)
