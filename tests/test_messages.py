@@ -375,5 +375,9 @@ def test_a_reply_mail_is_retried_then_given_up(app, staff, create, database, mai
         row = stored(database, "message_mails")[0]
         assert (row["state"], row["attempts"]) == ("failed", 2)
         assert loop.reply_mails.run_once(loop.engine, loop.sessions, loop.mailer, loop.urls) == 0
+        with loop.engine.begin() as connection:
+            assert loop.reply_mails.purge(connection, keep_days=1) == 0  # finished just now
+            assert loop.reply_mails.purge(connection, keep_days=-1) == 1
+        assert stored(database, "message_mails") == [] and len(stored(database)) == 2
     finally:
         loop.engine.dispose()

@@ -82,6 +82,7 @@ class Worker:
         self._last_purge = time.monotonic()
         with self.engine.begin() as connection:
             purged = delivery.purge(connection, self.hooks)
+            self.reply_mails.purge(connection, self.hooks.keep_days)
         if purged:
             log.info("purged %d finished deliveries older than %g days", purged,
                      self.hooks.keep_days)

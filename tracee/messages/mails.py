@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from markupsafe import escape
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from tracee.db import utcnow
 from tracee.mail import Mail, MailError
@@ -105,6 +105,14 @@ class ReplyMails:
                 self._finish(engine, item, attempts=attempts, next_attempt_at=utcnow() + delay)
             return
         self._finish(engine, item, state=SENT, attempts=item.attempts + 1, finished_at=utcnow())
+
+    @staticmethod
+    def purge(connection, keep_days: float) -> int:
+        """Forget mails sent or given up more than ``keep_days`` ago (the
+        webhook deliveries' period): the messages themselves stay."""
+        cutoff = utcnow() - timedelta(days=keep_days)
+        return connection.execute(delete(_mails).where(
+            _mails.c.state != PENDING, _mails.c.finished_at < cutoff)).rowcount
 
     @staticmethod
     def _finish(engine, item: Claimed, **values) -> None:
