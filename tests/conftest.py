@@ -31,6 +31,7 @@ PG_ADMIN_URL = os.environ.get(
 APP_ROLE = "tracee_test_app"
 TABLES = (
     "customer_mail_jobs", "customer_mail_days", "mail_subscriptions",
+    "message_mails", "tracker_messages",
     "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
     "idempotency_keys", "invitations", "recovery_codes",
     "user_tokens", "user_sessions", "memberships", "users",

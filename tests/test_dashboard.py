@@ -43,6 +43,7 @@ ROUTES = {
     "/dashboard/acme/trackers/labels": ALL,
     "/dashboard/acme/trackers/1/": ALL,
     "/dashboard/acme/trackers/1/qr.png": ALL,
+    "/dashboard/acme/messages/": ALL,
     "/dashboard/acme/settings/": ALL,
     "/dashboard/acme/settings/api-keys/": MANAGERS,
     "/dashboard/acme/settings/team/": MANAGERS,
@@ -123,8 +124,8 @@ def test_login_lands_on_the_first_tenant_with_the_layout(app, people):
     assert answer.request.path == "/dashboard/acme/trackers/"
     nav = answer.html.find("nav", attrs={"aria-label": "Main"})
     labels = [a.get_text() for a in nav.find_all("a")]
-    assert labels == ["Trackers", "Analytics", "Clients", "Settings", "API Keys", "Team",
-                      "Workflow templates", "Branding", "Page templates", "Webhooks",
+    assert labels == ["Trackers", "Messages", "Analytics", "Clients", "Settings", "API Keys",
+                      "Team", "Workflow templates", "Branding", "Page templates", "Webhooks",
                       "Domain"]
     assert answer.html.find("button", string="Log out")
     assert not answer.html.find("details", class_="switcher")  # one tenant: no switcher

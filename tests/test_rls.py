@@ -22,11 +22,12 @@ from tracee.tracking.models import Tracker
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "memberships", "invitations",
                  "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates",
-                 "tenant_assets", "mail_subscriptions", "customer_mail_days")
+                 "tenant_assets", "mail_subscriptions", "customer_mail_days", "tracker_messages")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
-# before the tenant is known (key -> tenant, token -> tracker, the queues).
+# before the tenant is known (key -> tenant, token -> tracker, the queues of
+# webhooks, customer mails and reply mails, which hold ids only).
 DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries", "asset_links",
-                    "customer_mail_jobs"}
+                    "customer_mail_jobs", "message_mails"}
 
 
 @pytest.fixture
@@ -58,6 +59,9 @@ def populated(app, pg, registry, tenant, other_tenant):
             app.post_json(f"/api/v1/trackers/{created['id']}/status/",
                           {"process": "3D Printing", "action": "start"},
                           headers={**handle.headers, "Idempotency-Key": f"start-{name}"})
+            form = app.get(created["tracking_url"].replace("https://tracee.test", "")).forms[0]
+            form["text"] = "A question"
+            form.submit(status=303)
         app.post_json("/api/v1/templates/", {
             "slug": f"flow-{handle.slug}", "name": "Flow",
             "steps": [{"name": "One"}, {"name": "Two", "visible": False}],

@@ -14,6 +14,7 @@ INCLUDES = (
     "tracee.tenancy.resources",  # Host -> root -> tracker traversal for the pages
     "tracee.webhooks",  # webhook settings and the key that seals signing secrets
     "tracee.customer_mail",  # "Email me updates": settings, the form's token
+    "tracee.messages",  # the question form's signing secret and its rate limits
     "tracee.tenancy.domains",  # custom-domain verification, the TLS proxy's question
     "tracee.branding.acquisition",  # each worker's cache of themes, by branding version
     "tracee.branding.page_templates",  # each worker's compiled tenant page templates

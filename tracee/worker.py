@@ -1,4 +1,5 @@
-"""``tracee worker``: the loop that sends queued webhook deliveries and customer mails.
+"""``tracee worker``: the loop that sends queued webhook deliveries, customer mails
+and reply mails.
 
 One claim statement hands the loop up to as many due deliveries as it has
 free threads; each thread prepares, sends and records one delivery in the
@@ -23,6 +24,7 @@ from tracee.customer_mail import sending as customer_mail
 from tracee.customer_mail.config import CustomerMailSettings
 from tracee.db import make_engine, make_session_factory
 from tracee.mail import mailer_from_settings
+from tracee.messages.mails import ReplyMails
 from tracee.urls import PublicUrls
 from tracee.webhooks import delivery
 from tracee.webhooks.config import WebhookSettings
@@ -53,6 +55,7 @@ class Worker:
         self.stopping = threading.Event()
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
+        self.reply_mails = ReplyMails(settings)
 
     def _http(self):
         # requests.Session is not documented as thread-safe: one per thread.
@@ -115,6 +118,7 @@ class Worker:
         self._last_purge = time.monotonic()
         with self.engine.begin() as connection:
             purged = delivery.purge(connection, self.hooks)
+            self.reply_mails.purge(connection, self.hooks.keep_days)
         if purged:
             log.info("purged %d finished deliveries older than %g days", purged,
                      self.hooks.keep_days)
@@ -131,6 +135,8 @@ class Worker:
             while not self.stopping.is_set():
                 try:
                     self.purge_now_and_then()
+                    # Few and small: sent from this loop's thread, between claims.
+                    self.reply_mails.run_once(self.engine, self.sessions, self.mailer, self.urls)
                     claimed = self.claim(size - len(under_way)) if len(under_way) < size else []
                     free = size - len(under_way) - len(claimed)
                     mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []

@@ -5,7 +5,9 @@
  * (10 s by default) with If-None-Match, so an unchanged order costs a 304,
  * and rebuilds the status and the steps from the answer. A hidden tab does
  * not ask; it asks once as soon as it is shown again. Everything is written
- * with textContent: step names are the shop's text, never markup.
+ * with textContent: step names are the shop's text, and messages the
+ * customer's and the shop's, never markup. The conversation (if the page
+ * shows one) is rebuilt from the answer's "messages" too.
  *
  * Words: the answer's texts are in the page's language (its URL says which),
  * and the page's own phrases come translated in data-text-* attributes; this
@@ -147,7 +149,29 @@
     }
   }
 
+  function renderMessage(thread, message) {
+    var item = el("li", "msg msg-" + message.kind);
+    item.id = "message-" + message.id;
+    var meta = el("p", "msg-meta");
+    var who = message.kind === "reply" ? thread.getAttribute("data-business")
+      : (message.name || thread.getAttribute("data-you"));
+    meta.append(el("span", "msg-who", who), " · ",
+                time(message.created_at, message.created_display));
+    item.appendChild(meta);
+    item.appendChild(el("p", "msg-text", message.text));
+    return item;
+  }
+
+  function renderThread(messages) {
+    var thread = document.querySelector("ol.thread");
+    if (!thread || !messages) { return; }
+    thread.replaceChildren.apply(thread, messages.map(function (m) {
+      return renderMessage(thread, m);
+    }));
+  }
+
   function render(data) {
+    renderThread(data.messages);
     if (status) { renderStatus(data); }
     if (data.estimate) { renderEstimate(data.estimate); }
     var list = document.querySelector("ol.steps");

@@ -78,6 +78,9 @@ class Tracker(TrackerState, TenantScoped, Base):
     # When the step under way (or next to start) should end: kept on the row,
     # like completed_at, so the "late" filter is a comparison (tracking.estimates).
     step_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Questions and replies so far: the page loads its conversation only when
+    # there is one, and the next message takes the next number.
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     steps: Mapped[list["TrackerStep"]] = relationship(
         order_by="TrackerStep.position",

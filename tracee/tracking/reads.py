@@ -20,7 +20,7 @@ _trackers, _steps, _links = Tracker.__table__, TrackerStep.__table__, TrackingLi
 _TRACKER_COLUMNS = [_trackers.c[name] for name in (
     "id", "number", "name", "template_slug", "created_at", "updated_at", "completed_at",
     "event_seq", "ready_by", "step_due_at",
-)] + [_links.c.token]
+)] + [_links.c.token, _trackers.c.message_count]
 _STEP_COLUMNS = [_steps.c[name] for name in (
     "position", "name", "visible", "started_at", "completed_at", "expected_minutes",
 )]
@@ -49,4 +49,5 @@ def read_tracker(session, tracker_id: int) -> TrackerRecord | None:
     if not rows:
         return None
     steps = [StepRecord(*row[_SPLIT:]) for row in rows if row[_SPLIT] is not None]
-    return TrackerRecord(*rows[0][:_SPLIT], steps)
+    *tracker, message_count = rows[0][:_SPLIT]
+    return TrackerRecord(*tracker, steps, message_count)

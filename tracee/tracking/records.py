@@ -37,6 +37,7 @@ class TrackerRecord(TrackerState):
     step_due_at: datetime | None
     tracking_token: uuid.UUID
     steps: list[StepRecord]
+    message_count: int = 0
     # Each step's times as stored, by position: what writes.save_changes
     # compares against to write only the steps that changed.
     stored: dict[int, tuple] = field(init=False, repr=False, compare=False)

@@ -11,6 +11,8 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from tracee.api.v1.representation import iso
+from tracee.messages.models import QUESTION
+from tracee.messages.service import thread
 from tracee.progress_front import ANY_TOKEN
 from tracee.tenancy.resources import TrackerResource
 from tracee.views.tracking import PAGE_CACHE_CONTROL, _public_view, progress_etag
@@ -56,6 +58,15 @@ def progress_body(view: dict) -> dict:
     }
 
 
+def public_messages(session, tracker_id: int, display) -> list[dict]:
+    """The conversation as the page shows it: no addresses, no staff names;
+    ``display`` writes times as the page does (the view's ``display_time``)."""
+    return [{"id": m.id, "kind": m.kind, "name": m.name if m.kind == QUESTION else None,
+             "text": m.text, "created_at": iso(m.created_at),
+             "created_display": display(m.created_at)}
+            for m in thread(session, tracker_id)]
+
+
 @view_config(context=TrackerResource, name="progress.json", request_method="GET")
 def progress_json(context, request):
     etag = progress_etag(context.tracker.event_seq)
@@ -64,7 +75,12 @@ def progress_json(context, request):
     if etag in request.if_none_match:
         response = Response(status=304)
     else:
-        response = Response(json_body=progress_body(_public_view(context, request)))
+        view = _public_view(context, request)
+        body = progress_body(view)
+        if context.tracker.message_count:  # one query, only for a page with a conversation
+            body["messages"] = public_messages(request.db, context.tracker.id,
+                                               view["display_time"])
+        response = Response(json_body=body)
     response.etag = etag
     response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
     response.vary = ("Accept-Language",)  # without ?lang=, its language may follow it

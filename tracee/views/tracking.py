@@ -15,6 +15,7 @@ from tracee.i18n import N_, REQUEST_ATTRIBUTE, format_datetime, negotiate, trans
 from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
 from tracee.tracking.estimates import estimate
 from tracee.tracking.models import COMPLETED, IN_PROGRESS
+from tracee.views.ask_form import ask_form
 
 STATUS_LABELS = {"pending": N_("Waiting"), IN_PROGRESS: N_("In progress"), COMPLETED: N_("Done")}
 # The page changes with every step, so a browser asks again each time; and its
@@ -163,7 +164,11 @@ TRACKING_TEMPLATE = "tracee:templates/tracking/page.jinja2"
 
 @view_config(context=TrackerPage, request_method="GET", renderer=TRACKING_TEMPLATE)
 def tracking_page(context, request):
-    return _page(context, request, "tracking")
+    view = _page(context, request, "tracking")
+    if isinstance(view, dict):
+        # "Ask a question" (tracee.views.messages); a refused post brings its own.
+        view["ask"] = getattr(request, "ask_form", None) or ask_form(context, request)
+    return view
 
 
 def tracking_page_as(context: TrackerPage, request, presentation):

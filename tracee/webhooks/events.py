@@ -13,6 +13,7 @@ from dataclasses import replace
 from sqlalchemy import and_, bindparam, or_, select
 
 from tracee.api.v1.representation import iso, tracker_detail
+from tracee.messages.payload import MESSAGE_EVENTS, message_payload
 from tracee.tenancy.scope import require_tenant
 from tracee.tracking.models import TrackerEvent
 from tracee.tracking.reads import read_tracker
@@ -80,7 +81,11 @@ def tracker_body(session, urls, event_type: str, tracker_id: int, seq: int) -> b
     event = next((e for e in events if e.seq == seq), None)
     if event is None:
         return None
-    data = {"tracker": tracker_detail(_replay(tracker, events), urls)}
+    # Messages are not progress: the tracker is replayed from its step events.
+    progress = [e for e in events if e.type not in MESSAGE_EVENTS]
+    data = {"tracker": tracker_detail(_replay(tracker, progress), urls)}
+    if event_type == "tracker.message_received":
+        data["message"] = message_payload(session, tracker_id, seq)
     if event_type == "tracker.status_changed":
         step = next(s for s in data["tracker"]["steps"] if s["name"] == event.process)
         data["change"] = {"process": event.process, "action": event.action,

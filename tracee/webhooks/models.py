@@ -20,7 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tracee.db import Base, UTCDateTime, utcnow
 from tracee.tenancy.scope import TenantScoped
 
-TRACKER_EVENTS = ("tracker.created", "tracker.status_changed", "tracker.completed")
+TRACKER_EVENTS = ("tracker.created", "tracker.status_changed", "tracker.completed",
+                  "tracker.message_received")
 TEST_EVENT = "webhook.test"
 PENDING, DELIVERED, FAILED, PAUSED = "pending", "delivered", "failed", "paused"
 # SQLite only autoincrements an INTEGER PRIMARY KEY.

@@ -3,6 +3,7 @@
 import json
 
 from tracee.api.openapi import build_document, operation
+from tracee.api.v1.message_shapes import MESSAGE_SCHEMAS
 from tracee.api.v1.services import api_service
 from tracee.api.v1.shapes import SCHEMAS
 from tracee.api.v1.webhook_shapes import WEBHOOK_SCHEMAS
@@ -20,7 +21,7 @@ def _built(registry) -> bytes:
     """Built on first use: the services are all registered only once the app is."""
     if "api.openapi" not in registry:
         spec = build_document(registry, registry.settings["tracee.public_url"],
-                              {**SCHEMAS, **WEBHOOK_SCHEMAS})
+                              {**SCHEMAS, **WEBHOOK_SCHEMAS, **MESSAGE_SCHEMAS})
         registry["api.openapi"] = json.dumps(spec, indent=1, ensure_ascii=False).encode()
     return registry["api.openapi"]
 

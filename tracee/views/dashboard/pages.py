@@ -27,6 +27,7 @@ def page(context: Node, request, active: str, **values) -> dict:
         "links": {
             "trackers": dashboard_path(request, slug, "trackers"),
             "analytics": dashboard_path(request, slug, "analytics"),
+            "messages": dashboard_path(request, slug, "messages"),
             "settings": dashboard_path(request, slug, "settings"),
             "api_keys": dashboard_path(request, slug, "settings", "api-keys"),
             "team": dashboard_path(request, slug, "settings", "team"),

@@ -268,6 +268,10 @@ class ClientsSection(Node):
     """An agency's clients: views only; a client itself is reached at /dashboard/<its slug>/."""
 
 
+class MessagesSection(Node):
+    """The inbox of customers' questions (tracee.views.dashboard.messages)."""
+
+
 class SettingsSection(Node):
     children = {
         "api-keys": ApiKeysSection, "team": TeamSection,
@@ -280,7 +284,8 @@ class SettingsSection(Node):
 
 class TenantArea(Node):
     children = {"trackers": TrackersSection, "settings": SettingsSection,
-                "analytics": AnalyticsSection, "clients": ClientsSection}
+                "analytics": AnalyticsSection, "clients": ClientsSection,
+                "messages": MessagesSection}
     tenant = None  # set per instance (below), in place of Node's property
 
     def __init__(self, tenant: Tenant, parent, acl: list, request_db):

@@ -27,6 +27,7 @@ from tracee.tracking.workflow import (
     set_ready_by,
     tracker_for_update,
 )
+from tracee.views.dashboard.conversation import conversation
 from tracee.views.dashboard.pages import TEMPLATES, page
 from tracee.views.dashboard.resources import TrackerNode, TrackersSection, dashboard_path
 
@@ -39,6 +40,7 @@ EVENT_LABELS = {
     "step.started": "Started", "step.completed": "Completed",
     "step.reopened": "Re-opened", "step.reset": "Reset",
     "tracker.estimate_set": "Changed the ready date",
+    "tracker.message_received": "Question from the customer", "message.replied": "Replied",
 }
 ACTOR_MAX = 100  # tracker_events.actor
 
@@ -113,6 +115,7 @@ def tracker_page(context, request, error=None, ready_error=None, ready_value=Non
         subscribers=list_subscriptions(request.db, tracker.id),
         action_url=dashboard_path(request, context.tenant.slug, "trackers",
                                   str(tracker.id), "status"),
+        conversation=getattr(request, "conversation", None) or conversation(request, context),
     )
 
 

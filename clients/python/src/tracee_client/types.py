@@ -12,7 +12,8 @@ from typing import Literal, Optional, TypedDict
 
 StepStatus = Literal["pending", "in_progress", "completed"]
 Action = Literal["start", "complete"]
-WebhookEvent = Literal["tracker.created", "tracker.status_changed", "tracker.completed"]
+WebhookEvent = Literal["tracker.created", "tracker.status_changed", "tracker.completed",
+                       "tracker.message_received"]
 
 
 class HistoryEntry(TypedDict):
