@@ -13,7 +13,8 @@ from test_signup import free_port
 from test_signup import smtp as smtp  # noqa: F401  (fixture: a real SMTP server)
 from webtest import TestApp
 
-from tracee.customer_mail import form_token, render
+from tracee.customer_mail import render
+from tracee.form_tokens import FormTokens
 from tracee.tracking.models import Tracker
 from tracee.worker import Worker
 
@@ -280,16 +281,17 @@ def test_the_form_needs_a_valid_token_and_stores_nothing_on_error(web, tenant, d
                                                                   mail_wsgi):
     tracker = create(web, tenant)
     url = path(tracker["tracking_url"])
-    secret = mail_wsgi.registry["customer_mail.settings"].secret
+    tokens = mail_wsgi.registry["customer_mail.form_tokens"]
     token = tracker["tracking_token"]
     other_tracker = create(web, tenant, name="Order #2")
     forged = {
         "missing": None,
         "garbage": "123.abc",
-        "wrong key": form_token.make(b"not the secret", token),
-        "other tracker": form_token.make(secret, other_tracker["tracking_token"]),
-        "expired": form_token.make(secret, token, now=1_000_000),
-        "future": form_token.make(secret, token, now=4_000_000_000),
+        "wrong key": FormTokens(b"not the secret", "subscribe", 3600).issue(token),
+        "another form's": FormTokens(tokens.secret, "ask", 3600).issue(token),
+        "other tracker": tokens.issue(other_tracker["tracking_token"]),
+        "expired": tokens.issue(token, now=1_000_000),
+        "future": tokens.issue(token, now=4_000_000_000),
     }
     for case, value in forged.items():
         body = {"email": "ann@example.test", **({"form_token": value} if value else {})}

@@ -14,7 +14,6 @@ ENV_OVERRIDES = {
     "TRACEE_WEBHOOK_KEYS": "tracee.webhooks.secret_keys",
     "SMTP_URL": "tracee.mail.smtp_url",
     "TRACEE_SECRET": "tracee.secret",
-    "TRACEE_FORM_SECRET": "tracee.messages.form_secret",
 }
 
 DEFAULTS = {

@@ -9,22 +9,23 @@ transaction (see alembic 0007 and sending.py). Every mail can be ended with
 one click (RFC 8058).
 """
 
-from tracee.customer_mail import form_token
 from tracee.customer_mail.config import CustomerMailSettings
+from tracee.form_tokens import FormTokens
 
 
 def subscription_form(request) -> dict:
     """What the tracking page's form needs: its address and a fresh form token.
     Computed, not read: the page gets no query for it."""
-    settings = request.registry["customer_mail.settings"]
     tracking_token = request.context.tracker.tracking_token
     return {
         "action": f"{request.script_name}/track/{tracking_token}/subscribe",
-        "token": form_token.make(settings.secret, tracking_token),
+        "token": request.registry["customer_mail.form_tokens"].issue(tracking_token),
     }
 
 
 def includeme(config):
-    config.registry["customer_mail.settings"] = CustomerMailSettings.from_settings(
-        config.get_settings())
+    settings = CustomerMailSettings.from_settings(config.get_settings())
+    config.registry["customer_mail.settings"] = settings
+    config.registry["customer_mail.form_tokens"] = FormTokens(
+        settings.secret, "subscribe", settings.form_seconds)
     config.add_request_method(subscription_form, "subscription_form", reify=True)

@@ -1,38 +1,14 @@
 """The ``tracee.customer_mail.*`` settings, read and checked once."""
 
-import base64
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 
+from tracee.form_tokens import DEVELOPMENT_SECRET, app_secret
 from tracee.ratelimit import is_valid_rate
 from tracee.settings import reader
 
 log = logging.getLogger(__name__)
 DEFAULT_RETRY_DELAYS = "60 300 1800 7200 21600"  # about 8 hours, then given up
-# Used only when neither tracee.secret nor a webhook key is set (development, tests).
-DEVELOPMENT_SECRET = b"tracee-development-only-form-secret"
-
-
-def _derive_secret(settings: dict) -> bytes:
-    """The key that signs the public subscription form.
-
-    ``tracee.secret`` (``TRACEE_SECRET``) if set; else derived from the
-    first webhook key (``TRACEE_WEBHOOK_KEYS``, which production sets), so a
-    deployment has a real secret without one more variable. Rotating either
-    only expires the forms already on customers' screens.
-    """
-    own = str(settings.get("tracee.secret") or "").strip()
-    if own:
-        return own.encode()
-    keys = str(settings.get("tracee.webhooks.secret_keys") or "").split()
-    if keys:
-        return hmac.new(base64.urlsafe_b64decode(keys[0]), b"tracee customer-mail forms",
-                        hashlib.sha256).digest()
-    log.warning("neither tracee.secret nor tracee.webhooks.secret_keys is set: the "
-                "subscription form is signed with the built-in development secret")
-    return DEVELOPMENT_SECRET
 
 
 @dataclass(frozen=True)
@@ -56,7 +32,7 @@ class CustomerMailSettings:
     form_seconds: int = 6 * 3600
     rate_per_address: str = "5/hour"
     rate_per_tracker: str = "20/hour"
-    secret: bytes = DEVELOPMENT_SECRET
+    secret: bytes = DEVELOPMENT_SECRET  # tracee.form_tokens.app_secret
 
     @classmethod
     def from_settings(cls, settings: dict) -> "CustomerMailSettings":
@@ -75,7 +51,7 @@ class CustomerMailSettings:
                 form_seconds=int(get("form_seconds", cls.form_seconds)),
                 rate_per_address=str(get("rate_per_address", cls.rate_per_address)),
                 rate_per_tracker=str(get("rate_per_tracker", cls.rate_per_tracker)),
-                secret=_derive_secret(settings),
+                secret=app_secret(settings),
             )
         except ValueError as exc:
             raise ValueError(f"tracee.customer_mail: {exc}") from None

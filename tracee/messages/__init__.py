@@ -8,12 +8,12 @@ the answered questions gave (``message_mails``, sent by ``tracee worker``).
 
 
 def includeme(config):
-    from tracee.messages.form_token import FormTokens, form_secret
+    from tracee.form_tokens import FormTokens, app_secret
     from tracee.messages.limits import QuestionLimits
 
     settings = config.get_settings()
     config.registry["messages.form_tokens"] = FormTokens(
-        form_secret(settings), int(settings.get("tracee.messages.form_max_age", 6 * 3600)))
+        app_secret(settings), "ask", int(settings.get("tracee.messages.form_max_age", 6 * 3600)))
     config.registry["messages.limits"] = QuestionLimits(
         config.registry["ratelimiter"],
         settings.get("tracee.ratelimit.questions_per_address", "5/10 minutes"),

@@ -3,7 +3,7 @@
 All under the tracker's capability address (``/track/<token>/...``), so the
 tracker and its tenant are resolved by traversal as for the page, and no
 session is loaded. The subscription form is refused without a valid form
-token (tracee.customer_mail.form_token); the confirm and unsubscribe links
+token (tracee.form_tokens); the confirm and unsubscribe links
 carry the subscription's own 256-bit token, so their buttons need no CSRF
 token: whoever holds the link may use it, which is what RFC 8058's one-click
 POST from a mail reader relies on. A GET never changes anything (mail
@@ -14,7 +14,6 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
-from tracee.customer_mail import form_token
 from tracee.customer_mail.subscriptions import (
     AddressError,
     clean_address,
@@ -69,8 +68,8 @@ def subscribe_view(context, request):
     sent = HTTPSeeOther(f"{_base(context, request)}/subscribed")
     if request.POST.get(HONEYPOT):
         return sent  # a bot: it is told what a person would be, and nothing is kept
-    if not form_token.is_valid(settings.secret, context.tracker.tracking_token,
-                               request.POST.get("form_token", ""), settings.form_seconds):
+    if not request.registry["customer_mail.form_tokens"].valid(
+            context.tracker.tracking_token, request.POST.get("form_token", "")):
         return _refuse(context, request, 400,
                        N_("This form has expired. Please enter your address again."), raw)
     try:
