@@ -2,9 +2,10 @@
 
 The flow is a list of steps sharing one ``Flow``: each step drives the page,
 and every page it lands on is checked with axe-core and kept as a screenshot
-(``test-artifacts/agency-<nn>-<step>-<database>.png``). Later steps (branding
-the client, publishing its page template) are appended to ``STEPS`` before
-``customer_sees_the_client``; each reads what earlier ones left in ``Flow``.
+(``test-artifacts/agency-<nn>-<step>-<database>.png``): log in, create a
+client, switch into it, give it a tracker and a verified domain, brand it,
+publish its own tracking template; its customer then sees the client's page
+and nothing of the agency. Each step reads what earlier ones left in ``Flow``.
 """
 
 from dataclasses import dataclass, field
@@ -128,6 +129,43 @@ def sets_up_its_domain(flow: Flow):
     flow.check("domain-verified")
 
 
+FOOTER = "Handmade in Leeds"
+CLIENT_TEMPLATE = (
+    '<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">'
+    '<title>{{ tracker.name }} · {{ brand.display_name }}</title></head><body>'
+    '<main><h1>{{ tracker.name }}</h1><p class="made-by">Made by {{ brand.display_name }}</p>'
+    '<ol>{% for step in tracker.steps %}<li>{{ step.label }}: {{ step.status_label }}</li>'
+    '{% endfor %}</ol><footer>{{ brand.footer_text }}</footer></main></body></html>')
+
+
+def brands_the_client(flow: Flow):
+    page = flow.page
+    flow.main_nav().get_by_role("link", name="Branding").click()
+    page.wait_for_url(f"**/dashboard/{CLIENT_SLUG}/settings/branding/")
+    assert page.get_by_role("navigation", name="Breadcrumb").is_visible()
+    page.get_by_label("Brand colour", exact=True).fill("#0f766e")
+    page.get_by_label("Footer text").fill(FOOTER)
+    page.frame_locator("iframe[name=preview]").get_by_text(FOOTER).wait_for()  # the live preview follows
+    flow.check("client-branding")
+    page.get_by_role("button", name="Save branding").first.click()
+    page.get_by_text("Saved.").wait_for()
+    flow.check("client-branded")
+
+
+def publishes_its_tracking_template(flow: Flow):
+    page = flow.page
+    flow.main_nav().get_by_role("link", name="Page templates").click()
+    page.get_by_role("link", name="Tracking page").click()
+    page.wait_for_url(f"**/dashboard/{CLIENT_SLUG}/settings/page-templates/tracking/")
+    page.get_by_label("Template source").fill(CLIENT_TEMPLATE)
+    page.get_by_role("button", name="Preview").click()
+    assert "Made by " + CLIENT_NAME in page.frame_locator("iframe.template-preview").locator("body").inner_text()
+    flow.check("client-template-preview")
+    page.get_by_role("button", name="Publish").click()
+    assert "customers see this template now" in page.get_by_role("status").inner_text()
+    flow.check("client-template-published")
+
+
 def customer_sees_the_client(flow: Flow):
     page = flow.page
     tracking_url = flow.made["tracking_url"]
@@ -135,10 +173,12 @@ def customer_sees_the_client(flow: Flow):
     assert page.get_by_role("heading", name="Order #1234 - Blue Vase").is_visible()
     text = page.inner_text("body")
     assert CLIENT_NAME in text and AGENCY_NAME not in text
+    # The client's own template, in its brand, and nothing of the built-in page.
+    assert f"Made by {CLIENT_NAME}" in text and FOOTER in text
     flow.check("customer-page")
     # ... and on the client's own, now verified, domain.
     on_domain = requests.get(tracking_url, headers={"Host": DOMAIN}, timeout=10)
-    assert on_domain.status_code == 200 and CLIENT_NAME in on_domain.text
+    assert on_domain.status_code == 200 and f"Made by {CLIENT_NAME}" in on_domain.text
     assert AGENCY_NAME not in on_domain.text
 
 
@@ -148,6 +188,8 @@ STEPS = [
     switches_into_the_client,
     creates_a_tracker_for_it,
     sets_up_its_domain,
+    brands_the_client,
+    publishes_its_tracking_template,
     customer_sees_the_client,
 ]
 

@@ -55,7 +55,7 @@ def page_path(tracker) -> str:
 
 
 def ask(app, tracker, status=303, **fields):
-    form = app.get(page_path(tracker)).forms[0]
+    form = app.get(page_path(tracker)).forms["ask-form"]
     values = {"text": "When will my vase ship?", **fields}
     for name, value in values.items():
         form[name].force_value(value) if name == "website" else form.set(name, value)

@@ -201,6 +201,8 @@ def render_custom(request, presentation, kind: str, context: dict) -> str | None
     try:
         return render(entry.template, context)
     except RenderError as exc:
+        if exc.transient:  # the server's moment, not the template's fault: the default page
+            return None
         message = str(exc)
         if exc.over_budget:
             entry.template = None  # over budget once is over budget always: stop trying

@@ -70,9 +70,11 @@ class TemplateRefused(ValueError):
 class RenderError(Exception):
     """A render stopped: over budget, or failed. The message is safe to show its author."""
 
-    def __init__(self, message: str, over_budget: bool = False):
+    def __init__(self, message: str, over_budget: bool = False, transient: bool = False):
         super().__init__(message)
-        self.over_budget = over_budget
+        # over_budget: it would be again (stop trying); transient: the server, not
+        # the template, was slow (a wall-clock stop on a busy machine): try next time.
+        self.over_budget, self.transient = over_budget, transient
 
 
 class _Refused(SecurityError):
@@ -124,7 +126,7 @@ class _Watchdog:
     def __init__(self):
         self._lock = threading.Condition()
         self._watched: dict[int, tuple[int, float, float, float]] = {}
-        self._fired: set[int] = set()
+        self._fired: dict[int, str] = {}  # thread -> "cpu" or "wall": why it was stopped
         self._pid = None
 
     def _ensure_thread(self):
@@ -141,16 +143,15 @@ class _Watchdog:
             self._ensure_thread()
             self._watched[ident] = (clock, time.clock_gettime(clock) + cpu,
                                     time.monotonic() + WALL_LIMIT, time.monotonic() + cpu)
-            self._fired.discard(ident)
+            self._fired.pop(ident, None)
             self._lock.notify()
 
-    def release(self) -> bool:
-        """Stop watching this thread; True if the watchdog fired at it."""
+    def release(self) -> str | None:
+        """Stop watching this thread; why the watchdog fired at it ("cpu", "wall"), if it did."""
         ident = threading.get_ident()
         with self._lock:
             self._watched.pop(ident, None)
-            fired = ident in self._fired
-            self._fired.discard(ident)
+            fired = self._fired.pop(ident, None)
         if fired:  # an interruption still pending must not land after the render
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
         return fired
@@ -171,7 +172,7 @@ class _Watchdog:
                         used_up = True
                     if used_up or now >= wall_deadline:
                         del self._watched[ident]
-                        self._fired.add(ident)
+                        self._fired[ident] = "cpu" if used_up else "wall"
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(
                             ctypes.c_ulong(ident), ctypes.py_object(_Interrupted))
                     else:
@@ -335,6 +336,7 @@ def render(template, context: dict) -> str:
     _local.budget = budget
     _watchdog.watch(CPU_BUDGET)
     parts = []
+    fired = None
     try:
         try:
             for chunk in template.generate(context):
@@ -346,6 +348,9 @@ def render(template, context: dict) -> str:
         if fired:
             raise _Interrupted
     except _Interrupted:
+        if fired == "wall":
+            raise RenderError("the page took too long to render on a busy server",
+                              transient=True) from None
         raise RenderError(f"the template used more than {CPU_BUDGET * 1000:.0f} ms of CPU "
                           "and was stopped", over_budget=True) from None
     except RenderError:

@@ -177,6 +177,7 @@ def tracking_page_as(context: TrackerPage, request, presentation):
     found = _page(context, request, "tracking", presentation)
     if isinstance(found, dict):
         found["progress_url"] = ""  # a sample order has no progress to follow: no script
+        found["sample"] = True  # nor forms to post: the page is shown without them
         return render_to_response(TRACKING_TEMPLATE, found, request, response=request.response)
     return found
 

@@ -76,10 +76,12 @@ def effective_brand(session, tenant_id: int) -> Brand:
 
 def sample_context(request, brand: Brand) -> dict:
     now = utcnow().replace(microsecond=0)
-    steps = public_steps(brand, SAMPLE_WORKFLOW, _sample_steps(now))
+    # The language the tenant's customers most likely read: its fixed one, else its default.
+    lang = brand.values.get("language") or brand.values.get("default_language") or "en"
+    steps = public_steps(brand, SAMPLE_WORKFLOW, _sample_steps(now), lang)
     view = {
-        "tracker": SampleTracker(), "steps": steps, "is_completed": False,
-        "headline": headline(steps, False), "done": DONE, "total": len(steps),
+        "lang": lang, "tracker": SampleTracker(), "steps": steps, "is_completed": False,
+        "headline": headline(steps, False, lang), "done": DONE, "total": len(steps),
         "updated_at": now, "iso": iso,
         "estimate": Estimate(now + timedelta(days=2), "expected", False,
                              now + timedelta(hours=5), None),
