@@ -383,7 +383,7 @@ def test_subscriptions_keep_the_pages_language_for_their_mail(web, worker, inbox
 
     monkeypatch.setattr(render, "translations_for", translations_for)
     tracker = create(web, tenant)
-    subscribe(web, tracker, "ann@example.test", _LOCALE_="de")
+    subscribe(web, tracker, "ann@example.test", lang="de")
     subscribe(web, tracker, "bob@example.test")
     assert rows(database, "SELECT email, language FROM mail_subscriptions ORDER BY id") == [
         ("ann@example.test", "de"), ("bob@example.test", "en")]

@@ -55,7 +55,8 @@ def page_path(tracker) -> str:
 
 
 def ask(app, tracker, status=303, **fields):
-    form = app.get(page_path(tracker)).forms[0]
+    # The page's other form (email updates) comes first: find the question's by its field.
+    form = next(f for f in app.get(page_path(tracker)).forms.values() if "text" in f.fields)
     values = {"text": "When will my vase ship?", **fields}
     for name, value in values.items():
         form[name].force_value(value) if name == "website" else form.set(name, value)
