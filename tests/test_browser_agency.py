@@ -145,7 +145,8 @@ def brands_the_client(flow: Flow):
     assert page.get_by_role("navigation", name="Breadcrumb").is_visible()
     page.get_by_label("Brand colour", exact=True).fill("#0f766e")
     page.get_by_label("Footer text").fill(FOOTER)
-    page.frame_locator("iframe[name=preview]").get_by_text(FOOTER).wait_for()  # the live preview follows
+    # The live preview follows the form, unsaved.
+    page.frame_locator("iframe[name=preview]").get_by_text(FOOTER).wait_for()
     flow.check("client-branding")
     page.get_by_role("button", name="Save branding").first.click()
     page.get_by_text("Saved.").wait_for()
@@ -159,7 +160,8 @@ def publishes_its_tracking_template(flow: Flow):
     page.wait_for_url(f"**/dashboard/{CLIENT_SLUG}/settings/page-templates/tracking/")
     page.get_by_label("Template source").fill(CLIENT_TEMPLATE)
     page.get_by_role("button", name="Preview").click()
-    assert "Made by " + CLIENT_NAME in page.frame_locator("iframe.template-preview").locator("body").inner_text()
+    preview = page.frame_locator("iframe.template-preview").locator("body")
+    assert f"Made by {CLIENT_NAME}" in preview.inner_text()
     flow.check("client-template-preview")
     page.get_by_role("button", name="Publish").click()
     assert "customers see this template now" in page.get_by_role("status").inner_text()

@@ -59,7 +59,8 @@ def populated(app, pg, registry, tenant, other_tenant):
             app.post_json(f"/api/v1/trackers/{created['id']}/status/",
                           {"process": "3D Printing", "action": "start"},
                           headers={**handle.headers, "Idempotency-Key": f"start-{name}"})
-            form = app.get(created["tracking_url"].replace("https://tracee.test", "")).forms[0]
+            page = app.get(created["tracking_url"].replace("https://tracee.test", ""))
+            form = page.forms["ask-form"]
             form["text"] = "A question"
             form.submit(status=303)
         app.post_json("/api/v1/templates/", {
