@@ -36,7 +36,7 @@ def test_upgrade_and_downgrade_round_trip_on_sqlite(tmp_path):
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "invitations", "webhook_endpoints",
-                 "webhook_attempts", "tenant_themes", "page_templates")
+                 "webhook_attempts", "tenant_themes", "page_templates", "tracker_name_suffixes")
 
 
 def test_tenant_id_leads_every_key_of_tenant_data(database):

@@ -18,7 +18,8 @@ from tracee.tracking.models import Tracker
 
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "memberships", "invitations",
-                 "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates")
+                 "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates",
+                 "tracker_name_suffixes")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker, the webhook queue).
 DIRECTORY_TABLES = {"api_keys", "tracking_links", "webhook_deliveries"}

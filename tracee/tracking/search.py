@@ -7,29 +7,63 @@ question; both ask here, and so does the sheet of printed labels.
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 
 from tracee.tenancy.scope import require_tenant
 from tracee.text import normalise_name
-from tracee.tracking.models import Tracker, TrackingLink
+from tracee.tracking.models import NAME_SUFFIX_LENGTH, Tracker, TrackerNameSuffix, TrackingLink
 
 MAX_NUMBER_DIGITS = 10
 MAX_INT = 2**31 - 1  # PostgreSQL's integer: a larger literal fails there (a 500)
+# The probe of the suffix index reads at most this many rows. A term with more
+# is common in the tenant: the newest-first scan finds a page of it sooner.
+COMMON_TERM_ROWS = 5000
 
 
-def _matching(query, q: str | None, completed: bool | None):
+def _order_number(text: str) -> int | None:
+    digits = text.lstrip("#")
+    if digits.isascii() and digits.isdigit() and 0 < len(digits) <= MAX_NUMBER_DIGITS and (
+        int(digits) <= MAX_INT
+    ):
+        return int(digits)
+    return None
+
+
+def _term_condition(session, text: str):
+    """``text`` in the lowered name (a substring, wildcards literal) or as the number.
+
+    On PostgreSQL a term found in few suffix rows is looked up there (an index
+    row-level security lets the planner use, see migration 0007), then only
+    the trackers found are read; the answer is the same as the scan's.
+    """
+    folded = text.lower()
+    in_name = func.lower(Tracker.name).contains(folded, autoescape=True)
+    number = _order_number(text)
+    by_number = [] if number is None else [Tracker.number == number]
+    if session.get_bind().dialect.name != "postgresql":
+        return or_(in_name, *by_number)
+    suffixes = select(TrackerNameSuffix.tracker_id).where(
+        TrackerNameSuffix.tenant_id == require_tenant(session),
+        func.starts_with(TrackerNameSuffix.suffix, folded[:NAME_SUFFIX_LENGTH]),
+    )
+    probe = select(func.count()).select_from(suffixes.limit(COMMON_TERM_ROWS).subquery())
+    if session.scalar(probe) >= COMMON_TERM_ROWS:
+        return or_(in_name, *by_number)
+    found = suffixes if number is None else union(
+        suffixes, select(Tracker.id).where(Tracker.number == number))
+    if len(folded) <= NAME_SUFFIX_LENGTH:
+        return Tracker.id.in_(found)  # a suffix begins with the term: it is in the name
+    # Only the first NAME_SUFFIX_LENGTH characters were looked up.
+    return and_(Tracker.id.in_(found), or_(in_name, *by_number))
+
+
+def _matching(session, query, q: str | None, completed: bool | None):
     if completed is not None:
         done = Tracker.completed_at.is_not(None)
         query = query.where(done if completed else ~done)
     text = normalise_name(q) if q else ""  # names are stored in this spelling
     if text:
-        conditions = [func.lower(Tracker.name).contains(text.lower(), autoescape=True)]
-        digits = text.lstrip("#")
-        if digits.isascii() and digits.isdigit() and 0 < len(digits) <= MAX_NUMBER_DIGITS and (
-            int(digits) <= MAX_INT
-        ):
-            conditions.append(Tracker.number == int(digits))
-        query = query.where(or_(*conditions))
+        query = query.where(_term_condition(session, text))
     return query
 
 
@@ -40,7 +74,7 @@ def _newest_first(query):
 def search_trackers(session, q: str | None = None, completed: bool | None = None,
                     page: int = 1, per_page: int = 25) -> tuple[int, list[Tracker]]:
     """(how many match, the trackers of ``page``) in the bound tenant."""
-    query = _matching(select(Tracker), q, completed)
+    query = _matching(session, select(Tracker), q, completed)
     # Counted on Tracker itself, scoped exactly like the rows (a count over a
     # subquery once escaped the tenant criteria and counted every tenant's trackers).
     total = session.scalar(query.with_only_columns(func.count(Tracker.id)))
@@ -71,5 +105,8 @@ def label_rows(session, *, ids: list[int] | None = None, q: str | None = None,
         TrackingLink,
         and_(TrackingLink.tenant_id == Tracker.tenant_id, TrackingLink.tracker_id == Tracker.id),
     ).where(Tracker.tenant_id == tenant_id)
-    query = _matching(query, q, completed) if ids is None else query.where(Tracker.id.in_(ids))
+    if ids is None:
+        query = _matching(session, query, q, completed)
+    else:
+        query = query.where(Tracker.id.in_(ids))
     return [Label(*row) for row in session.execute(_newest_first(query).limit(limit))]
