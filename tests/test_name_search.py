@@ -71,6 +71,22 @@ def test_the_index_finds_what_the_scan_finds(named, tenant, tenant_session, monk
     assert set(found[1]) <= set(named)  # never another tenant's
 
 
+def test_a_common_beginning_is_looked_up_by_the_terms_end(named, tenant, tenant_session,
+                                                         monkeypatch, create):
+    """With "common" meaning two rows, long terms whose first characters are
+    common take their last ones, short ones scan; the answers stay the same."""
+    for name in ("Order #5679 - Custom Chess Sets", "Order #5670 - custom chess seat"):
+        create(name, template=None)
+    session = tenant_session(tenant.id)
+    extra = ["order #5679 - custom", "custom chess sets", "m chess se", "- custom chess"]
+    for term in [*TERMS, *extra]:
+        with monkeypatch.context() as patch:
+            patch.setattr(search, "COMMON_TERM_ROWS", 2)
+            found = _found(session, term, per_page=100)
+        assert found == _scanned(session, monkeypatch, term, per_page=100), term
+    assert _found(session, "custom chess sets")[0] == 1
+
+
 def test_ascii_matches_are_case_insensitive_substrings_or_the_number(named, tenant,
                                                                     tenant_session):
     """What the API documents for ``q``, checked against Python's own ``in``."""

@@ -7,7 +7,8 @@ question; both ask here, and so does the sheet of printed labels.
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import Integer, and_, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from tracee.tenancy.scope import require_tenant
 from tracee.text import normalise_name
@@ -29,12 +30,24 @@ def _order_number(text: str) -> int | None:
     return None
 
 
+def _windows(folded: str) -> list[str]:
+    """What to look the term up by: itself if short enough; else its first
+    NAME_SUFFIX_LENGTH characters, and if those are common, its last ones
+    that start a suffix (not at a space: no suffix does)."""
+    if len(folded) <= NAME_SUFFIX_LENGTH:
+        return [folded]
+    last = len(folded) - NAME_SUFFIX_LENGTH
+    while folded[last] == " ":  # folded[0] is not a space: the term is stripped
+        last -= 1
+    return [folded[:NAME_SUFFIX_LENGTH], folded[last:last + NAME_SUFFIX_LENGTH]]
+
+
 def _term_condition(session, text: str):
     """``text`` in the lowered name (a substring, wildcards literal) or as the number.
 
     On PostgreSQL a term found in few suffix rows is looked up there (an index
-    row-level security lets the planner use, see migration 0007), then only
-    the trackers found are read; the answer is the same as the scan's.
+    row-level security lets the planner use, see migration 0007), and the
+    trackers it names are then read by key; the answer is the same as the scan's.
     """
     folded = text.lower()
     in_name = func.lower(Tracker.name).contains(folded, autoescape=True)
@@ -42,19 +55,25 @@ def _term_condition(session, text: str):
     by_number = [] if number is None else [Tracker.number == number]
     if session.get_bind().dialect.name != "postgresql":
         return or_(in_name, *by_number)
-    suffixes = select(TrackerNameSuffix.tracker_id).where(
-        TrackerNameSuffix.tenant_id == require_tenant(session),
-        func.starts_with(TrackerNameSuffix.suffix, folded[:NAME_SUFFIX_LENGTH]),
-    )
-    probe = select(func.count()).select_from(suffixes.limit(COMMON_TERM_ROWS).subquery())
-    if session.scalar(probe) >= COMMON_TERM_ROWS:
+    for window in _windows(folded):
+        named = session.scalars(
+            select(TrackerNameSuffix.tracker_id).where(
+                TrackerNameSuffix.tenant_id == require_tenant(session),
+                func.starts_with(TrackerNameSuffix.suffix, window),
+            ).limit(COMMON_TERM_ROWS)
+        ).all()
+        if len(named) < COMMON_TERM_ROWS:
+            break
+    else:
         return or_(in_name, *by_number)
-    found = suffixes if number is None else union(
-        suffixes, select(Tracker.id).where(Tracker.number == number))
-    if len(folded) <= NAME_SUFFIX_LENGTH:
-        return Tracker.id.in_(found)  # a suffix begins with the term: it is in the name
-    # Only the first NAME_SUFFIX_LENGTH characters were looked up.
-    return and_(Tracker.id.in_(found), or_(in_name, *by_number))
+    # The ids themselves, not a subquery: the planner's guess for a range of
+    # suffixes is poor, and with a subquery it chose to walk the whole tenant
+    # newest first, probing the index for each tracker.
+    found = Tracker.id == any_(bindparam("named", sorted(set(named)), ARRAY(Integer),
+                                         unique=True))
+    if len(folded) > NAME_SUFFIX_LENGTH:  # only some of its characters were looked up
+        found = and_(found, in_name)
+    return or_(found, *by_number)
 
 
 def _matching(session, query, q: str | None, completed: bool | None):
