@@ -7,8 +7,10 @@ really in force during the measurements.
 
 Data is loaded with ``INSERT ... SELECT generate_series`` as the superuser,
 with ``session_replication_role = replica`` so foreign-key triggers do not
-fire row by row (the rows are consistent by construction). The API is never
-used for loading; it would take hours at a million trackers.
+fire row by row (the rows are consistent by construction). That also turns
+off the trigger that writes a name's search rows; the search database gets
+them from ``index_names``. The API is never used for loading; it would take
+hours at a million trackers.
 """
 
 import os

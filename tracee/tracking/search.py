@@ -55,11 +55,12 @@ def _term_condition(session, text: str):
     by_number = [] if number is None else [Tracker.number == number]
     if session.get_bind().dialect.name != "postgresql":
         return or_(in_name, *by_number)
+    suffixes = TrackerNameSuffix.__table__.c  # Core: the tenant is in the condition
     for window in _windows(folded):
-        named = session.scalars(
-            select(TrackerNameSuffix.tracker_id).where(
-                TrackerNameSuffix.tenant_id == require_tenant(session),
-                func.starts_with(TrackerNameSuffix.suffix, window),
+        named = session.connection().scalars(
+            select(suffixes.tracker_id).where(
+                suffixes.tenant_id == require_tenant(session),
+                func.starts_with(suffixes.suffix, window),
             ).limit(COMMON_TERM_ROWS)
         ).all()
         if len(named) < COMMON_TERM_ROWS:
