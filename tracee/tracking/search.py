@@ -7,8 +7,7 @@ question; both ask here, and so does the sheet of printed labels.
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, and_, any_, bindparam, func, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from tracee.tenancy.scope import require_tenant
 from tracee.text import normalise_name
@@ -42,6 +41,19 @@ def _windows(folded: str) -> list[str]:
     return [folded[:NAME_SUFFIX_LENGTH], folded[last:last + NAME_SUFFIX_LENGTH]]
 
 
+def _after(prefix: str) -> str | None:
+    """The first string after every string that begins with ``prefix``, in
+    byte order (code point order for UTF-8); None if there is none."""
+    while prefix:
+        following = ord(prefix[-1]) + 1
+        if following == 0xD800:  # surrogates are not text
+            following = 0xE000
+        if following <= 0x10FFFF:
+            return prefix[:-1] + chr(following)
+        prefix = prefix[:-1]
+    return None
+
+
 def _term_condition(session, text: str):
     """``text`` in the lowered name (a substring, wildcards literal) or as the number.
 
@@ -57,9 +69,14 @@ def _term_condition(session, text: str):
         return or_(in_name, *by_number)
     suffixes = TrackerNameSuffix.__table__.c  # Core: the tenant is in the condition
     for window in _windows(folded):
+        # The range spelled out: from a parameter (a prepared statement's
+        # generic plan) PostgreSQL cannot derive it, and scanned the tenant.
+        after = _after(window)
         named = session.connection().scalars(
             select(suffixes.tracker_id).where(
                 suffixes.tenant_id == require_tenant(session),
+                suffixes.suffix >= window,
+                *([] if after is None else [suffixes.suffix < after]),
                 func.starts_with(suffixes.suffix, window),
             ).limit(COMMON_TERM_ROWS)
         ).all()
@@ -70,8 +87,11 @@ def _term_condition(session, text: str):
     # The ids themselves, not a subquery: the planner's guess for a range of
     # suffixes is poor, and with a subquery it chose to walk the whole tenant
     # newest first, probing the index for each tracker.
-    found = Tracker.id == any_(bindparam("named", sorted(set(named)), ARRAY(Integer),
-                                         unique=True))
+    # Written into the statement (integers only): each search is then planned
+    # for its own ids, never by a prepared statement's generic plan, which
+    # filtered the whole tenant by "= ANY($1)" instead of looking the ids up.
+    found = Tracker.id.in_(bindparam("named", sorted(set(named)), expanding=True,
+                                     literal_execute=True, unique=True))
     if len(folded) > NAME_SUFFIX_LENGTH:  # only some of its characters were looked up
         found = and_(found, in_name)
     return or_(found, *by_number)
