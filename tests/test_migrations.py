@@ -38,7 +38,8 @@ def test_upgrade_and_downgrade_round_trip_on_sqlite(tmp_path):
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "invitations", "webhook_endpoints",
                  "webhook_attempts", "tenant_themes", "page_templates", "tenant_assets",
-                 "mail_subscriptions", "customer_mail_days", "tracker_messages")
+                 "mail_subscriptions", "customer_mail_days", "tracker_messages",
+                 "tracker_name_suffixes")
 
 
 def test_tenant_id_leads_every_key_of_tenant_data(database):

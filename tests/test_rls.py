@@ -22,7 +22,8 @@ from tracee.tracking.models import Tracker
 TENANT_TABLES = ("trackers", "tracker_steps", "tracker_events", "workflow_templates",
                  "template_steps", "idempotency_keys", "memberships", "invitations",
                  "webhook_endpoints", "webhook_attempts", "tenant_themes", "page_templates",
-                 "tenant_assets", "mail_subscriptions", "customer_mail_days", "tracker_messages")
+                 "tenant_assets", "mail_subscriptions", "customer_mail_days", "tracker_messages",
+                 "tracker_name_suffixes")
 # Tables with a tenant_id that are *not* behind RLS, on purpose: they are read
 # before the tenant is known (key -> tenant, token -> tracker, the queues of
 # webhooks, customer mails and reply mails, which hold ids only).

@@ -143,6 +143,31 @@ class TrackerEvent(TrackerOwned, Base):
     action: Mapped[str | None] = mapped_column(String(10))
 
 
+NAME_SUFFIX_LENGTH = 12
+
+
+class TrackerNameSuffix(TenantScoped, Base):
+    """What the name search looks up on PostgreSQL: each suffix of a tracker's
+    lowered name, cut to NAME_SUFFIX_LENGTH characters (see migration 0007).
+
+    Written by a database trigger, never by the app (which also removes a
+    tracker's rows when it goes); tenant data under forced row-level security
+    like the rest. SQLite's table stays empty: the search scans there.
+    """
+
+    __tablename__ = "tracker_name_suffixes"
+
+    # No foreign keys: they would check each of a name's ~30 rows on every create.
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-2)
+    # Byte order, so that "begins with" is one range of the key.
+    suffix: Mapped[str] = mapped_column(
+        String(NAME_SUFFIX_LENGTH).with_variant(
+            String(NAME_SUFFIX_LENGTH, collation="C"), "postgresql"),
+        primary_key=True, sort_order=-1,
+    )
+    tracker_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class TrackingLink(Base):
     """The public address of a tracker: token -> (tenant, tracker).
 
