@@ -5,7 +5,7 @@ tracker; after a double opt-in (the confirmation link, unless the shop says
 the address is confirmed) the worker mails the tracker's news, branded with
 the tenant's theme and in the subscriber's language, from the event outbox:
 a trigger on ``tracker_events`` queues a job in the change's own
-transaction (see alembic 0007 and sending.py). Every mail can be ended with
+transaction (see alembic 0010 and sending.py). Every mail can be ended with
 one click (RFC 8058).
 """
 

@@ -148,7 +148,7 @@ NAME_SUFFIX_LENGTH = 12
 
 class TrackerNameSuffix(TenantScoped, Base):
     """What the name search looks up on PostgreSQL: each suffix of a tracker's
-    lowered name, cut to NAME_SUFFIX_LENGTH characters (see migration 0007).
+    lowered name, cut to NAME_SUFFIX_LENGTH characters (see migration 0012).
 
     Written by a database trigger, never by the app (which also removes a
     tracker's rows when it goes); tenant data under forced row-level security
