@@ -54,8 +54,8 @@ def page_path(tracker) -> str:
     return tracker["tracking_url"].replace("https://tracee.test", "")
 
 
-def ask(app, tracker, status=303, **fields):
-    form = app.get(page_path(tracker)).forms["ask-form"]
+def ask(app, tracker, status=303, page_params=None, **fields):
+    form = app.get(page_path(tracker), page_params).forms["ask-form"]
     values = {"text": "When will my vase ship?", **fields}
     for name, value in values.items():
         form[name].force_value(value) if name == "website" else form.set(name, value)
@@ -136,6 +136,23 @@ def test_ask_answer_on_the_page_and_by_mail(app, staff, create, database, smtp, 
         tracker["number"])
     body = mail.get_body(("plain",)).get_content()
     assert "Tomorrow morning, Ann!" in body and tracker["tracking_url"] in body
+
+
+def test_the_reply_mail_speaks_the_language_the_question_was_asked_in(
+        app, staff, create, database, smtp, worker, mail_settings):
+    inbox_mail = smtp[0]
+    inbox_mail.messages.clear()
+    tracker = create("Order #77 - Lamp")
+    ask(app, tracker, page_params={"lang": "de"}, email="jan@example.test")
+    assert [m["language"] for m in stored(database)] == ["de"]
+    dashboard_reply(app, tracker, "Morgen früh!")
+    with worker(**mail_settings):
+        until(lambda: len(inbox_mail.messages) == 1)
+    mail = inbox_mail.messages[0]
+    number = tracker["number"]
+    assert mail["Subject"] == f"Acme Prints hat Ihre Frage zur Bestellung Nr. {number} beantwortet"
+    body = mail.get_body(("plain",)).get_content()
+    assert "Ihre Frage:" in body and "Morgen früh!" in body
 
 
 def test_a_reply_without_an_address_shows_on_the_page_only(app, staff, create, database):

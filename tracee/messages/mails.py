@@ -17,6 +17,8 @@ from markupsafe import escape
 from sqlalchemy import bindparam, delete, select, update
 
 from tracee.db import utcnow
+from tracee.i18n import language as i18n_language
+from tracee.i18n import translations
 from tracee.mail import Mail, MailError
 from tracee.messages.models import MessageMail, TrackerMessage
 from tracee.tenancy.models import Tenant
@@ -133,15 +135,19 @@ def reply_mail(session, urls, item: Claimed) -> Mail | None:
         return None
     business = session.get(Tenant, item.tenant_id).name
     link = urls.tracking(tracker.tracking_token)
-    subject = f"{business} answered your question about order #{tracker.number}"
-    text = (f"{business} answered your question about “{tracker.name}”:\n\n{reply.text}\n\n"
-            f"Your question:\n{question.text}\n\n"
-            f"Follow your order and ask again here: {link}\n")
+    # In the language the question was asked in (older questions: English).
+    _ = translations(i18n_language(question.language) or "en").gettext
+    subject = _("%(business)s answered your question about order #%(number)s") % {
+        "business": business, "number": tracker.number}
+    answered = _("%(business)s answered your question about “%(order)s”:")
+    yours, follow = _("Your question:"), _("Follow your order and ask again here:")
+    text = (f"{answered % {'business': business, 'order': tracker.name}}\n\n{reply.text}\n\n"
+            f"{yours}\n{question.text}\n\n{follow} {link}\n")
     html = (
-        f"<p>{escape(business)} answered your question about “{escape(tracker.name)}”:</p>"
+        f"<p>{escape(answered % {'business': business, 'order': tracker.name})}</p>"
         f"<blockquote style=\"white-space:pre-wrap\">{escape(reply.text)}</blockquote>"
-        f"<p>Your question:</p><blockquote style=\"white-space:pre-wrap\">"
+        f"<p>{escape(yours)}</p><blockquote style=\"white-space:pre-wrap\">"
         f"{escape(question.text)}</blockquote>"
-        f"<p><a href=\"{escape(link)}\">Follow your order and ask again</a></p>"
+        f"<p>{escape(follow)} <a href=\"{escape(link)}\">{escape(link)}</a></p>"
     )
     return Mail(to=question.email, subject=subject, text=text, html=html)

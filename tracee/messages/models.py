@@ -35,6 +35,7 @@ class TrackerMessage(TrackerOwned, Base):
     kind: Mapped[str] = mapped_column(String(10))
     name: Mapped[str | None] = mapped_column(String(NAME_MAX))
     email: Mapped[str | None] = mapped_column(String(EMAIL_MAX))
+    language: Mapped[str | None] = mapped_column(String(8))  # a question's page, for the reply mail
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(String(100))  # who replied (staff)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -57,6 +57,7 @@ class Question:
     name: str | None
     email: str | None
     text: str
+    language: str = "en"  # the page's, so the answer's mail speaks it too
 
 
 def _text_problem(text: str) -> str | None:
@@ -130,7 +131,8 @@ def ask(session, tracker_id: int, token, question: Question) -> TrackerMessage:
     _write_event(session, tracker_id, seq, RECEIVED, CUSTOMER, now)
     message = TrackerMessage(
         tracker_id=tracker_id, id=number, kind=QUESTION, name=question.name,
-        email=question.email, text=question.text, created_at=now, event_seq=seq)
+        email=question.email, language=question.language, text=question.text, created_at=now,
+        event_seq=seq)
     session.add(message)
     session.flush()
     _changed(session, token, seq)

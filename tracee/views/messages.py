@@ -7,10 +7,13 @@ that fails its rule, or a rate limit; nothing is stored then. A stored
 question answers with a redirect to the page (POST, redirect, GET).
 """
 
+from dataclasses import replace
+
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
+from tracee.i18n import language as i18n_language
 from tracee.messages import service
 from tracee.messages.service import N_
 from tracee.tenancy.resources import TrackerPage
@@ -53,6 +56,8 @@ def ask(context, request):
         return _refused(context, request, values, {"form": N_(
             "Too many questions were sent from here or about this order; "
             "please try again later.")}, 429)
+    # The language the page was read in (the form says), for the answer's mail.
+    question = replace(question, language=i18n_language(post.get("lang")) or "en")
     service.ask(request.db, tracker.id, tracker.tracking_token, question)
     response = HTTPSeeOther(page_path(request, context) + "?sent=1#conversation")
     response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
