@@ -408,3 +408,42 @@ def test_each_event_shows_the_tracker_as_get_showed_it_then(api, worker):
     rework = [d for d in sent if d["tracker"]["id"] == made["id"]][-1]
     assert rework["change"] == {"process": "3D Printing", "action": "start",
                                 "status": "in_progress"}
+
+
+def test_the_pipelined_path_sends_and_records_what_the_session_path_would(api, database):
+    from tracee.webhooks import delivery, pipelined
+
+    loop = Worker(make_settings(database, **FAST))
+    # PostgreSQL takes the one-round-trip path; SQLite has no pipeline.
+    assert loop.pipelined == (database.kind == "postgresql")
+    subscribe(api, "http://127.0.0.1:9/hooks")
+    tracker_with_events(api)
+    with loop.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        claimed = delivery.claim(conn, loop.hooks, 10)
+    assert [c.event_type for c in claimed] == ["tracker.created"]
+    first = claimed[0]
+    with loop.sessions() as session:
+        expected = delivery.prepare(session, loop.box, loop.urls, first)
+        session.rollback()
+    if not loop.pipelined:
+        loop.engine.dispose()
+        return
+    fast = pipelined.prepare(loop.engine, loop.box, loop.urls, first)
+    assert fast == expected
+    lost = delivery.Claimed(**{**first.__dict__, "token": "0" * 32})
+    assert pipelined.prepare(loop.engine, loop.box, loop.urls, lost) is None
+    failed = delivery.Outcome(500, 3, "HTTP 500")
+    assert not pipelined.record_success(loop.engine, first, fast, failed)
+    assert pipelined.record_success(loop.engine, first, fast, delivery.Outcome(204, 7))
+    with database.admin_engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT d.state, d.attempts, d.claim_token, a.status, a.duration_ms, a.event_id "
+            "FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id "
+            "WHERE d.id = :id"), {"id": first.id}).one()
+    assert tuple(row) == ("delivered", 1, None, 204, 7, first.event_id)
+    # A claim no longer held writes no attempt.
+    assert pipelined.record_success(loop.engine, lost, fast, delivery.Outcome(200, 1))
+    with database.admin_engine.connect() as conn:
+        attempts = conn.execute(sa.text("SELECT count(*) FROM webhook_attempts")).scalar()
+    assert attempts == 1
+    loop.engine.dispose()

@@ -24,7 +24,7 @@ from tracee.customer_mail.config import CustomerMailSettings
 from tracee.db import make_engine, make_session_factory
 from tracee.mail import mailer_from_settings
 from tracee.urls import PublicUrls
-from tracee.webhooks import delivery
+from tracee.webhooks import delivery, pipelined
 from tracee.webhooks.config import WebhookSettings
 from tracee.webhooks.notices import notify_owners
 from tracee.webhooks.signing_secrets import SecretBox
@@ -46,6 +46,8 @@ class Worker:
             engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 1)
         self.engine = make_engine(engine_settings)
         self.sessions = make_session_factory(self.engine)
+        # The common case in a round trip per step (tracee.webhooks.pipelined).
+        self.pipelined = self.engine.dialect.name == "postgresql"
         self.mail_settings = CustomerMailSettings.from_settings(settings)
         self.customer_mail = customer_mail.CustomerMailer(
             self.mail_settings, self.sessions, self.mailer, self.urls)
@@ -93,12 +95,18 @@ class Worker:
     def deliver(self, claimed: delivery.Claimed) -> None:
         """Send one claimed delivery; on any error its claim simply expires."""
         try:
-            with self.sessions() as session:
-                outgoing = delivery.prepare(session, self.box, self.urls, claimed)
-                session.commit()
+            outgoing = pipelined.prepare(self.engine, self.box, self.urls, claimed) \
+                if self.pipelined else None
+            if outgoing is None:
+                with self.sessions() as session:
+                    outgoing = delivery.prepare(session, self.box, self.urls, claimed)
+                    session.commit()
             if outgoing is None:
                 return
             outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
+            if self.pipelined and pipelined.record_success(self.engine, claimed, outgoing,
+                                                           outcome):
+                return
             with self.sessions() as session:
                 disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
                 session.commit()

@@ -26,7 +26,7 @@ _OWN = and_(_events.c.tenant_id == bindparam("tenant"),
 # The events up to this one and the rest of the change it belongs to: a
 # change writes all its events with one time, and a rework's resets of
 # later steps come after the event that reports it.
-_EVENTS_UP_TO = (
+EVENTS_UP_TO = (
     select(_events.c.seq, _events.c.type, _events.c.process, _events.c.created_at,
            _events.c.action)
     .where(_OWN, or_(
@@ -75,8 +75,13 @@ def tracker_body(session, urls, event_type: str, tracker_id: int, seq: int) -> b
     if tracker is None:
         return None
     events = session.connection().execute(
-        _EVENTS_UP_TO, {"tenant": require_tenant(session), "tracker": tracker_id, "seq": seq}
+        EVENTS_UP_TO, {"tenant": require_tenant(session), "tracker": tracker_id, "seq": seq}
     ).all()
+    return body_from_rows(urls, event_type, tracker, events, seq)
+
+
+def body_from_rows(urls, event_type: str, tracker, events, seq: int) -> bytes | None:
+    """The body of a tracker event from its tracker and ``EVENTS_UP_TO``'s rows."""
     event = next((e for e in events if e.seq == seq), None)
     if event is None:
         return None
