@@ -62,7 +62,7 @@ MINE = held(_queue, "delivery")
 # The queue is read before the tenant is bound, like a directory table: the
 # row's tenant_id sets the transaction's tenant for row-level security as it
 # is read (rls_tenant_of), which saves binding a round trip of its own.
-_STILL_MINE = select(_queue.c.id, rls_tenant_of(_queue.c.tenant_id)).where(MINE)
+STILL_MINE = select(_queue.c.id, rls_tenant_of(_queue.c.tenant_id)).where(MINE)
 ENDPOINT = select(
     _endpoints.c.url, _endpoints.c.enabled, _endpoints.c.secret, _endpoints.c.previous_secret,
     _endpoints.c.previous_secret_until, _endpoints.c.failing_since,
@@ -133,7 +133,7 @@ def _release(session, claimed: Claimed, **values) -> None:
 def prepare(session, box: SecretBox, urls, claimed: Claimed) -> Outgoing | None:
     """What to send, or None if nothing is to be sent. Binds ``session`` (unbound,
     fresh) to the delivery's tenant."""
-    if read_directory_row(session, _STILL_MINE,
+    if read_directory_row(session, STILL_MINE,
                           {"delivery": claimed.id, "token": claimed.token}) is None:
         return None  # the claim expired and was taken, or the endpoint was deleted
     bind_tenant(session, claimed.tenant_id)

@@ -3,11 +3,16 @@
 Through the Session, a delivery waited for the database eleven times:
 BEGIN, the claim check, the endpoint, the tracker, its events, COMMIT, then
 BEGIN, the queue row moved on, the attempt, COMMIT. psycopg's pipeline mode
-sends a transaction's statements together and waits once, so here preparing
-waits once and recording a success once more. The statements are the
-Session path's own (compiled from the same SQLAlchemy constructs), the
-tenant is bound with ``set_config`` before any tenant table is read, and
-row-level security applies as on every other path.
+sends statements together and waits once, at the Sync that ends them. The
+statements are the Session path's own (compiled from the same SQLAlchemy
+constructs) and row-level security applies as on every other path.
+
+No BEGIN or COMMIT: PostgreSQL runs the statements of a pipeline up to its
+Sync as one implicit transaction, so ``set_config(..., true)`` binds the
+tenant for exactly those statements, and a failed one rolls back the rest.
+Preparing binds the tenant as the claim check reads the queue row (the
+directory-row way, ``rls_tenant_of``): if the claim is no longer ours, no
+tenant is bound and the tenant tables show nothing.
 
 Only the common case runs here: a tracker event, an enabled endpoint, a
 success to an endpoint that was not failing. Anything else (a lost claim, a
@@ -17,10 +22,9 @@ every case.
 """
 
 from collections import namedtuple
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
-
-from sqlalchemy import select
 
 from tracee.db import utcnow
 from tracee.tenancy.scope import SET_RLS_TENANT
@@ -58,16 +62,35 @@ def _sql(dialect) -> dict:
 
     return {
         "tenant": compiled(SET_RLS_TENANT),
-        "held": compiled(select(_queue.c.id).where(delivery.MINE)),
+        "held": compiled(delivery.STILL_MINE),
         "endpoint": compiled(delivery.ENDPOINT),
         "tracker": compiled(TRACKER_WITH_STEPS),
         "events": compiled(events.EVENTS_UP_TO),
     }
 
 
-def _utc(row) -> tuple:
-    # What UTCDateTime does for the Session path.
-    return tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row)
+def _utc(conn):
+    """What UTCDateTime does for the Session path: rows in UTC, whatever the
+    connection's TimeZone (a no-op where it is UTC, as it usually is)."""
+    if getattr(conn.info.timezone, "key", None) in ("UTC", "Etc/UTC"):
+        return tuple
+    return lambda row: tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row)
+
+
+@contextmanager
+def _autocommit(engine):
+    """A pooled psycopg connection outside any explicit transaction. A
+    pipeline on it waits once, when it ends: fetch after that, not inside."""
+    pooled = engine.raw_connection()
+    conn = pooled.driver_connection
+    try:
+        conn.autocommit = True
+        yield conn
+    finally:
+        try:
+            conn.autocommit = False
+        finally:
+            pooled.close()
 
 
 def prepare(engine, box, urls, claimed: delivery.Claimed) -> delivery.Outgoing | None:
@@ -75,11 +98,8 @@ def prepare(engine, box, urls, claimed: delivery.Claimed) -> delivery.Outgoing |
     if claimed.event_type == TEST_EVENT or claimed.tracker_id is None:
         return None
     sql = _sql(engine.dialect)
-    pooled = engine.raw_connection()
-    try:
-        conn = pooled.driver_connection
+    with _autocommit(engine) as conn:
         with conn.pipeline():
-            conn.execute(sql["tenant"], {"tenant": str(claimed.tenant_id)})
             held = conn.execute(sql["held"], {"delivery": claimed.id, "token": claimed.token})
             endpoint = conn.execute(sql["endpoint"], {"tenant": claimed.tenant_id,
                                                       "endpoint": claimed.endpoint_id})
@@ -88,19 +108,17 @@ def prepare(engine, box, urls, claimed: delivery.Claimed) -> delivery.Outgoing |
             trail = conn.execute(sql["events"], {"tenant": claimed.tenant_id,
                                                  "tracker": claimed.tracker_id,
                                                  "seq": claimed.seq})
-            conn.commit()
+        utc = _utc(conn)
         held, endpoint = held.fetchone(), endpoint.fetchone()
         tracker_rows, event_rows = tracker.fetchall(), trail.fetchall()
-    finally:
-        pooled.close()
     if held is None or endpoint is None:
         return None
-    endpoint = _Endpoint._make(_utc(endpoint))
-    tracker = tracker_from_rows([_utc(row) for row in tracker_rows])
+    endpoint = _Endpoint._make(utc(endpoint))
+    tracker = tracker_from_rows([utc(row) for row in tracker_rows])
     if not endpoint.enabled or tracker is None:
         return None
     body = events.body_from_rows(urls, claimed.event_type, tracker,
-                                 [_Event._make(_utc(row)) for row in event_rows], claimed.seq)
+                                 [_Event._make(utc(row)) for row in event_rows], claimed.seq)
     if body is None:
         return None
     return delivery.outgoing(box, endpoint, body)
@@ -112,20 +130,13 @@ def record_success(engine, claimed: delivery.Claimed, outgoing: delivery.Outgoin
     Session path must record this outcome."""
     if not outcome.ok or outgoing.failing_since is not None:
         return False
-    sql = _sql(engine.dialect)
-    pooled = engine.raw_connection()
-    try:
-        conn = pooled.driver_connection
-        with conn.pipeline():
-            conn.execute(sql["tenant"], {"tenant": str(claimed.tenant_id)})
-            conn.execute(_RECORD_SUCCESS, {
-                "state": DELIVERED, "number": claimed.attempts + 1, "now": utcnow(),
-                "delivery": claimed.id, "token": claimed.token, "tenant": claimed.tenant_id,
-                "endpoint": claimed.endpoint_id, "event_id": claimed.event_id,
-                "event_type": claimed.event_type, "status": outcome.status,
-                "duration_ms": outcome.duration_ms, "body": outcome.body,
-            })
-            conn.commit()
-    finally:
-        pooled.close()
+    with _autocommit(engine) as conn, conn.pipeline():
+        conn.execute(_sql(engine.dialect)["tenant"], {"tenant": str(claimed.tenant_id)})
+        conn.execute(_RECORD_SUCCESS, {
+            "state": DELIVERED, "number": claimed.attempts + 1, "now": utcnow(),
+            "delivery": claimed.id, "token": claimed.token, "tenant": claimed.tenant_id,
+            "endpoint": claimed.endpoint_id, "event_id": claimed.event_id,
+            "event_type": claimed.event_type, "status": outcome.status,
+            "duration_ms": outcome.duration_ms, "body": outcome.body,
+        })
     return True
