@@ -383,6 +383,30 @@ def test_stopping_finishes_the_delivery_under_way(api, worker, database):
     assert queue_states(database) == ["delivered"] and len(rec.received) == 1
 
 
+def test_stopping_releases_the_claims_waiting_their_turn(api, worker, database):
+    arrived = threading.Event()
+
+    def slow(_n, _r):
+        arrived.set()
+        time.sleep(0.3)
+        return 200, {}, b""
+
+    with receiver(slow) as (url, rec):
+        subscribe(api, url)
+        for n in range(3):  # three trackers: their events may go side by side
+            api.post_json("/api/v1/trackers/", {"name": f"x{n}"}, status=201)
+        with worker(**{"tracee.webhooks.concurrency": "1"}):
+            assert arrived.wait(10)
+    with database.admin_engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT state, claim_token, claimed_until FROM webhook_deliveries ORDER BY state"
+        )).all()
+    # One sent; one claimed beside it to wait its turn, now given back at once.
+    assert [r.state for r in rows] == ["delivered", "pending", "pending"]
+    assert all(r.claim_token is None and r.claimed_until is None for r in rows)
+    assert len(rec.received) == 1
+
+
 def test_each_event_shows_the_tracker_as_get_showed_it_then(api, worker):
     """Rebuilt from the audit trail: steps added on the fly, and rework."""
     shown = []  # (tracker id, GET after the change)

@@ -17,6 +17,7 @@ worker (or this one, restarted) sends them again.
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from tracee.customer_mail import sending as customer_mail
@@ -132,30 +133,54 @@ class Worker:
                      subscriptions)
 
     def run(self) -> None:
-        """Deliver until stopped."""
+        """Deliver until stopped.
+
+        Deliveries are claimed a batch at a time, up to ``concurrency`` more
+        than the threads can take at once, and wait their turn here: claiming
+        once per finished delivery cost the database more than the delivery.
+        One whose claim would run out before it could be sent is not sent
+        (its claim expires and it is claimed again); on stopping, those not
+        started are released."""
         size = self.hooks.concurrency
-        under_way = set()
+        fresh_for = self.hooks.claim_seconds - self.hooks.timeout
+        under_way, waiting = set(), deque()  # waiting: (claimed at, delivery)
         with ThreadPoolExecutor(size, thread_name_prefix="webhook") as pool:
             while not self.stopping.is_set():
+                claimed, mails = [], []
                 try:
                     self.purge_now_and_then()
-                    claimed = self.claim(size - len(under_way)) if len(under_way) < size else []
-                    free = size - len(under_way) - len(claimed)
+                    if len(under_way) + len(waiting) <= size:
+                        claimed = self.claim(2 * size - len(under_way) - len(waiting))
+                        waiting.extend((time.monotonic(), c) for c in claimed)
+                    free = size - len(under_way) - len(waiting)
                     mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []
                 except Exception:
                     log.exception("claiming failed; trying again shortly")
-                    claimed, mails = [], []
-                under_way |= {pool.submit(self.deliver, c) for c in claimed}
+                while waiting and len(under_way) < size:
+                    claimed_at, next_one = waiting.popleft()
+                    if time.monotonic() - claimed_at < fresh_for:
+                        under_way.add(pool.submit(self.deliver, next_one))
                 under_way |= {pool.submit(self.customer_mail.run, m) for m in mails}
-                claimed = claimed or mails
-                if under_way and (len(under_way) >= size or not claimed):
+                found = claimed or mails
+                if under_way and (len(under_way) >= size or not found):
                     done, _ = wait(under_way, timeout=self.hooks.poll_seconds,
                                    return_when=FIRST_COMPLETED)
                     under_way -= done
-                elif not claimed:
+                elif not found:
                     self.stopping.wait(self.hooks.poll_seconds)
+            self.release([c for _, c in waiting])
             wait(under_way)  # finish what is under way; nothing else is held
         self.engine.dispose()
+
+    def release(self, claimed: list[delivery.Claimed]) -> None:
+        """Give back claims not started, so that no worker waits for them to expire."""
+        if not claimed:
+            return
+        try:
+            with self.engine.begin() as connection:
+                delivery.release(connection, claimed)
+        except Exception:
+            log.exception("releasing %d claims failed; they expire instead", len(claimed))
 
     def stop(self, *_signal) -> None:
         self.stopping.set()

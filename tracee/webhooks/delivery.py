@@ -124,6 +124,12 @@ def claim(connection, settings: WebhookSettings, limit: int) -> list[Claimed]:
     return [Claimed(*row) for row in rows]
 
 
+def release(connection, claimed: list[Claimed]) -> None:
+    """Give up claims not acted on: the deliveries are due again at once, for any worker."""
+    connection.execute(update(_queue).where(MINE).values(claimed_until=None, claim_token=None),
+                       [{"delivery": c.id, "token": c.token} for c in claimed])
+
+
 def _release(session, claimed: Claimed, **values) -> None:
     session.connection().execute(
         update(_queue).where(MINE).values(claimed_until=None, claim_token=None, **values),
