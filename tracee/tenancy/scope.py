@@ -86,11 +86,11 @@ def require_tenant(session: Session) -> int:
 
 # is_local=true: the setting dies with the transaction, so a pooled
 # connection never carries one tenant's id into another request.
-SET_RLS_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
+_SET_RLS_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
 
 
 def _set_rls_tenant(connection, tenant_id: int) -> None:
-    connection.execute(SET_RLS_TENANT, {"tenant": str(tenant_id)})
+    connection.execute(_SET_RLS_TENANT, {"tenant": str(tenant_id)})
 
 
 class _SetRlsTenant(FunctionElement):

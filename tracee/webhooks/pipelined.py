@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from functools import cache
 
 from tracee.db import utcnow
-from tracee.tenancy.scope import SET_RLS_TENANT
 from tracee.tracking.reads import TRACKER_WITH_STEPS, tracker_from_rows
 from tracee.webhooks import delivery, events
 from tracee.webhooks.models import DELIVERED, TEST_EVENT, WebhookAttempt, WebhookDelivery
@@ -38,20 +37,23 @@ _Endpoint = namedtuple("_Endpoint", "url enabled secret previous_secret previous
                                     "failing_since")
 
 # The queue row moved on and its attempt logged, in one statement: no
-# attempt is written unless this claim still held the row.
+# attempt is written unless this claim still held the row. The tenant is
+# bound as the row is moved (the queue has no row-level security), before
+# the attempt row reaches the policy's check; were it not, the check would
+# refuse the row (no tenant matches none), never admit another tenant's.
 _RECORD_SUCCESS = f"""
 WITH moved AS (
     UPDATE {_queue.name} SET state = %(state)s, attempts = %(number)s, next_attempt_at = NULL,
         finished_at = %(now)s, manual = false, claimed_until = NULL, claim_token = NULL
     WHERE id = %(delivery)s AND claim_token = %(token)s
-    RETURNING id
+    RETURNING id, set_config('app.tenant_id', tenant_id::text, true) AS bound
 )
 INSERT INTO {WebhookAttempt.__tablename__} (tenant_id, delivery_id, number, endpoint_id,
     event_id, event_type, attempted_at, status, duration_ms, error, response_body,
     next_attempt_at)
 SELECT %(tenant)s, id, %(number)s, %(endpoint)s, %(event_id)s, %(event_type)s, %(now)s,
     %(status)s, %(duration_ms)s, NULL, %(body)s, NULL
-FROM moved
+FROM moved WHERE bound IS NOT NULL
 """
 
 
@@ -61,7 +63,6 @@ def _sql(dialect) -> dict:
         return str(statement.compile(dialect=dialect))
 
     return {
-        "tenant": compiled(SET_RLS_TENANT),
         "held": compiled(delivery.STILL_MINE),
         "endpoint": compiled(delivery.ENDPOINT),
         "tracker": compiled(TRACKER_WITH_STEPS),
@@ -130,8 +131,7 @@ def record_success(engine, claimed: delivery.Claimed, outgoing: delivery.Outgoin
     Session path must record this outcome."""
     if not outcome.ok or outgoing.failing_since is not None:
         return False
-    with _autocommit(engine) as conn, conn.pipeline():
-        conn.execute(_sql(engine.dialect)["tenant"], {"tenant": str(claimed.tenant_id)})
+    with _autocommit(engine) as conn:  # one statement: atomic, one round trip
         conn.execute(_RECORD_SUCCESS, {
             "state": DELIVERED, "number": claimed.attempts + 1, "now": utcnow(),
             "delivery": claimed.id, "token": claimed.token, "tenant": claimed.tenant_id,
