@@ -15,6 +15,7 @@ worker (or this one, restarted) sends them again.
 """
 
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -142,6 +143,11 @@ class Worker:
         (its claim expires and it is claimed again); on stopping, those not
         started are released."""
         size = self.hooks.concurrency
+        # The threads mostly wait for the database and the receivers; one whose
+        # answer has come waits for the GIL until the running thread is made
+        # to yield, after 5 ms by default. A tenth of that measured 0.24-0.25
+        # -> 0.29-0.41 of the bench's floor, and less CPU per delivery.
+        sys.setswitchinterval(0.0005)
         fresh_for = self.hooks.claim_seconds - self.hooks.timeout
         under_way, waiting = set(), deque()  # waiting: (claimed at, delivery)
         with ThreadPoolExecutor(size, thread_name_prefix="webhook") as pool:
