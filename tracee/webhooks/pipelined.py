@@ -2,17 +2,18 @@
 
 Through the Session, a delivery waited for the database eleven times:
 BEGIN, the claim check, the endpoint, the tracker, its events, COMMIT, then
-BEGIN, the queue row moved on, the attempt, COMMIT. psycopg's pipeline mode
-sends statements together and waits once, at the Sync that ends them. The
-statements are the Session path's own (compiled from the same SQLAlchemy
-constructs) and row-level security applies as on every other path.
+BEGIN, the queue row moved on, the attempt, COMMIT. Here preparing sends
+its four reads in one psycopg pipeline, which waits once, at the Sync that
+ends it; the reads are the Session path's own (compiled from the same
+SQLAlchemy constructs), and row-level security applies as on every other
+path. Recording a success is one statement.
 
 No BEGIN or COMMIT: PostgreSQL runs the statements of a pipeline up to its
 Sync as one implicit transaction, so ``set_config(..., true)`` binds the
-tenant for exactly those statements, and a failed one rolls back the rest.
-Preparing binds the tenant as the claim check reads the queue row (the
-directory-row way, ``rls_tenant_of``): if the claim is no longer ours, no
-tenant is bound and the tenant tables show nothing.
+tenant for exactly those statements. Preparing binds the tenant as the
+claim check reads the queue row (the directory-row way, ``rls_tenant_of``):
+if the claim is no longer ours, no tenant is bound and the tenant tables
+show nothing. A single statement is atomic by itself.
 
 Only the common case runs here: a tracker event, an enabled endpoint, a
 success to an endpoint that was not failing. Anything else (a lost claim, a
