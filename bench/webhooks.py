@@ -260,6 +260,11 @@ def _trigger_ms_per_event(db: data.BenchDatabase, events: int = 5000) -> dict:
     return {side: round(min(times), 4) for side, times in spent.items()}
 
 
+def _span(side: dict) -> str:
+    cpu = [m["cpu_ms"] for m in side["rounds"]]
+    return f"{min(cpu):.2f}-{max(cpu):.2f}"
+
+
 def render_lines(results: dict) -> tuple[list[str], list[str]]:
     """(table rows, target lines) for the webhook lines present in ``results``."""
     rows, targets = [], []
@@ -274,7 +279,10 @@ def render_lines(results: dict) -> tuple[list[str], list[str]]:
         targets.append(f"  {'delivery ratio to a bare posting loop':36} {ratio:.2f} >= "
                        f"{delivery['target']}: {verdict}"
                        f"  ({delivery['deliveries']} deliveries, {delivery['concurrency']} at a "
-                       "time)")
+                       f"time; CPU per delivery {worker['cpu_ms']:.2f} ms worker, "
+                       f"{floor['cpu_ms']:.2f} ms floor, "
+                       f"{worker['cpu_ms'] / floor['cpu_ms']:.1f}x; rounds "
+                       f"{_span(worker)} and {_span(floor)} ms)")
     status = results.get("status-webhook")
     if status:
         for side in ("without", "with"):

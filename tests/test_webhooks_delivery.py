@@ -383,6 +383,30 @@ def test_stopping_finishes_the_delivery_under_way(api, worker, database):
     assert queue_states(database) == ["delivered"] and len(rec.received) == 1
 
 
+def test_stopping_releases_the_claims_waiting_their_turn(api, worker, database):
+    arrived = threading.Event()
+
+    def slow(_n, _r):
+        arrived.set()
+        time.sleep(0.3)
+        return 200, {}, b""
+
+    with receiver(slow) as (url, rec):
+        subscribe(api, url)
+        for n in range(3):  # three trackers: their events may go side by side
+            api.post_json("/api/v1/trackers/", {"name": f"x{n}"}, status=201)
+        with worker(**{"tracee.webhooks.concurrency": "1"}):
+            assert arrived.wait(10)
+    with database.admin_engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT state, claim_token, claimed_until FROM webhook_deliveries ORDER BY state"
+        )).all()
+    # One sent; one claimed beside it to wait its turn, now given back at once.
+    assert [r.state for r in rows] == ["delivered", "pending", "pending"]
+    assert all(r.claim_token is None and r.claimed_until is None for r in rows)
+    assert len(rec.received) == 1
+
+
 def test_each_event_shows_the_tracker_as_get_showed_it_then(api, worker):
     """Rebuilt from the audit trail: steps added on the fly, and rework."""
     shown = []  # (tracker id, GET after the change)
@@ -408,3 +432,42 @@ def test_each_event_shows_the_tracker_as_get_showed_it_then(api, worker):
     rework = [d for d in sent if d["tracker"]["id"] == made["id"]][-1]
     assert rework["change"] == {"process": "3D Printing", "action": "start",
                                 "status": "in_progress"}
+
+
+def test_the_pipelined_path_sends_and_records_what_the_session_path_would(api, database):
+    from tracee.webhooks import delivery, pipelined
+
+    loop = Worker(make_settings(database, **FAST))
+    # PostgreSQL takes the one-round-trip path; SQLite has no pipeline.
+    assert loop.pipelined == (database.kind == "postgresql")
+    subscribe(api, "http://127.0.0.1:9/hooks")
+    tracker_with_events(api)
+    with loop.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        claimed = delivery.claim(conn, loop.hooks, 10)
+    assert [c.event_type for c in claimed] == ["tracker.created"]
+    first = claimed[0]
+    with loop.sessions() as session:
+        expected = delivery.prepare(session, loop.box, loop.urls, first)
+        session.rollback()
+    if not loop.pipelined:
+        loop.engine.dispose()
+        return
+    fast = pipelined.prepare(loop.engine, loop.box, loop.urls, first)
+    assert fast == expected
+    lost = delivery.Claimed(**{**first.__dict__, "token": "0" * 32})
+    assert pipelined.prepare(loop.engine, loop.box, loop.urls, lost) is None
+    failed = delivery.Outcome(500, 3, "HTTP 500")
+    assert not pipelined.record_success(loop.engine, first, fast, failed)
+    assert pipelined.record_success(loop.engine, first, fast, delivery.Outcome(204, 7))
+    with database.admin_engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT d.state, d.attempts, d.claim_token, a.status, a.duration_ms, a.event_id "
+            "FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id "
+            "WHERE d.id = :id"), {"id": first.id}).one()
+    assert tuple(row) == ("delivered", 1, None, 204, 7, first.event_id)
+    # A claim no longer held writes no attempt.
+    assert pipelined.record_success(loop.engine, lost, fast, delivery.Outcome(200, 1))
+    with database.admin_engine.connect() as conn:
+        attempts = conn.execute(sa.text("SELECT count(*) FROM webhook_attempts")).scalar()
+    assert attempts == 1
+    loop.engine.dispose()

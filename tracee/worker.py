@@ -16,8 +16,10 @@ worker (or this one, restarted) sends them again.
 """
 
 import logging
+import sys
 import threading
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from tracee.customer_mail import sending as customer_mail
@@ -26,7 +28,7 @@ from tracee.db import make_engine, make_session_factory
 from tracee.mail import mailer_from_settings
 from tracee.messages.mails import ReplyMails
 from tracee.urls import PublicUrls
-from tracee.webhooks import delivery
+from tracee.webhooks import delivery, pipelined
 from tracee.webhooks.config import WebhookSettings
 from tracee.webhooks.notices import notify_owners
 from tracee.webhooks.signing_secrets import SecretBox
@@ -48,6 +50,8 @@ class Worker:
             engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 1)
         self.engine = make_engine(engine_settings)
         self.sessions = make_session_factory(self.engine)
+        # The common case in a round trip per step (tracee.webhooks.pipelined).
+        self.pipelined = self.engine.dialect.name == "postgresql"
         self.mail_settings = CustomerMailSettings.from_settings(settings)
         self.customer_mail = customer_mail.CustomerMailer(
             self.mail_settings, self.sessions, self.mailer, self.urls)
@@ -96,12 +100,18 @@ class Worker:
     def deliver(self, claimed: delivery.Claimed) -> None:
         """Send one claimed delivery; on any error its claim simply expires."""
         try:
-            with self.sessions() as session:
-                outgoing = delivery.prepare(session, self.box, self.urls, claimed)
-                session.commit()
+            outgoing = pipelined.prepare(self.engine, self.box, self.urls, claimed) \
+                if self.pipelined else None
+            if outgoing is None:
+                with self.sessions() as session:
+                    outgoing = delivery.prepare(session, self.box, self.urls, claimed)
+                    session.commit()
             if outgoing is None:
                 return
             outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
+            if self.pipelined and pipelined.record_success(self.engine, claimed, outgoing,
+                                                           outcome):
+                return
             with self.sessions() as session:
                 disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
                 session.commit()
@@ -128,32 +138,61 @@ class Worker:
                      subscriptions)
 
     def run(self) -> None:
-        """Deliver until stopped."""
+        """Deliver until stopped.
+
+        Deliveries are claimed a batch at a time, up to ``concurrency`` more
+        than the threads can take at once, and wait their turn here: claiming
+        once per finished delivery cost the database more than the delivery.
+        One whose claim would run out before it could be sent is not sent
+        (its claim expires and it is claimed again); on stopping, those not
+        started are released."""
         size = self.hooks.concurrency
-        under_way = set()
+        # The threads mostly wait for the database and the receivers; one whose
+        # answer has come waits for the GIL until the running thread is made
+        # to yield, after 5 ms by default. A tenth of that measured 0.24-0.25
+        # -> 0.29-0.41 of the bench's floor, and less CPU per delivery.
+        sys.setswitchinterval(0.0005)
+        fresh_for = self.hooks.claim_seconds - self.hooks.timeout
+        under_way, waiting = set(), deque()  # waiting: (claimed at, delivery)
         with ThreadPoolExecutor(size, thread_name_prefix="webhook") as pool:
             while not self.stopping.is_set():
+                claimed, mails = [], []
                 try:
                     self.purge_now_and_then()
                     # Few and small: sent from this loop's thread, between claims.
                     self.reply_mails.run_once(self.engine, self.sessions, self.mailer, self.urls)
-                    claimed = self.claim(size - len(under_way)) if len(under_way) < size else []
-                    free = size - len(under_way) - len(claimed)
+                    if len(under_way) + len(waiting) <= size:
+                        claimed = self.claim(2 * size - len(under_way) - len(waiting))
+                        waiting.extend((time.monotonic(), c) for c in claimed)
+                    free = size - len(under_way) - len(waiting)
                     mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []
                 except Exception:
                     log.exception("claiming failed; trying again shortly")
-                    claimed, mails = [], []
-                under_way |= {pool.submit(self.deliver, c) for c in claimed}
+                while waiting and len(under_way) < size:
+                    claimed_at, next_one = waiting.popleft()
+                    if time.monotonic() - claimed_at < fresh_for:
+                        under_way.add(pool.submit(self.deliver, next_one))
                 under_way |= {pool.submit(self.customer_mail.run, m) for m in mails}
-                claimed = claimed or mails
-                if under_way and (len(under_way) >= size or not claimed):
+                found = claimed or mails
+                if under_way and (len(under_way) >= size or not found):
                     done, _ = wait(under_way, timeout=self.hooks.poll_seconds,
                                    return_when=FIRST_COMPLETED)
                     under_way -= done
-                elif not claimed:
+                elif not found:
                     self.stopping.wait(self.hooks.poll_seconds)
+            self.release([c for _, c in waiting])
             wait(under_way)  # finish what is under way; nothing else is held
         self.engine.dispose()
+
+    def release(self, claimed: list[delivery.Claimed]) -> None:
+        """Give back claims not started, so that no worker waits for them to expire."""
+        if not claimed:
+            return
+        try:
+            with self.engine.begin() as connection:
+                delivery.release(connection, claimed)
+        except Exception:
+            log.exception("releasing %d claims failed; they expire instead", len(claimed))
 
     def stop(self, *_signal) -> None:
         self.stopping.set()

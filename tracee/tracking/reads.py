@@ -24,7 +24,7 @@ _TRACKER_COLUMNS = [_trackers.c[name] for name in (
 _STEP_COLUMNS = [_steps.c[name] for name in (
     "position", "name", "visible", "started_at", "completed_at", "expected_minutes",
 )]
-_TRACKER_WITH_STEPS = (
+TRACKER_WITH_STEPS = (
     select(*_TRACKER_COLUMNS, *_STEP_COLUMNS)
     .select_from(
         _trackers.join(
@@ -44,8 +44,13 @@ _SPLIT = len(_TRACKER_COLUMNS)
 def read_tracker(session, tracker_id: int) -> TrackerRecord | None:
     """The bound tenant's tracker ``tracker_id`` with its steps, or None."""
     rows = session.connection().execute(
-        _TRACKER_WITH_STEPS, {"tenant_id": require_tenant(session), "id": tracker_id}
+        TRACKER_WITH_STEPS, {"tenant_id": require_tenant(session), "id": tracker_id}
     ).all()
+    return tracker_from_rows(rows)
+
+
+def tracker_from_rows(rows) -> TrackerRecord | None:
+    """The record of ``TRACKER_WITH_STEPS``'s rows (none: no such tracker)."""
     if not rows:
         return None
     steps = [StepRecord(*row[_SPLIT:]) for row in rows if row[_SPLIT] is not None]

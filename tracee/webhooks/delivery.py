@@ -58,12 +58,12 @@ _CLAIM = claim_statement(
                _queue.c.seq, _queue.c.event_type, _queue.c.attempts, _queue.c.created_at,
                _queue.c.manual, _queue.c.claim_token),
 )
-_MINE = held(_queue, "delivery")
+MINE = held(_queue, "delivery")
 # The queue is read before the tenant is bound, like a directory table: the
 # row's tenant_id sets the transaction's tenant for row-level security as it
 # is read (rls_tenant_of), which saves binding a round trip of its own.
-_STILL_MINE = select(_queue.c.id, rls_tenant_of(_queue.c.tenant_id)).where(_MINE)
-_ENDPOINT = select(
+STILL_MINE = select(_queue.c.id, rls_tenant_of(_queue.c.tenant_id)).where(MINE)
+ENDPOINT = select(
     _endpoints.c.url, _endpoints.c.enabled, _endpoints.c.secret, _endpoints.c.previous_secret,
     _endpoints.c.previous_secret_until, _endpoints.c.failing_since,
 ).where(_endpoints.c.tenant_id == bindparam("tenant"), _endpoints.c.id == bindparam("endpoint"))
@@ -109,7 +109,7 @@ class Outcome:
 
 
 _MOVE = (
-    update(_queue).where(_MINE)
+    update(_queue).where(MINE)
     .values(state=bindparam("new_state"), attempts=bindparam("new_attempts"),
             next_attempt_at=bindparam("new_next_attempt_at"),
             finished_at=bindparam("new_finished_at"), manual=False, claimed_until=None,
@@ -124,21 +124,27 @@ def claim(connection, settings: WebhookSettings, limit: int) -> list[Claimed]:
     return [Claimed(*row) for row in rows]
 
 
+def release(connection, claimed: list[Claimed]) -> None:
+    """Give up claims not acted on: the deliveries are due again at once, for any worker."""
+    connection.execute(update(_queue).where(MINE).values(claimed_until=None, claim_token=None),
+                       [{"delivery": c.id, "token": c.token} for c in claimed])
+
+
 def _release(session, claimed: Claimed, **values) -> None:
     session.connection().execute(
-        update(_queue).where(_MINE).values(claimed_until=None, claim_token=None, **values),
+        update(_queue).where(MINE).values(claimed_until=None, claim_token=None, **values),
         {"delivery": claimed.id, "token": claimed.token})
 
 
 def prepare(session, box: SecretBox, urls, claimed: Claimed) -> Outgoing | None:
     """What to send, or None if nothing is to be sent. Binds ``session`` (unbound,
     fresh) to the delivery's tenant."""
-    if read_directory_row(session, _STILL_MINE,
+    if read_directory_row(session, STILL_MINE,
                           {"delivery": claimed.id, "token": claimed.token}) is None:
         return None  # the claim expired and was taken, or the endpoint was deleted
     bind_tenant(session, claimed.tenant_id)
     endpoint = session.connection().execute(
-        _ENDPOINT, {"tenant": claimed.tenant_id, "endpoint": claimed.endpoint_id}).first()
+        ENDPOINT, {"tenant": claimed.tenant_id, "endpoint": claimed.endpoint_id}).first()
     if endpoint is None:
         return None
     if not endpoint.enabled:
@@ -152,9 +158,14 @@ def prepare(session, box: SecretBox, urls, claimed: Claimed) -> Outgoing | None:
     if body is None:
         _release(session, claimed, state=FAILED, finished_at=utcnow())
         return None
-    keys = [box.open(endpoint.secret)]
+    return outgoing(box, endpoint, body)
+
+
+def outgoing(box: SecretBox, endpoint, body: bytes) -> Outgoing:
+    """The request to send, from an ``ENDPOINT`` row and the body."""
+    keys = [box.open_cached(endpoint.secret)]
     if endpoint.previous_secret and endpoint.previous_secret_until > utcnow():
-        keys.append(box.open(endpoint.previous_secret))
+        keys.append(box.open_cached(endpoint.previous_secret))
     return Outgoing(endpoint.url, keys, body, endpoint.failing_since)
 
 

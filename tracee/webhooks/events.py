@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, or_, select
 
 from tracee.api.v1.representation import iso, tracker_detail
 from tracee.messages.payload import MESSAGE_EVENTS, message_payload
+from tracee.messages.service import RECEIVED
 from tracee.tenancy.scope import require_tenant
 from tracee.tracking.models import TrackerEvent
 from tracee.tracking.reads import read_tracker
@@ -27,7 +28,7 @@ _OWN = and_(_events.c.tenant_id == bindparam("tenant"),
 # The events up to this one and the rest of the change it belongs to: a
 # change writes all its events with one time, and a rework's resets of
 # later steps come after the event that reports it.
-_EVENTS_UP_TO = (
+EVENTS_UP_TO = (
     select(_events.c.seq, _events.c.type, _events.c.process, _events.c.created_at,
            _events.c.action)
     .where(_OWN, or_(
@@ -76,16 +77,26 @@ def tracker_body(session, urls, event_type: str, tracker_id: int, seq: int) -> b
     if tracker is None:
         return None
     events = session.connection().execute(
-        _EVENTS_UP_TO, {"tenant": require_tenant(session), "tracker": tracker_id, "seq": seq}
+        EVENTS_UP_TO, {"tenant": require_tenant(session), "tracker": tracker_id, "seq": seq}
     ).all()
+    message = None
+    if event_type == RECEIVED:
+        message = message_payload(session, tracker_id, seq)
+    return body_from_rows(urls, event_type, tracker, events, seq, message)
+
+
+def body_from_rows(urls, event_type: str, tracker, events, seq: int,
+                   message: dict | None = None) -> bytes | None:
+    """The body of a tracker event from its tracker and ``EVENTS_UP_TO``'s rows
+    (and, for ``tracker.message_received``, the message as its payload shows it)."""
     event = next((e for e in events if e.seq == seq), None)
     if event is None:
         return None
     # Messages are not progress: the tracker is replayed from its step events.
     progress = [e for e in events if e.type not in MESSAGE_EVENTS]
     data = {"tracker": tracker_detail(_replay(tracker, progress), urls)}
-    if event_type == "tracker.message_received":
-        data["message"] = message_payload(session, tracker_id, seq)
+    if event_type == RECEIVED:
+        data["message"] = message
     if event_type == "tracker.status_changed":
         step = next(s for s in data["tracker"]["steps"] if s["name"] == event.process)
         data["change"] = {"process": event.process, "action": event.action,

@@ -9,6 +9,7 @@ alone then yields no secret.
 """
 
 import base64
+import functools
 import logging
 import secrets
 
@@ -40,6 +41,13 @@ class SecretBox:
             self._fernet = MultiFernet([Fernet(k) for k in keys])
         except ValueError as exc:
             raise ValueError(f"tracee.webhooks.secret_keys: {exc}") from None
+        self._opened = functools.lru_cache(maxsize=4096)(self.open)
+
+    def open_cached(self, sealed: str) -> str:
+        """``open``, remembered: the worker signs with the same secrets all day.
+        Keyed by the sealed text, so a rotated secret (sealed anew) is never
+        served stale."""
+        return self._opened(sealed)
 
     def seal(self, secret: str) -> str:
         return self.seal_bytes(secret.encode()).decode()
