@@ -108,6 +108,10 @@ def _public_view(context: TrackerResource, request, presentation=None) -> dict:
     clock = Clock(lang, brand.values.get("time_zone"))
     return {
         "lang": lang,
+        # The templates' gettext for this language, straight: the global one finds the
+        # request's catalog on each of the page's few dozen strings (tracee.i18n).
+        "gettext": catalog.gettext,
+        "ngettext": catalog.ngettext,
         "tracker": tracker,
         "brand": brand,
         "presentation": presentation,
