@@ -395,18 +395,28 @@ def test_unknown_keys_are_counted_across_workers_with_redis(database, redis_url)
         workers[0].app.registry["ratelimiter"].reset()
 
 
+def count_round_trips(limiter, monkeypatch) -> list:
+    """Every Redis round trip the limiter makes: its own socket's calls, and any
+    connection redis-py's pool hands out."""
+    trips = []
+    pool = limiter.storage.get_connection().connection_pool
+    checkout, call = pool.get_connection, limiter._wire._call
+    monkeypatch.setattr(pool, "get_connection",
+                        lambda *a, **kw: (trips.append("redis-py"), checkout(*a, **kw))[1])
+    monkeypatch.setattr(limiter._wire, "_call",
+                        lambda *a, **kw: (trips.append("resp"), call(*a, **kw))[1])
+    return trips
+
+
 def test_a_valid_key_costs_one_redis_round_trip(database, redis_url, tenant, monkeypatch):
     url, _ = redis_url
     app = TestApp(make_app(database, **{"tracee.ratelimit.storage": url}))
     limiter = app.app.registry["ratelimiter"]
     limiter.reset()
-    pool = limiter.storage.get_connection().connection_pool
-    checkouts, original = [], pool.get_connection
-    monkeypatch.setattr(pool, "get_connection",
-                        lambda *a, **kw: (checkouts.append(1), original(*a, **kw))[1])
+    trips = count_round_trips(limiter, monkeypatch)
     try:
         app.get("/api/v1/trackers/", headers=tenant.headers, status=200)
-        assert len(checkouts) == 1
+        assert len(trips) == 1
     finally:
         limiter.reset()
 
@@ -414,14 +424,7 @@ def test_a_valid_key_costs_one_redis_round_trip(database, redis_url, tenant, mon
 def test_redis_hit_is_one_round_trip_and_survives_lost_scripts(redis_url, monkeypatch):
     url, client = redis_url
     limiter = RateLimiter(url, "2/minute", "2/minute")
-    pool = limiter.storage.get_connection().connection_pool
-    checkouts, original = [], pool.get_connection
-
-    def counted(*args, **kwargs):  # one checkout per round trip
-        checkouts.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(pool, "get_connection", counted)
+    checkouts = count_round_trips(limiter, monkeypatch)
     key = f"trip-{uuid.uuid4()}"
     first = limiter.hit("key", key)
     assert (first.allowed, first.remaining) == (True, 1)

@@ -1,4 +1,4 @@
-"""Rate limits with `limits`: a moving window per API key and per client address.
+"""Rate limits: a moving window per API key and per client address.
 
 Three budgets: ``key`` (each API key), ``addr`` (each client address on the
 public pages) and ``unknown-key`` (each client address, counting API requests
@@ -6,18 +6,72 @@ whose key is unknown or revoked).
 
 Storage is ``memory://`` in development and Redis in production
 (``tracee.ratelimit.storage`` / ``REDIS_URL``), so limits hold across workers.
+In Redis a request costs one small round trip: :data:`ONE_CALL`, sent over a
+persistent socket (tracee.resp), counts the request, returns the window's
+figures for the X-RateLimit headers and reads the cache epoch
+(tracee.cache_epoch) that tells a worker whether what it remembers of keys
+and trackers still holds. Memory storage counts with ``limits``' own moving
+window, the same algorithm on the same list of timestamps, so both answer
+alike; logins and mails (tracee.accounts.throttle) count there too.
+
+If Redis cannot answer, requests are served uncounted (fail-open): the
+limits protect the service, and an outage of the counter should not become
+an outage of the API. Such answers carry no X-RateLimit headers, and
+nothing is served from a worker's cache meanwhile (no epoch was read).
 """
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 
 from limits import parse, parse_many, storage, strategies
 from pyramid.httpexceptions import HTTPTooManyRequests
-from redis.exceptions import NoScriptError
 
+from tracee.cache_epoch import EPOCH_KEY, bump_after_commit, cache_epoch_for
 from tracee.paths import first_segment
 from tracee.proxies import TrustedProxies
+from tracee.resp import RedisUnavailable, RespClient, Script
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] the window (a list of timestamps, newest first, as limits keeps it);
+# KEYS[2] the cache epoch. ARGV: now, limit, expiry (seconds).
+# Counts like limits' acquire_moving_window (refused when the limit-th newest
+# entry is still inside the window), then finds the oldest entry inside the
+# window as its moving_window does (a binary search), in one script: one
+# EVALSHA instead of two. Returns {allowed, count, oldest, epoch}. An epoch
+# Redis does not hold (first use, or data lost in a restart) starts from the
+# time in microseconds, never from a number a worker may still hold.
+ONE_CALL = Script("""
+local now, limit, expiry = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local allowed = 0
+local entry = redis.call('lindex', KEYS[1], limit - 1)
+if not entry or tonumber(entry) < now - expiry then
+  redis.call('lpush', KEYS[1], ARGV[1])
+  redis.call('ltrim', KEYS[1], 0, limit - 1)
+  redis.call('expire', KEYS[1], expiry)
+  allowed = 1
+end
+local low, high, found, since = 0, redis.call('llen', KEYS[1]) - 1, -1, now - expiry
+while low <= high do
+  local mid = math.floor((low + high) / 2)
+  if tonumber(redis.call('lindex', KEYS[1], mid)) >= since then
+    found = mid
+    low = mid + 1
+  else
+    high = mid - 1
+  end
+end
+local oldest = ARGV[1]
+if found >= 0 then oldest = redis.call('lindex', KEYS[1], found) end
+local epoch = redis.call('get', KEYS[2])
+if not epoch then
+  epoch = string.format('%d', now * 1000000)
+  redis.call('set', KEYS[2], epoch, 'NX')
+end
+return {allowed, found + 1, oldest, epoch}
+""")
 
 
 @dataclass(frozen=True)
@@ -26,6 +80,7 @@ class Verdict:
     limit: int
     remaining: int
     reset_at: float  # epoch seconds when a slot frees up
+    epoch: int | None = None  # the cache epoch read with the count (tracee.cache_epoch)
 
     def headers(self) -> dict[str, str]:
         return {
@@ -44,6 +99,9 @@ class RateLimiter:
                  unknown_key_default: str = "20/minute"):
         self.storage = storage.storage_from_string(storage_uri)
         self.strategy = strategies.MovingWindowRateLimiter(self.storage)
+        self.epoch = cache_epoch_for(self.storage)
+        self._wire = (RespClient(storage_uri) if isinstance(self.storage, storage.RedisStorage)
+                      else None)
         self.defaults = {
             "key": parse(api_default),
             "addr": parse(public_default),
@@ -60,50 +118,34 @@ class RateLimiter:
             self._parsed[rate] = parse(rate)
         return self._parsed[rate]
 
-    def hit(self, namespace: str, identity: str, rate: str | None = None) -> Verdict:
-        """Count one request; the verdict carries the figures for the headers."""
-        if isinstance(self.storage, storage.RedisStorage):
-            try:
-                return self._hit_pipelined(namespace, identity, rate)
-            except NoScriptError:
-                pass  # Redis lost the scripts (restart, SCRIPT FLUSH); the calls below reload them
-        return self.verdict(namespace, identity, self.allow(namespace, identity, rate), rate)
-
-    def _hit_pipelined(self, namespace: str, identity: str, rate: str | None) -> Verdict:
-        """``allow`` then ``verdict`` in one Redis round trip instead of two.
-
-        ``limits`` has no single call that counts a request and returns the
-        window's figures, so this sends its own two moving-window scripts,
-        with the arguments its ``acquire_entry`` and ``get_moving_window``
-        give them, in one pipeline. Plain EVALSHA, not the pipeline's script
-        registry, which would add a SCRIPT EXISTS round trip to every call.
-        """
+    def hit(self, namespace: str, identity: str, rate: str | None = None) -> Verdict | None:
+        """Count one request; the verdict carries the figures for the headers and
+        the cache epoch. None: Redis could not count it, and it is let through."""
         item = self._item(namespace, rate)
-        key = self.storage.prefixed_key(item.key_for(namespace, identity))
+        if self._wire is None:
+            allowed = self.strategy.hit(item, namespace, identity)
+            stats = self.strategy.get_window_stats(item, namespace, identity)
+            return Verdict(allowed, item.amount, stats.remaining, stats.reset_time,
+                           self.epoch.current())
         expiry, now = item.get_expiry(), time.time()
-        acquire, window = self.storage.lua_acquire_moving_window, self.storage.lua_moving_window
-        pipe = self.storage.get_connection().pipeline(transaction=False)
-        pipe.evalsha(acquire.sha, 1, key, now, item.amount, expiry, 1)
-        pipe.evalsha(window.sha, 1, key, now - expiry, item.amount)
-        acquired, counted = pipe.execute()
-        oldest, count = (float(counted[0]), int(counted[1])) if counted else (now, 0)
-        return Verdict(bool(acquired), item.amount, item.amount - count, oldest + expiry)
+        key = self.storage.prefixed_key(item.key_for(namespace, identity))
+        try:
+            allowed, count, oldest, epoch = self._wire.run(
+                ONE_CALL, [key, EPOCH_KEY], [now, item.amount, expiry])
+        except RedisUnavailable as exc:
+            log.warning("rate limit not counted, Redis did not answer: %s", exc)
+            return None
+        return Verdict(allowed == 1, item.amount, item.amount - count, float(oldest) + expiry,
+                       int(epoch))
 
     def allow(self, namespace: str, identity: str, rate: str | None = None) -> bool:
-        """Count one request and only say whether it is within the limit,
-        without the figures ``hit`` also fetches (pages send no headers)."""
-        item = self._item(namespace, rate)
-        return self.strategy.hit(item, namespace, identity)
-
-    def verdict(self, namespace: str, identity: str, allowed: bool,
-                rate: str | None = None) -> Verdict:
-        item = self._item(namespace, rate)
-        stats = self.strategy.get_window_stats(item, namespace, identity)
-        return Verdict(allowed, item.amount, stats.remaining, stats.reset_time)
+        """Count one request and only say whether it is within the limit."""
+        verdict = self.hit(namespace, identity, rate)
+        return verdict is None or verdict.allowed
 
     MAX_REMEMBERED = 10_000
 
-    def hit_remembering_refusal(self, namespace: str, identity: str) -> Verdict:
+    def hit_remembering_refusal(self, namespace: str, identity: str) -> Verdict | None:
         """``hit``, and if refused, remember in this worker until a slot frees.
 
         For budgets whose refusals must be cheap: while remembered,
@@ -111,7 +153,7 @@ class RateLimiter:
         learn of the refusal at their own next hit.
         """
         verdict = self.hit(namespace, identity)
-        if not verdict.allowed:
+        if verdict is not None and not verdict.allowed:
             if len(self._refusals) >= self.MAX_REMEMBERED:
                 self._refusals.clear()  # bounded; the storage still holds the counts
             self._refusals[namespace, identity] = verdict.reset_at
@@ -170,6 +212,8 @@ def includeme(config):
         settings["tracee.ratelimit.unknown_keys"],
     )
     config.registry["ratelimiter"] = limiter
+    # Revocations raise the epoch the limiter's round trip reads (tracee.cache_epoch).
+    bump_after_commit(config.registry["db.session_factory"], limiter.epoch)
     config.registry["trusted_proxies"] = TrustedProxies(settings["tracee.proxy.trusted"])
     config.add_request_method(client_address, "client_address", reify=True)
     config.add_tween("tracee.ratelimit.public_rate_limit_tween_factory")
@@ -195,10 +239,9 @@ def public_rate_limit_tween_factory(handler, registry):
         # As traversal will resolve the path: "/./track/<t>" is "/track/<t>" here too.
         if first_segment(request.environ.get("PATH_INFO", "")) not in PUBLIC_ROOTS:
             return handler(request)
-        address = request.client_address
-        # Pages carry no X-RateLimit headers, so the figures are fetched for a refusal only.
-        if not limiter.allow("addr", address):
-            verdict = limiter.verdict("addr", address, allowed=False)
+        # The same one call as the API's; pages show the figures only on a refusal.
+        verdict = limiter.hit("addr", request.client_address)
+        if verdict is not None and not verdict.allowed:
             return HTTPTooManyRequests(
                 "Too many requests from your address; please wait a moment.",
                 headers={"Retry-After": str(verdict.retry_after), **verdict.headers()},

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from cornice.util import current_service
 
 from tracee.api.errors import api_error
-from tracee.api.keys import ActiveKey, active_key, is_well_formed, touch
+from tracee.api.keys import ActiveKey, cached_key, is_well_formed, lookup_key, touch
 from tracee.ratelimit import Verdict
 from tracee.tenancy.clients import client_tenant
 from tracee.tenancy.scope import bind_tenant
@@ -48,6 +48,14 @@ def _too_many_unknown_keys(request, until: float):
     )
 
 
+def _unknown_key(request, limiter):
+    """The error for a key that is not (or no longer) active, counted per address."""
+    missed = limiter.hit_remembering_refusal(UNKNOWN_KEYS, request.client_address)
+    if missed is not None and not missed.allowed:
+        return _too_many_unknown_keys(request, missed.reset_at)
+    return _unauthorized("the API key is not valid or has been revoked")
+
+
 def _authenticate(request, secret):
     if not secret:
         raise _unauthorized("an API key is required in the X-API-Key header")
@@ -62,15 +70,25 @@ def _authenticate(request, secret):
         until = limiter.refused_until(UNKNOWN_KEYS, request.client_address)
         if until is not None:
             raise _too_many_unknown_keys(request, until)
-    key = active_key(request.db, secret, request.registry["api.key_cache"])
+    cache = request.registry["api.key_cache"]
+    key_hash, key = cached_key(secret, cache)
+    remembered = key is not None
     if key is None:
-        missed = limiter.hit_remembering_refusal(UNKNOWN_KEYS, request.client_address)
-        if not missed.allowed:
-            raise _too_many_unknown_keys(request, missed.reset_at)
-        raise _unauthorized("the API key is not valid or has been revoked")
+        key = lookup_key(request.db, key_hash, cache)
+        if key is None:
+            raise _unknown_key(request, limiter)
     verdict = limiter.hit("key", str(key.id), key.rate_limit)
+    # The count read the cache epoch too: if it moved (a key was revoked), or
+    # Redis did not answer, a remembered key is looked up again before use.
+    if not cache.confirm(verdict and verdict.epoch) and remembered:
+        rate_limit = key.rate_limit
+        key = lookup_key(request.db, key_hash, cache)
+        if key is None:
+            raise _unknown_key(request, limiter)
+        if key.rate_limit != rate_limit:
+            verdict = limiter.hit("key", str(key.id), key.rate_limit)
     request.rate_limit = verdict
-    if not verdict.allowed:
+    if verdict is not None and not verdict.allowed:
         raise api_error(
             429, f"rate limit of {verdict.limit} requests exceeded; retry later",
             location="header", name=KEY_HEADER,

@@ -12,9 +12,10 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, String, bindparam, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, bindparam, or_, select, update
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
+from tracee.cache_epoch import invalidate_on_commit
 from tracee.db import Base, UTCDateTime, utcnow
 from tracee.tenancy.scope import read_directory_row, rls_tenant_of
 from tracee.text import is_printable
@@ -135,10 +136,12 @@ def find_tenant_key(session, tenant_id: int, ident: str | int) -> ApiKey | None:
 
 
 def revoke_key(key: ApiKey) -> bool:
-    """Revoke at once; False if it already was."""
+    """Revoke at once (workers forget the key as the transaction commits); False
+    if it already was."""
     if key.revoked_at is not None:
         return False
     key.revoked_at = utcnow()
+    invalidate_on_commit(object_session(key))
     return True
 
 
@@ -153,34 +156,54 @@ class ActiveKey:
 
 
 class KeyCache:
-    """Active keys read in the last ``seconds``, by hash, in this process.
+    """Active keys read lately, by hash, in this process, while the cache epoch holds.
 
-    It saves the key lookup on most API requests. The price is the window: a
-    revoked key keeps working for at most ``seconds`` in a worker that read it
-    just before. ``seconds`` = 0 turns it off (the default; production.ini
-    sets ``tracee.api.key_cache_seconds``). Only active keys are kept, so an
-    invalid or revoked key is looked up every time.
+    It saves the key lookup on most API requests, and revocation still acts
+    at once: revoking bumps the cache epoch (tracee.cache_epoch) after its
+    commit, each request reads the epoch with its rate-limit count, and
+    :meth:`confirm` drops every entry when it has moved. An entry is kept
+    under the epoch this worker knew *before* it read the row, so a row read
+    just before a revocation is dropped by the round trip that follows.
+    With no epoch known (Redis did not answer) nothing is kept or served.
+    Entries also expire after ``seconds`` (0 turns the cache off, the
+    default; production.ini sets ``tracee.api.key_cache_seconds``). Only
+    active keys are kept, so an invalid or revoked key is looked up every time.
     """
 
     def __init__(self, seconds: float, max_entries: int = 10_000, clock=time.monotonic):
         self.seconds = seconds
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: dict[str, tuple[float, ActiveKey]] = {}
+        # The epoch entries are kept under; None: unknown, nothing kept. It starts
+        # at the memory epoch's first value; a Redis epoch never has it (see
+        # tracee.ratelimit.ONE_CALL), so there the first request starts afresh.
+        self.epoch: int | None = 0
+        self._entries: dict = {}
 
-    def get(self, key_hash: str) -> ActiveKey | None:
-        expires, key = self._entries.get(key_hash, (0.0, None))
-        if key is not None and expires <= self.clock():
-            del self._entries[key_hash]
+    def get(self, key):
+        if self.epoch is None:
             return None
-        return key
+        expires, value = self._entries.get(key, (0.0, None))
+        if value is not None and expires <= self.clock():
+            del self._entries[key]
+            return None
+        return value
 
-    def put(self, key_hash: str, key: ActiveKey) -> None:
-        if self.seconds <= 0:
+    def put(self, key, value) -> None:
+        if self.seconds <= 0 or self.epoch is None:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # crude but bounded; refilled within one window
-        self._entries[key_hash] = (self.clock() + self.seconds, key)
+        self._entries[key] = (self.clock() + self.seconds, value)
+
+    def confirm(self, epoch: int | None) -> bool:
+        """Whether the entries still hold under ``epoch`` (read with this request's
+        count); if not, they are dropped and ``epoch`` is the one to keep under."""
+        if epoch is not None and epoch == self.epoch:
+            return True
+        self._entries.clear()
+        self.epoch = epoch
+        return False
 
 
 # Core statements, built once: they run on most API requests, and api_keys is
@@ -190,33 +213,43 @@ _ACTIVE_KEY = select(
     _api_keys.c.id, _api_keys.c.tenant_id, _api_keys.c.rate_limit, _api_keys.c.last_used_at,
     rls_tenant_of(_api_keys.c.tenant_id),
 ).where(_api_keys.c.key_hash == bindparam("key_hash"), _api_keys.c.revoked_at.is_(None))
+# Only if no worker wrote it within the resolution: workers remember keys
+# separately, and the column is written at most once a minute per key.
 _TOUCH = (
     update(_api_keys)
-    .where(_api_keys.c.id == bindparam("key_id"))
+    .where(_api_keys.c.id == bindparam("key_id"),
+           or_(_api_keys.c.last_used_at.is_(None),
+               _api_keys.c.last_used_at <= bindparam("stale_before")))
     .values(last_used_at=bindparam("now"))
 )
 
 
-def active_key(session, secret: str, cache: KeyCache) -> ActiveKey | None:
-    """The active key for ``secret``, from ``cache`` if it was read moments ago.
+def cached_key(secret: str, cache: KeyCache) -> tuple[str, ActiveKey | None]:
+    """The key's hash, and the active key if this worker remembers it: to be
+    trusted only once ``cache.confirm`` has accepted the request's epoch.
 
     ``secret`` is one that passed :func:`is_well_formed`: checking that is the
     caller's first step, as it costs no lookup.
     """
     key_hash = hash_key(secret)
-    key = cache.get(key_hash)
-    if key is None:
-        row = read_directory_row(session, _ACTIVE_KEY, {"key_hash": key_hash})
-        if row is None:
-            return None
-        key = ActiveKey(*row[:4])
-        cache.put(key_hash, key)
+    return key_hash, cache.get(key_hash)
+
+
+def lookup_key(session, key_hash: str, cache: KeyCache) -> ActiveKey | None:
+    """The active key with this hash, from the database; kept in ``cache``."""
+    row = read_directory_row(session, _ACTIVE_KEY, {"key_hash": key_hash})
+    if row is None:
+        return None
+    key = ActiveKey(*row[:4])
+    cache.put(key_hash, key)
     return key
 
 
 def touch(session, key: ActiveKey) -> None:
-    """Record the use, at most once per LAST_USED_RESOLUTION (and per worker, when cached)."""
+    """Record the use, at most once per LAST_USED_RESOLUTION per key (each worker
+    asks at most that often; the statement writes only if no other did)."""
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        session.connection().execute(_TOUCH, {"key_id": key.id, "now": now})
+        session.connection().execute(
+            _TOUCH, {"key_id": key.id, "now": now, "stale_before": now - LAST_USED_RESOLUTION})
         key.last_used_at = now

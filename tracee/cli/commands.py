@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from limits.storage import storage_from_string
 from pyramid.paster import get_appsettings
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
@@ -20,7 +21,8 @@ from tracee.api.keys import (
     revoke_key,
     tenant_keys,
 )
-from tracee.db import make_engine, make_session_factory, utcnow
+from tracee.cache_epoch import bump_after_commit, cache_epoch_for
+from tracee.db import make_engine, make_session_factory
 from tracee.ratelimit import is_valid_rate
 from tracee.settings import resolve
 from tracee.tenancy.models import Tenant
@@ -71,7 +73,11 @@ class Environment:
     @contextmanager
     def session(self):
         engine = make_engine(self.settings)
-        session = make_session_factory(engine)()
+        factory = make_session_factory(engine)
+        # A key revoked here is forgotten by the servers' workers at once (tracee.cache_epoch).
+        bump_after_commit(factory, cache_epoch_for(
+            storage_from_string(self.settings["tracee.ratelimit.storage"])))
+        session = factory()
         try:
             with database_errors():
                 migrations.check_schema(engine, self.config_path)
@@ -205,7 +211,7 @@ def demo(env: Environment, _args) -> None:
             )
         )
         for old in previous:
-            old.revoked_at = utcnow()
+            revoke_key(old)
         issued = issue_key(session, tenant.id, DEMO_KEY_NAME)
         login = ensure_demo_login(session, tenant)
     print(f"Demo tenant:  {tenant.name} ({tenant.slug})")
