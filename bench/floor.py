@@ -9,21 +9,36 @@ spends beyond this is framework, ORM, templates and our own code.
 The QR route serves a fixed PNG (``BENCH_QR_PNG``, the bytes the app renders
 for the repeated tracker) as raw bytes: the floor of a cached image.
 
+Rate limits: ``app`` pays the Redis round trip a rate limit needs wherever
+the app must pay it (API requests per key, pages per client address): one
+EVALSHA of the app's own script (tracee.ratelimit.ONE_CALL: counts the
+window, returns the X-RateLimit figures and the cache epoch) over a bare
+socket, and sends the same X-RateLimit headers. ``limiter_free_app`` is the
+floor as it was before it did: no Redis call, no headers. The public QR
+repeat and the idle poll are answered in front of the app's limiter, so
+neither floor counts them.
+
 Nothing here is production code; it is deliberately simple and unchecked.
 """
 
 import hashlib
 import html
 import json
+import math
 import os
 import re
 import secrets
+import socket
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
+
+from tracee.cache_epoch import EPOCH_KEY as _EPOCH_KEY
+from tracee.ratelimit import ONE_CALL
 
 DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
 PUBLIC = os.environ["TRACEE_PUBLIC_URL"].rstrip("/")
@@ -70,6 +85,8 @@ TEMPLATE_STEPS = [  # the built-in 3d-printing workflow, as the benchmark create
 KEY_CACHE_SECONDS = float(os.environ.get("BENCH_KEY_CACHE_SECONDS", "0"))
 LAST_USED_SECONDS = 60
 
+SCRIPT, SCRIPT_SHA, EPOCH_KEY = ONE_CALL.source, ONE_CALL.sha, _EPOCH_KEY.encode()
+
 _connection = None
 _keys = {}  # key hash -> (expires, [id, tenant_id, rate_limit, last_used_at])
 
@@ -90,30 +107,89 @@ def status_of(step):
     return "completed" if step[4] else "in_progress" if step[3] else "pending"
 
 
-def authenticate(cur, environ):
-    """Key -> tenant, remembered for KEY_CACHE_SECONDS like the app. The lookup
-    sets the RLS tenant as it reads the row, as the app's does; a remembered
-    key needs a set_config of its own."""
-    secret = environ.get("HTTP_X_API_KEY", "")
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-    now = time.monotonic()
+_redis_socket = None
+_epoch = [None]  # the cache epoch the remembered keys were read under
+
+
+def rate_limit(identity: str, amount: int):
+    """The app's one limiter call: ``[allowed, count, oldest, epoch]`` from one EVALSHA
+    over a socket kept per worker (opened after the fork)."""
+    global _redis_socket
+    if _redis_socket is None:
+        url = urlsplit(os.environ["REDIS_URL"])
+        _redis_socket = socket.create_connection((url.hostname, url.port or 6379))
+        _redis_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        db = (url.path or "/0").strip("/") or "0"
+        _redis_socket.sendall(resp(b"SELECT", db.encode()) + resp(b"SCRIPT", b"LOAD", SCRIPT))
+        answer = b""
+        while answer.count(b"\r\n") < 3:  # +OK, then $40 and the SHA
+            answer += _redis_socket.recv(4096)
+    key = f"LIMITS:LIMITER/{identity}/{amount}/1/minute".encode()
+    _redis_socket.sendall(resp(b"EVALSHA", SCRIPT_SHA, b"2", key, EPOCH_KEY,
+                               repr(time.time()).encode(), str(amount).encode(), b"60"))
+    reply = _redis_socket.recv(4096).split(b"\r\n")
+    # *4, :allowed, :count, $n, oldest, $n, epoch
+    return int(reply[1][1:]), int(reply[2][1:]), float(reply[4]), int(reply[6])
+
+
+def resp(*parts: bytes) -> bytes:
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+def rate_limit_headers(amount: int, count: int, oldest: float) -> list:
+    return [("X-RateLimit-Limit", str(amount)), ("X-RateLimit-Remaining", str(amount - count)),
+            ("X-RateLimit-Reset", str(math.ceil(oldest + 60)))]
+
+
+def cached_key(environ):
+    """Key hash and the remembered key (KEY_CACHE_SECONDS, as the app), if any."""
+    digest = hashlib.sha256(environ.get("HTTP_X_API_KEY", "").encode()).hexdigest()
     expires, key = _keys.get(digest, (0, None))
-    if key is None or expires <= now:
-        cur.execute(
-            "SELECT id, tenant_id, rate_limit, last_used_at, "
-            "set_config('app.tenant_id', CAST(tenant_id AS TEXT), true) FROM api_keys "
-            "WHERE key_hash = %s AND revoked_at IS NULL",
-            (digest,),
-        )
-        key = list(cur.fetchone())[:4]
-        _keys[digest] = (now + KEY_CACHE_SECONDS, key)
+    if key is not None and expires <= time.monotonic():
+        key = None
+    return digest, key
+
+
+def lookup_key(cur, digest):
+    """The lookup sets the RLS tenant as it reads the row, as the app's does."""
+    cur.execute(
+        "SELECT id, tenant_id, rate_limit, last_used_at, "
+        "set_config('app.tenant_id', CAST(tenant_id AS TEXT), true) FROM api_keys "
+        "WHERE key_hash = %s AND revoked_at IS NULL",
+        (digest,),
+    )
+    key = list(cur.fetchone())[:4]
+    if KEY_CACHE_SECONDS > 0:
+        _keys[digest] = (time.monotonic() + KEY_CACHE_SECONDS, key)
+    return key
+
+
+def limit_key(environ, key, limited: bool) -> list:
+    """Count the request against the key (the app's one call), as the app; the headers."""
+    if not limited:
+        return []
+    amount = int((key[2] or "100/minute").split("/")[0])
+    _, count, oldest, epoch = rate_limit(f"key/{key[0]}", amount)
+    if epoch != _epoch[0]:  # never moves during a run; the app compares it too
+        _epoch[0] = epoch
+    return rate_limit_headers(amount, count, oldest)
+
+
+def authenticate(cur, environ, limited=True):
+    """Key -> tenant, remembered like the app; a remembered key needs a set_config
+    of its own for the RLS tenant. Then the rate limit, and last_used_at once a minute."""
+    digest, key = cached_key(environ)
+    if key is None:
+        key = lookup_key(cur, digest)
+        headers = limit_key(environ, key, limited)
     else:
+        headers = limit_key(environ, key, limited)
         cur.execute("SELECT set_config('app.tenant_id', %s, true)", (str(key[1]),))
     wall = datetime.now(UTC)
     if key[3] is None or (wall - key[3]).total_seconds() >= LAST_USED_SECONDS:
         cur.execute("UPDATE api_keys SET last_used_at = %s WHERE id = %s", (wall, key[0]))
         key[3] = wall
-    return key
+    return key, headers
 
 
 def load_tracker(cur, tenant_id, tracker_id):
@@ -155,18 +231,18 @@ def tracker_json(row, steps):
     }
 
 
-def get_tracker(environ, tracker_id):
+def get_tracker(environ, tracker_id, limited):
     with connection().transaction(), connection().cursor() as cur:
-        key = authenticate(cur, environ)
+        key, headers = authenticate(cur, environ, limited)
         row, steps = load_tracker(cur, key[1], tracker_id)
-    return "200 OK", tracker_json(row, steps)
+    return "200 OK", tracker_json(row, steps), headers
 
 
-def create_tracker(environ):
+def create_tracker(environ, limited):
     body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
     now = datetime.now(UTC)
     with connection().transaction(), connection().cursor() as cur:
-        key = authenticate(cur, environ)
+        key, headers = authenticate(cur, environ, limited)
         tenant_id = key[1]
         cur.execute(
             "UPDATE tenants SET tracker_seq = tracker_seq + 1 WHERE id = %s RETURNING tracker_seq",
@@ -198,7 +274,7 @@ def create_tracker(environ):
             (token, tenant_id, tracker_id),
         )
     row = (tracker_id, number, body["name"], body["template"], now, now, None, 1, token)
-    return "201 Created", tracker_json(row, steps)
+    return "201 Created", tracker_json(row, steps), headers
 
 
 def apply_action(steps, process, action, now):
@@ -234,11 +310,11 @@ def apply_action(steps, process, action, now):
     return changes, sorted(changed)
 
 
-def update_status(environ, tracker_id):
+def update_status(environ, tracker_id, limited):
     body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
     now = datetime.now(UTC)
     with connection().transaction(), connection().cursor() as cur:
-        key = authenticate(cur, environ)
+        key, headers = authenticate(cur, environ, limited)
         tenant_id = key[1]
         cur.execute(TRACKER_SQL + " FOR UPDATE OF t", (tenant_id, tracker_id))
         row = cur.fetchone()
@@ -271,7 +347,7 @@ def update_status(environ, tracker_id):
                 events,
             )
             row = (*row[:4], row[4], now, completed, seq, row[8])
-    return "200 OK", tracker_json(row, steps)
+    return "200 OK", tracker_json(row, steps), headers
 
 
 def load_public(token):
@@ -443,35 +519,76 @@ def progress(environ, token):
     return "200 OK", [("Content-Type", "application/json"), *headers], json.dumps(body).encode()
 
 
-def app(environ, start_response):
-    method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
-    for route_method, pattern, route in ROUTES:
-        match = pattern.match(path)
-        if match and method == route_method:
-            name = route
-            break
-    else:
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found"]
-    if name == "progress":
-        status, headers, body = progress(environ, match.group(1))
-    elif name in ("page", "embed"):
-        headers, body = page_html(match.group(1), embed=name == "embed")
-        status = "200 OK"
-    elif name in ("qr", "public_qr"):
-        status, body = "200 OK", QR_PNG
-        cache = "private" if name == "qr" else "public"
-        headers = [("Content-Type", "image/png"), ("Cache-Control", f"{cache}, max-age=86400"),
-                   ("ETag", '"floor"')]
-    else:
-        if name == "get":
-            status, data = get_tracker(environ, int(match.group(1)))
-        elif name == "create":
-            status, data = create_tracker(environ)
+def qr_image(environ, limited):
+    """The keyed QR repeat: with the key remembered, the app's one limiter call and
+    the cached bytes; a key not yet remembered is looked up first."""
+    headers = []
+    if limited:
+        digest, key = cached_key(environ)
+        if key is None:
+            with connection().transaction(), connection().cursor() as cur:
+                key = lookup_key(cur, digest)
+        headers = limit_key(environ, key, limited)
+        wall = datetime.now(UTC)
+        if key[3] is None or (wall - key[3]).total_seconds() >= LAST_USED_SECONDS:
+            with connection().transaction(), connection().cursor() as cur:
+                cur.execute("UPDATE api_keys SET last_used_at = %s WHERE id = %s",
+                            (wall, key[0]))
+            key[3] = wall
+    return headers
+
+
+def client_address(environ):
+    """As the app with production.ini's trusted proxies: the last X-Forwarded-For
+    entry when the request comes from the local host."""
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if forwarded and environ.get("REMOTE_ADDR") in ("127.0.0.1", "::1"):
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return environ.get("REMOTE_ADDR", "")
+
+
+PUBLIC_LIMIT = 600  # production.ini's tracee.ratelimit.public, per address
+
+
+def make_app(limited: bool):
+    def app(environ, start_response):
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        for route_method, pattern, route in ROUTES:
+            match = pattern.match(path)
+            if match and method == route_method:
+                name = route
+                break
         else:
-            status, data = update_status(environ, int(match.group(1)))
-        body = json.dumps(data).encode()
-        headers = [("Content-Type", "application/json"), *API_HEADERS]
-    headers.append(("Content-Length", str(len(body))))
-    start_response(status, headers)
-    return [body]
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        if name == "progress":
+            status, headers, body = progress(environ, match.group(1))
+        elif name in ("page", "embed"):
+            if limited:  # pages show no figures; the app counts them all the same
+                rate_limit(f"addr/{client_address(environ)}", PUBLIC_LIMIT)
+            headers, body = page_html(match.group(1), embed=name == "embed")
+            status = "200 OK"
+        elif name in ("qr", "public_qr"):
+            limits = qr_image(environ, limited) if name == "qr" else []
+            status, body = "200 OK", QR_PNG
+            cache = "private" if name == "qr" else "public"
+            headers = [("Content-Type", "image/png"), ("Cache-Control", f"{cache}, max-age=86400"),
+                       ("ETag", '"floor"'), *limits]
+        else:
+            if name == "get":
+                status, data, limits = get_tracker(environ, int(match.group(1)), limited)
+            elif name == "create":
+                status, data, limits = create_tracker(environ, limited)
+            else:
+                status, data, limits = update_status(environ, int(match.group(1)), limited)
+            body = json.dumps(data).encode()
+            headers = [("Content-Type", "application/json"), *API_HEADERS, *limits]
+        headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [body]
+
+    return app
+
+
+app = make_app(limited=True)  # the honest floor: pays the rate limit's round trip
+limiter_free_app = make_app(limited=False)  # the floor before it did

@@ -194,3 +194,45 @@ def test_a_down_redis_is_not_asked_again_within_a_second():
 def test_only_redis_urls_are_spoken():
     with pytest.raises(ValueError, match=re.escape("redis:// or rediss://")):
         RespClient("redis+unix:///run/redis.sock")
+
+
+# -- the keyed QR image's repeats -----------------------------------------------------
+
+
+def statements(app) -> list:
+    seen = []
+    sa.event.listen(app.app.registry["db.engine"], "before_cursor_execute",
+                    lambda _c, _cur, statement, *_: seen.append(statement))
+    return seen
+
+
+def test_a_keyed_qr_repeat_asks_the_database_nothing(workers, tenant, other_tenant, create,
+                                                     run, database, redis_url, tmp_path):  # noqa: F811
+    tracker = create()
+    qr = f"/api/v1/trackers/{tracker['id']}/qr/"
+    worker = workers[0]
+    first = [worker.get(qr, headers=tenant.headers, status=200) for _ in range(3)]
+    seen = statements(worker)
+    again = worker.get(qr, headers=tenant.headers, status=200)
+    assert again.body == first[0].body and again.headers["X-RateLimit-Limit"] == "100"
+    assert seen == []
+    # Another tenant's key names the same id: its tracker, not ours (none: 404).
+    for _ in range(2):
+        worker.get(qr, headers=other_tenant.headers, status=404)
+    # Revoked: the next request, even for an image it has seen, is refused.
+    ini = write_ini(tmp_path / "cli.ini", database.app_url,
+                    **{"tracee.ratelimit.storage": redis_url[0]})
+    assert run(ini, "key", "revoke", "acme", str(tenant.key_id))[0] == 0
+    worker.get(qr, headers=tenant.headers, status=401)
+
+
+def test_an_epoch_that_moved_reads_the_tracker_again(workers, tenant, create):
+    tracker = create()
+    qr = f"/api/v1/trackers/{tracker['id']}/qr/"
+    worker = workers[0]
+    for _ in range(3):
+        worker.get(qr, headers=tenant.headers, status=200)
+    worker.app.registry["ratelimiter"].epoch.bump()  # as a revocation of any key would
+    seen = statements(worker)
+    worker.get(qr, headers=tenant.headers, status=200)
+    assert any("tracking_links" in s for s in seen)

@@ -81,3 +81,50 @@ def bump_after_commit(session_factory, epoch) -> None:
 
     event.listen(session_factory, "after_commit", after_commit)
     event.listen(session_factory, "after_rollback", after_rollback)
+
+
+class EpochCache:
+    """What this worker read lately (keys, trackers), kept while the epoch holds.
+
+    :meth:`confirm` is given the epoch each request reads with its rate-limit
+    count and drops every entry when it has moved. An entry must be kept
+    under an epoch read *before* its row was: then a row read just before a
+    revocation is dropped by the round trip that follows. With no epoch known
+    (Redis did not answer) nothing is kept or served. Entries also expire
+    after ``seconds`` (0 turns the cache off; ``tracee.api.key_cache_seconds``).
+    """
+
+    def __init__(self, seconds: float, max_entries: int = 10_000, clock=time.monotonic):
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        # The epoch entries are kept under; None: unknown, nothing kept. It starts
+        # at the memory epoch's first value; a Redis epoch never has it (see
+        # tracee.ratelimit.ONE_CALL), so there the first request starts afresh.
+        self.epoch: int | None = 0
+        self._entries: dict = {}
+
+    def get(self, key):
+        if self.epoch is None:
+            return None
+        expires, value = self._entries.get(key, (0.0, None))
+        if value is not None and expires <= self.clock():
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key, value) -> None:
+        if self.seconds <= 0 or self.epoch is None:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # crude but bounded; refilled within one window
+        self._entries[key] = (self.clock() + self.seconds, value)
+
+    def confirm(self, epoch: int | None) -> bool:
+        """Whether the entries still hold under ``epoch`` (read with this request's
+        count); if not, they are dropped and ``epoch`` is the one to keep under."""
+        if epoch is not None and epoch == self.epoch:
+            return True
+        self._entries.clear()
+        self.epoch = epoch
+        return False

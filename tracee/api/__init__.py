@@ -11,10 +11,13 @@ def includeme(config):
     from pyramid.events import NewResponse
 
     from tracee.api.keys import KeyCache
+    from tracee.cache_epoch import EpochCache
     from tracee.idempotency.store import keep_period
 
     seconds = float(config.get_settings()["tracee.api.key_cache_seconds"])
     config.registry["api.key_cache"] = KeyCache(seconds)
+    # (tenant, tracker id) -> tracking token, for the keyed QR image's repeats.
+    config.registry["api.tracker_tokens"] = EpochCache(seconds)
     config.registry["idempotency.keep"] = keep_period(config.get_settings())
     config.include("cornice")
     config.add_subscriber(add_rate_limit_headers, NewResponse)

@@ -7,7 +7,6 @@ reject mistyped or made-up keys without a database round trip.
 
 import hashlib
 import secrets
-import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, String, bindparam, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column, object_session
 
-from tracee.cache_epoch import invalidate_on_commit
+from tracee.cache_epoch import EpochCache, invalidate_on_commit
 from tracee.db import Base, UTCDateTime, utcnow
 from tracee.tenancy.scope import read_directory_row, rls_tenant_of
 from tracee.text import is_printable
@@ -155,55 +154,13 @@ class ActiveKey:
     last_used_at: datetime | None
 
 
-class KeyCache:
+class KeyCache(EpochCache):
     """Active keys read lately, by hash, in this process, while the cache epoch holds.
 
     It saves the key lookup on most API requests, and revocation still acts
-    at once: revoking bumps the cache epoch (tracee.cache_epoch) after its
-    commit, each request reads the epoch with its rate-limit count, and
-    :meth:`confirm` drops every entry when it has moved. An entry is kept
-    under the epoch this worker knew *before* it read the row, so a row read
-    just before a revocation is dropped by the round trip that follows.
-    With no epoch known (Redis did not answer) nothing is kept or served.
-    Entries also expire after ``seconds`` (0 turns the cache off, the
-    default; production.ini sets ``tracee.api.key_cache_seconds``). Only
-    active keys are kept, so an invalid or revoked key is looked up every time.
+    at once (see :class:`~tracee.cache_epoch.EpochCache`). Only active keys
+    are kept, so an invalid or revoked key is looked up every time.
     """
-
-    def __init__(self, seconds: float, max_entries: int = 10_000, clock=time.monotonic):
-        self.seconds = seconds
-        self.max_entries = max_entries
-        self.clock = clock
-        # The epoch entries are kept under; None: unknown, nothing kept. It starts
-        # at the memory epoch's first value; a Redis epoch never has it (see
-        # tracee.ratelimit.ONE_CALL), so there the first request starts afresh.
-        self.epoch: int | None = 0
-        self._entries: dict = {}
-
-    def get(self, key):
-        if self.epoch is None:
-            return None
-        expires, value = self._entries.get(key, (0.0, None))
-        if value is not None and expires <= self.clock():
-            del self._entries[key]
-            return None
-        return value
-
-    def put(self, key, value) -> None:
-        if self.seconds <= 0 or self.epoch is None:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()  # crude but bounded; refilled within one window
-        self._entries[key] = (self.clock() + self.seconds, value)
-
-    def confirm(self, epoch: int | None) -> bool:
-        """Whether the entries still hold under ``epoch`` (read with this request's
-        count); if not, they are dropped and ``epoch`` is the one to keep under."""
-        if epoch is not None and epoch == self.epoch:
-            return True
-        self._entries.clear()
-        self.epoch = epoch
-        return False
 
 
 # Core statements, built once: they run on most API requests, and api_keys is
