@@ -3,6 +3,7 @@
 from pyramid.config import Configurator
 
 from tracee import settings as settings_module
+from tracee.api.qr_front import KeyedQrFront
 from tracee.config import configure
 from tracee.front_cache import FrontCache
 from tracee.progress_front import ProgressFront
@@ -13,7 +14,8 @@ def main(global_config, **settings):
     settings = settings_module.resolve(settings)
     with Configurator(settings=settings) as config:
         configure(config)
-    app = FrontCache(ProgressFront(config.make_wsgi_app(), config.registry["progress_versions"]))
+    app = FrontCache(ProgressFront(KeyedQrFront(config.make_wsgi_app(), config.registry),
+                                   config.registry["progress_versions"]))
     if settings.get("tracee.check_schema", "true").lower() == "true":
         from tracee.migrations import SchemaOutOfDate, check_schema
 

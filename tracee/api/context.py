@@ -10,6 +10,7 @@ from cornice.util import current_service
 
 from tracee.api.errors import api_error
 from tracee.api.keys import ActiveKey, cached_key, is_well_formed, lookup_key, touch
+from tracee.api.qr_front import COUNTED
 from tracee.ratelimit import Verdict
 from tracee.tenancy.clients import client_tenant
 from tracee.tenancy.scope import bind_tenant
@@ -77,7 +78,12 @@ def _authenticate(request, secret):
         key = lookup_key(request.db, key_hash, cache)
         if key is None:
             raise _unknown_key(request, limiter)
-    verdict = limiter.hit("key", str(key.id), key.rate_limit)
+    # Counted already if the keyed QR front passed it on (tracee.api.qr_front).
+    counted = request.environ.pop(COUNTED, None)
+    if counted is not None and counted[0] == key.id:
+        verdict = counted[1]
+    else:
+        verdict = limiter.hit("key", str(key.id), key.rate_limit)
     # The count read the cache epoch too: if it moved (a key was revoked), or
     # Redis did not answer, a remembered key is looked up again before use.
     if not cache.confirm(verdict and verdict.epoch) and remembered:

@@ -206,11 +206,16 @@ def lookup_key(session, key_hash: str, cache: KeyCache) -> ActiveKey | None:
     return key
 
 
+def touch_due(key: ActiveKey, now: datetime | None = None) -> bool:
+    """Whether this worker should record the key's use now (see :func:`touch`)."""
+    return key.last_used_at is None or (now or utcnow()) - key.last_used_at >= LAST_USED_RESOLUTION
+
+
 def touch(session, key: ActiveKey) -> None:
     """Record the use, at most once per LAST_USED_RESOLUTION per key (each worker
     asks at most that often; the statement writes only if no other did)."""
     now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+    if touch_due(key, now):
         session.connection().execute(
             _TOUCH, {"key_id": key.id, "now": now, "stale_before": now - LAST_USED_RESOLUTION})
         key.last_used_at = now
