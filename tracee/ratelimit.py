@@ -102,6 +102,7 @@ class RateLimiter:
         self.epoch = cache_epoch_for(self.storage)
         self._wire = (RespClient(storage_uri) if isinstance(self.storage, storage.RedisStorage)
                       else None)
+        self._uncounted = False  # Redis did not answer the last call
         self.defaults = {
             "key": parse(api_default),
             "addr": parse(public_default),
@@ -133,8 +134,13 @@ class RateLimiter:
             allowed, count, oldest, epoch = self._wire.run(
                 ONE_CALL, [key, EPOCH_KEY], [now, item.amount, expiry])
         except RedisUnavailable as exc:
-            log.warning("rate limit not counted, Redis did not answer: %s", exc)
+            if not self._uncounted:  # once per outage, not once per request
+                log.warning("requests are served uncounted: Redis did not answer (%s)", exc)
+            self._uncounted = True
             return None
+        if self._uncounted:
+            self._uncounted = False
+            log.warning("Redis answers again: requests are counted")
         return Verdict(allowed == 1, item.amount, item.amount - count, float(oldest) + expiry,
                        int(epoch))
 
