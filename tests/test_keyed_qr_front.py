@@ -63,7 +63,9 @@ def test_repeats_are_counted_once_and_refused_by_the_stack(workers, stack_calls,
     {"headers": {"If-None-Match": '"x"'}},
     {"headers": {"Tracee-Tenant": "acme"}},
     {"query": "?size=63"},
+    {"query": "?size=0300"},
     {"query": "?api_key=ignored"},
+    {"path": "/api/v1/trackers/{id}/qr"},
 ])
 def test_anything_unusual_goes_through_the_stack(workers, stack_calls, tenant, create,  # noqa: F811
                                                  extra):
@@ -72,8 +74,9 @@ def test_anything_unusual_goes_through_the_stack(workers, stack_calls, tenant, c
     for _ in range(3):
         worker.get(qr, headers=tenant.headers, status=200)
     before = len(stack_calls)
-    worker.get(qr + extra.get("query", ""), headers={**tenant.headers, **extra.get("headers", {})},
-               expect_errors=True)
+    path = extra.get("path", qr).replace("{id}", qr.split("/")[4])
+    worker.get(path + extra.get("query", ""),
+               headers={**tenant.headers, **extra.get("headers", {})}, expect_errors=True)
     assert len(stack_calls) == before + 1
 
 

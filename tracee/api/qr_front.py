@@ -24,8 +24,9 @@ import threading
 from tracee.api.keys import cached_key, is_well_formed, touch_due
 from tracee.branding.qr import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, render_qr
 
-PATH = re.compile(r"/api/v1/trackers/([1-9][0-9]{0,9})/qr/?")
-QUERY = re.compile(r"(?:size=([0-9]{1,4}))?")
+# Only the spelling qr_code_url gives, and plain sizes: anything else is the stack's to judge.
+PATH = re.compile(r"/api/v1/trackers/([1-9][0-9]{0,9})/qr/")
+QUERY = re.compile(r"(?:size=([1-9][0-9]{1,3}))?")
 COUNTED = "tracee.api.counted"  # environ: (key id, verdict) of a request counted here
 _NOT_LEARNED = {"content-type", "content-length", "etag", "x-ratelimit-limit",
                 "x-ratelimit-remaining", "x-ratelimit-reset"}
@@ -41,7 +42,7 @@ class KeyedQrFront:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if not path.endswith(("/qr/", "/qr")) or environ.get("REQUEST_METHOD") != "GET":
+        if not path.endswith("/qr/") or environ.get("REQUEST_METHOD") != "GET":
             return self.app(environ, start_response)
         match = PATH.fullmatch(path)
         if match is None:
