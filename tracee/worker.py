@@ -1,10 +1,19 @@
 """``tracee worker``: the loop that sends queued webhook deliveries, customer mails
 and reply mails.
 
-One claim statement hands the loop up to as many due deliveries as it has
-free threads; each thread prepares, sends and records one delivery in the
-delivery's tenant. On PostgreSQL any number of workers run side by side
-(claims skip rows another worker has locked); on SQLite run one.
+One claim statement hands the loop a batch of due deliveries. On
+PostgreSQL the loop prepares the batch in one round trip, the threads send,
+and the loop records the outcomes that came back, again a batch in one
+round trip (tracee.webhooks.pipelined); on SQLite, and for anything unusual,
+a thread prepares, sends and records its delivery through the Session.
+Everything after the claim runs in the delivery's tenant. On PostgreSQL any
+number of workers run side by side (claims skip rows another worker has
+locked); on SQLite run one.
+
+A success recorded a moment after it came back, with others, is still
+recorded before the tracker's next event can be claimed; a worker killed in
+between only sends it again once its claim expires (receivers dedupe by
+webhook-id).
 
 Customer mails (tracee.customer_mail.sending) are claimed the same way,
 into the same threads, once the webhook deliveries have had their turn.
@@ -38,6 +47,24 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_SECONDS = 3600.0
 
 
+class _Pace:
+    """Asks a queue at most every ``seconds``, or again at once if its last
+    answer found work: asked on every turn of a busy loop, an empty queue cost
+    the loop a round trip per delivery."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self._next = seconds, 0.0
+
+    def ask(self, claim):
+        """``claim()``'s answer, or None when it is not yet time to ask."""
+        now = time.monotonic()
+        if now < self._next:
+            return None
+        found = claim()
+        self._next = now if found else now + self.seconds
+        return found
+
+
 class Worker:
     def __init__(self, settings: dict):
         self.hooks = WebhookSettings.from_settings(settings)
@@ -55,7 +82,10 @@ class Worker:
         self.mail_settings = CustomerMailSettings.from_settings(settings)
         self.customer_mail = customer_mail.CustomerMailer(
             self.mail_settings, self.sessions, self.mailer, self.urls)
-        self._next_mail_claim = 0.0
+        # Mail is not urgent to the second: its queues are asked at most every
+        # tracee.customer_mail.poll_seconds, whatever pace webhooks poll at.
+        self._mail_pace = _Pace(self.mail_settings.poll_seconds)
+        self._reply_pace = _Pace(self.mail_settings.poll_seconds)
         self.stopping = threading.Event()
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
@@ -78,15 +108,12 @@ class Worker:
             return customer_mail.claim(connection, self.mail_settings, limit)
 
     def claim_customer_mail_now_and_then(self, limit: int) -> list[customer_mail.ClaimedJob]:
-        """Mail is not urgent to the second: its queue is asked at most every
-        ``tracee.customer_mail.poll_seconds``, whatever pace webhooks poll at,
-        unless the last claim found work."""
-        now = time.monotonic()
-        if now < self._next_mail_claim:
-            return []
-        claimed = self.claim_customer_mail(limit)
-        self._next_mail_claim = now if claimed else now + self.mail_settings.poll_seconds
-        return claimed
+        return self._mail_pace.ask(lambda: self.claim_customer_mail(limit)) or []
+
+    def send_reply_mails_now_and_then(self) -> None:
+        # Few and small: sent from this loop's thread, between claims.
+        self._reply_pace.ask(lambda: self.reply_mails.run_once(
+            self.engine, self.sessions, self.mailer, self.urls))
 
     def send_due_customer_mail(self) -> int:
         """Send every customer mail job due now, in this thread (tests, one-off runs)."""
@@ -97,29 +124,65 @@ class Worker:
             done += len(claimed)
         return done
 
-    def deliver(self, claimed: delivery.Claimed) -> None:
-        """Send one claimed delivery; on any error its claim simply expires."""
+    def prepare(self, claimed: list[delivery.Claimed]) -> list[delivery.Outgoing | None]:
+        """On PostgreSQL, what to send for each of a batch just claimed, in one
+        round trip; None for those the sending thread prepares itself."""
+        if not (self.pipelined and claimed):
+            return [None] * len(claimed)
         try:
-            outgoing = pipelined.prepare(self.engine, self.box, self.urls, claimed) \
-                if self.pipelined else None
-            if outgoing is None:
-                with self.sessions() as session:
-                    outgoing = delivery.prepare(session, self.box, self.urls, claimed)
-                    session.commit()
-            if outgoing is None:
-                return
-            outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
-            if self.pipelined and pipelined.record_success(self.engine, claimed, outgoing,
-                                                           outcome):
-                return
+            return pipelined.prepare(self.engine, self.box, self.urls, claimed)
+        except Exception:
+            log.exception("preparing %d deliveries failed; each thread tries its own",
+                          len(claimed))
+            return [None] * len(claimed)
+
+    def deliver(self, claimed: delivery.Claimed,
+                outgoing: delivery.Outgoing | None = None) -> pipelined.Sent | None:
+        """Send one claimed delivery; on any error its claim simply expires.
+
+        Prepared (``outgoing``), it is only sent, and the outcome returned for
+        the loop to record with others (:meth:`record`); otherwise it is
+        prepared, sent and recorded here, through the Session."""
+        try:
+            if outgoing is not None:
+                return claimed, outgoing, delivery.send(self._http(), claimed, outgoing,
+                                                        self.hooks)
             with self.sessions() as session:
-                disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
+                outgoing = delivery.prepare(session, self.box, self.urls, claimed)
                 session.commit()
-            if disabled:
-                notify_owners(self.sessions, self.mailer, self.urls.base, claimed.tenant_id,
-                              claimed.endpoint_id)
+            if outgoing is not None:
+                self.record_one(claimed, outgoing,
+                                delivery.send(self._http(), claimed, outgoing, self.hooks))
         except Exception:
             log.exception("delivery %s failed; it is retried once its claim expires", claimed.id)
+        return None
+
+    def record(self, done: list[pipelined.Sent]) -> None:
+        """Record attempts that came back: on PostgreSQL a batch in one round trip."""
+        if not done:
+            return
+        try:
+            left = pipelined.record(self.engine, self.hooks, done)
+        except Exception:
+            log.exception("recording %d attempts failed; they are sent again once their "
+                          "claims expire", len(done))
+            return
+        for claimed, outgoing, outcome in left:
+            try:
+                self.record_one(claimed, outgoing, outcome)
+            except Exception:
+                log.exception("recording delivery %s failed; it is sent again once its "
+                              "claim expires", claimed.id)
+
+    def record_one(self, claimed: delivery.Claimed, outgoing: delivery.Outgoing,
+                   outcome: delivery.Outcome) -> None:
+        """Record one attempt through the Session, which handles every case."""
+        with self.sessions() as session:
+            disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
+            session.commit()
+        if disabled:
+            notify_owners(self.sessions, self.mailer, self.urls.base, claimed.tenant_id,
+                          claimed.endpoint_id)
 
     def purge_now_and_then(self) -> None:
         if self._last_purge is not None and (
@@ -153,36 +216,49 @@ class Worker:
         # -> 0.29-0.41 of the bench's floor, and less CPU per delivery.
         sys.setswitchinterval(0.0005)
         fresh_for = self.hooks.claim_seconds - self.hooks.timeout
-        under_way, waiting = set(), deque()  # waiting: (claimed at, delivery)
+        # waiting: (claimed at, delivery, what to send or None); sending: the
+        # futures of deliveries, whose outcomes this loop records.
+        under_way, sending, waiting = set(), set(), deque()
         with ThreadPoolExecutor(size, thread_name_prefix="webhook") as pool:
             while not self.stopping.is_set():
                 claimed, mails = [], []
                 try:
                     self.purge_now_and_then()
-                    # Few and small: sent from this loop's thread, between claims.
-                    self.reply_mails.run_once(self.engine, self.sessions, self.mailer, self.urls)
+                    self.send_reply_mails_now_and_then()
                     if len(under_way) + len(waiting) <= size:
                         claimed = self.claim(2 * size - len(under_way) - len(waiting))
-                        waiting.extend((time.monotonic(), c) for c in claimed)
+                        now, prepared = time.monotonic(), self.prepare(claimed)
+                        waiting.extend((now, c, out)
+                                       for c, out in zip(claimed, prepared, strict=True))
                     free = size - len(under_way) - len(waiting)
                     mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []
                 except Exception:
                     log.exception("claiming failed; trying again shortly")
                 while waiting and len(under_way) < size:
-                    claimed_at, next_one = waiting.popleft()
+                    claimed_at, next_one, outgoing = waiting.popleft()
                     if time.monotonic() - claimed_at < fresh_for:
-                        under_way.add(pool.submit(self.deliver, next_one))
+                        future = pool.submit(self.deliver, next_one, outgoing)
+                        under_way.add(future)
+                        sending.add(future)
                 under_way |= {pool.submit(self.customer_mail.run, m) for m in mails}
                 found = claimed or mails
                 if under_way and (len(under_way) >= size or not found):
                     done, _ = wait(under_way, timeout=self.hooks.poll_seconds,
                                    return_when=FIRST_COMPLETED)
                     under_way -= done
+                    self.record(self._outcomes(sending, done))
                 elif not found:
                     self.stopping.wait(self.hooks.poll_seconds)
-            self.release([c for _, c in waiting])
+            self.release([c for _, c, _ in waiting])
             wait(under_way)  # finish what is under way; nothing else is held
+            self.record(self._outcomes(sending, under_way))
         self.engine.dispose()
+
+    @staticmethod
+    def _outcomes(sending: set, done) -> list[pipelined.Sent]:
+        finished = sending & set(done)
+        sending -= finished
+        return [sent for sent in (f.result() for f in finished) if sent is not None]
 
     def release(self, claimed: list[delivery.Claimed]) -> None:
         """Give back claims not started, so that no worker waits for them to expire."""
