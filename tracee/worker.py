@@ -3,12 +3,12 @@ and reply mails.
 
 One claim statement hands the loop a batch of due deliveries. On
 PostgreSQL the loop prepares the batch in one round trip, the threads send,
-and the loop records the outcomes that came back, again a batch in one
-round trip (tracee.webhooks.pipelined); on SQLite, and for anything unusual,
-a thread prepares, sends and records its delivery through the Session.
-Everything after the claim runs in the delivery's tenant. On PostgreSQL any
-number of workers run side by side (claims skip rows another worker has
-locked); on SQLite run one.
+and a recording thread records what came back, whatever has gathered since
+its last write, again in one round trip (tracee.webhooks.pipelined); on
+SQLite, and for anything unusual, a thread prepares, sends and records its
+delivery through the Session. Everything after the claim runs in the
+delivery's tenant. On PostgreSQL any number of workers run side by side
+(claims skip rows another worker has locked); on SQLite run one.
 
 A success recorded a moment after it came back, with others, is still
 recorded before the tracker's next event can be claimed; a worker killed in
@@ -25,11 +25,12 @@ worker (or this one, restarted) sends them again.
 """
 
 import logging
+import queue
 import sys
 import threading
 import time
-from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 
 from tracee.customer_mail import sending as customer_mail
 from tracee.customer_mail.config import CustomerMailSettings
@@ -45,6 +46,7 @@ from tracee.webhooks.ssrf import delivery_session
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_SECONDS = 3600.0
+_DONE = object()  # tells the recording thread that nothing more will come
 
 
 class _Pace:
@@ -73,12 +75,16 @@ class Worker:
         self.mailer = mailer_from_settings(settings)
         engine_settings = dict(settings)
         if not settings["sqlalchemy.url"].startswith("sqlite"):
-            # A connection per thread, and one for claiming.
-            engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 1)
+            # A connection per thread, one for claiming, one for recording.
+            engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 2)
         self.engine = make_engine(engine_settings)
         self.sessions = make_session_factory(self.engine)
         # The common case in a round trip per step (tracee.webhooks.pipelined).
         self.pipelined = self.engine.dialect.name == "postgresql"
+        # SQLite lets one writer at a time in; the others wait in its busy
+        # handler, which sleeps in steps of up to 100 ms and so wakes late.
+        # Queued on a lock here, a thread goes in the moment the last is done.
+        self._one_writer = nullcontext() if self.pipelined else threading.Lock()
         self.mail_settings = CustomerMailSettings.from_settings(settings)
         self.customer_mail = customer_mail.CustomerMailer(
             self.mail_settings, self.sessions, self.mailer, self.urls)
@@ -87,6 +93,7 @@ class Worker:
         self._mail_pace = _Pace(self.mail_settings.poll_seconds)
         self._reply_pace = _Pace(self.mail_settings.poll_seconds)
         self.stopping = threading.Event()
+        self._returned = queue.SimpleQueue()  # what the threads sent, for record_returned
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
         self.reply_mails = ReplyMails(settings)
@@ -100,7 +107,8 @@ class Worker:
     def claim(self, limit: int) -> list[delivery.Claimed]:
         # One statement, atomic by itself: run without BEGIN and COMMIT, it is
         # one round trip instead of three, and the loop claims once per delivery.
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with self._one_writer, \
+                self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             return delivery.claim(connection, self.hooks, limit)
 
     def claim_customer_mail(self, limit: int) -> list[customer_mail.ClaimedJob]:
@@ -136,17 +144,23 @@ class Worker:
                           len(claimed))
             return [None] * len(claimed)
 
-    def deliver(self, claimed: delivery.Claimed,
-                outgoing: delivery.Outgoing | None = None) -> pipelined.Sent | None:
+    def deliver(self, claimed: delivery.Claimed, outgoing: delivery.Outgoing | None = None,
+                send_by: float | None = None) -> None:
         """Send one claimed delivery; on any error its claim simply expires.
 
-        Prepared (``outgoing``), it is only sent, and the outcome returned for
-        the loop to record with others (:meth:`record`); otherwise it is
-        prepared, sent and recorded here, through the Session."""
+        Prepared (``outgoing``), it is only sent here, and the outcome handed
+        to the recording thread, which records it with others
+        (:meth:`record_returned`); otherwise it is prepared, sent and
+        recorded here, through the Session. Not sent at all after ``send_by``
+        (monotonic), when its claim could run out under way: it expires, and
+        the delivery is claimed again."""
+        if send_by is not None and time.monotonic() > send_by:
+            return
         try:
             if outgoing is not None:
-                return claimed, outgoing, delivery.send(self._http(), claimed, outgoing,
-                                                        self.hooks)
+                outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
+                self._returned.put((claimed, outgoing, outcome))
+                return
             with self.sessions() as session:
                 outgoing = delivery.prepare(session, self.box, self.urls, claimed)
                 session.commit()
@@ -155,7 +169,17 @@ class Worker:
                                 delivery.send(self._http(), claimed, outgoing, self.hooks))
         except Exception:
             log.exception("delivery %s failed; it is retried once its claim expires", claimed.id)
-        return None
+
+    def record_returned(self) -> None:
+        """The recording thread: records what came back, whatever has gathered
+        while the last batch was being written, until :data:`_DONE`."""
+        done = False
+        while not done:
+            batch = [self._returned.get()]
+            while not self._returned.empty():
+                batch.append(self._returned.get())
+            done = _DONE in batch
+            self.record([sent for sent in batch if sent is not _DONE])
 
     def record(self, done: list[pipelined.Sent]) -> None:
         """Record attempts that came back: on PostgreSQL a batch in one round trip."""
@@ -177,7 +201,7 @@ class Worker:
     def record_one(self, claimed: delivery.Claimed, outgoing: delivery.Outgoing,
                    outcome: delivery.Outcome) -> None:
         """Record one attempt through the Session, which handles every case."""
-        with self.sessions() as session:
+        with self._one_writer, self.sessions() as session:
             disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
             session.commit()
         if disabled:
@@ -204,61 +228,59 @@ class Worker:
         """Deliver until stopped.
 
         Deliveries are claimed a batch at a time, up to ``concurrency`` more
-        than the threads can take at once, and wait their turn here: claiming
-        once per finished delivery cost the database more than the delivery.
-        One whose claim would run out before it could be sent is not sent
-        (its claim expires and it is claimed again); on stopping, those not
-        started are released."""
+        than the threads can take at once, and wait their turn in the pool's
+        queue: claiming once per finished delivery cost the database more
+        than the delivery. On stopping, those not started are released, those
+        under way finish, and what came back is recorded."""
         size = self.hooks.concurrency
         # The threads mostly wait for the database and the receivers; one whose
         # answer has come waits for the GIL until the running thread is made
         # to yield, after 5 ms by default. A tenth of that measured 0.24-0.25
         # -> 0.29-0.41 of the bench's floor, and less CPU per delivery.
         sys.setswitchinterval(0.0005)
+        recorder = threading.Thread(target=self.record_returned, name="webhook-record")
+        recorder.start()
+        try:
+            self._deliver_until_stopped(size)
+        finally:
+            self._returned.put(_DONE)
+            recorder.join()  # and record what came back
+        self.engine.dispose()
+
+    def _deliver_until_stopped(self, size: int) -> None:
         fresh_for = self.hooks.claim_seconds - self.hooks.timeout
-        # waiting: (claimed at, delivery, what to send or None); sending: the
-        # futures of deliveries, whose outcomes this loop records.
-        under_way, sending, waiting = set(), set(), deque()
+        # Submitted and not finished: each future's delivery (None for a mail).
+        # Up to ``size`` of them wait in the pool's queue, so that a thread
+        # takes the next as soon as it is free, not when this loop comes round.
+        under_way = {}
         with ThreadPoolExecutor(size, thread_name_prefix="webhook") as pool:
             while not self.stopping.is_set():
                 claimed, mails = [], []
                 try:
                     self.purge_now_and_then()
                     self.send_reply_mails_now_and_then()
-                    if len(under_way) + len(waiting) <= size:
-                        claimed = self.claim(2 * size - len(under_way) - len(waiting))
-                        now, prepared = time.monotonic(), self.prepare(claimed)
-                        waiting.extend((now, c, out)
-                                       for c, out in zip(claimed, prepared, strict=True))
-                    free = size - len(under_way) - len(waiting)
+                    if len(under_way) <= size:
+                        claimed = self.claim(2 * size - len(under_way))
+                        send_by = time.monotonic() + fresh_for
+                        for one, outgoing in zip(claimed, self.prepare(claimed), strict=True):
+                            under_way[pool.submit(self.deliver, one, outgoing, send_by)] = one
+                    free = size - len(under_way)
                     mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []
                 except Exception:
                     log.exception("claiming failed; trying again shortly")
-                while waiting and len(under_way) < size:
-                    claimed_at, next_one, outgoing = waiting.popleft()
-                    if time.monotonic() - claimed_at < fresh_for:
-                        future = pool.submit(self.deliver, next_one, outgoing)
-                        under_way.add(future)
-                        sending.add(future)
-                under_way |= {pool.submit(self.customer_mail.run, m) for m in mails}
+                under_way |= {pool.submit(self.customer_mail.run, m): None for m in mails}
                 found = claimed or mails
                 if under_way and (len(under_way) >= size or not found):
                     done, _ = wait(under_way, timeout=self.hooks.poll_seconds,
                                    return_when=FIRST_COMPLETED)
-                    under_way -= done
-                    self.record(self._outcomes(sending, done))
+                    for future in done:
+                        del under_way[future]
                 elif not found:
                     self.stopping.wait(self.hooks.poll_seconds)
-            self.release([c for _, c, _ in waiting])
-            wait(under_way)  # finish what is under way; nothing else is held
-            self.record(self._outcomes(sending, under_way))
-        self.engine.dispose()
-
-    @staticmethod
-    def _outcomes(sending: set, done) -> list[pipelined.Sent]:
-        finished = sending & set(done)
-        sending -= finished
-        return [sent for sent in (f.result() for f in finished) if sent is not None]
+            # Those not started are given back; those under way finish.
+            self.release([one for future, one in under_way.items()
+                          if one is not None and future.cancel()])
+            wait(under_way)
 
     def release(self, claimed: list[delivery.Claimed]) -> None:
         """Give back claims not started, so that no worker waits for them to expire."""

@@ -11,13 +11,14 @@ per delivery. The reads are the Session path's own (compiled from the same
 SQLAlchemy constructs), and row-level security applies as on every other
 path.
 
-No BEGIN or COMMIT: each delivery's statements end with a Sync, and
-PostgreSQL runs the statements up to a Sync as one implicit transaction, so
+No BEGIN or COMMIT: PostgreSQL runs the statements up to a Sync as one
+implicit transaction. Preparing ends each delivery's reads with a Sync, so
 ``set_config(..., true)`` binds that delivery's tenant for exactly its own
-statements. Preparing binds the tenant as the claim check reads the queue
-row (the directory-row way, ``rls_tenant_of``), recording as the row is
-moved on: if the claim is no longer ours, no tenant is bound and the tenant
-tables show nothing.
+statements; it binds the tenant as the claim check reads the queue row (the
+directory-row way, ``rls_tenant_of``): if the claim is no longer ours, no
+tenant is bound and the tenant tables show nothing. Recording writes the
+batch in one transaction (one commit), each delivery's statement binding
+its own tenant as it moves the row.
 
 Only the common cases run here: a tracker event to an enabled endpoint, and
 any outcome but one that disables the endpoint. Anything else (a lost
@@ -175,19 +176,24 @@ def record(engine, settings, done: list[Sent]) -> list[Sent]:
         return left
     sql = _sql(engine.dialect)
     try:
-        with _autocommit(engine) as conn, conn.pipeline() as pipeline:
+        # One transaction for the batch, unlike preparing: each commit waits
+        # for its WAL flush, and those waits had made recording the slowest
+        # step of a delivery. Each delivery's statement binds its own tenant
+        # as it moves the row; one whose claim was lost binds none, and its
+        # endpoint update, naming its own tenant under the tenant bound
+        # before it, touches no row.
+        with _autocommit(engine) as conn, conn.pipeline():
             for (claimed, _outgoing, outcome), moved in moves:
                 conn.execute(_RECORD, {
                     **delivery.attempt_row(claimed, outcome, moved), "state": moved.state,
                     "finished_at": None if moved.state == PENDING else moved.at,
                     "token": claimed.token,
                 })
-                if moved.streak is not None:  # unbound if the claim was lost: no row
+                if moved.streak is not None:
                     conn.execute(sql[moved.streak], {"tenant": claimed.tenant_id,
                                                      "endpoint": claimed.endpoint_id,
                                                      "since": moved.at})
-                pipeline.sync()
     except psycopg.Error:
-        # Those not recorded are sent again once their claims expire.
+        # Nothing of the batch is recorded: sent again once the claims expire.
         log.exception("recording %d attempts in a pipeline failed", len(moves))
     return left
