@@ -106,7 +106,7 @@ class Worker:
 
     def claim(self, limit: int) -> list[delivery.Claimed]:
         # One statement, atomic by itself: run without BEGIN and COMMIT, it is
-        # one round trip instead of three, and the loop claims once per delivery.
+        # one round trip instead of three.
         with self._one_writer, \
                 self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             return delivery.claim(connection, self.hooks, limit)
