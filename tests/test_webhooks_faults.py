@@ -108,7 +108,7 @@ def delivered_count(database) -> int:
 def test_nothing_is_lost_when_receivers_fail_and_workers_die(database, tenant, tmp_path,
                                                               monkeypatch):
     chance, lock = random.Random(20261202), threading.Lock()
-    successes = []  # (tracker id, sequence, webhook-id, request), as the worker saw them
+    successes = []  # (tracker id, sequence, webhook-id, request) of each 2xx answered
     attempts = [0]
 
     def unreliable(_n, request):
@@ -117,12 +117,15 @@ def test_nothing_is_lost_when_receivers_fail_and_workers_die(database, tenant, t
             attempts[0] += 1
         if roll < 0.5:
             return 500, {}, b"failing"
-        if roll < 0.55:
-            time.sleep(STALL)  # past the worker's timeout: not a success
-            return 200, {}, b""
         data = json.loads(request.body)["data"]
-        with lock:
+        with lock:  # taken as it arrives: the order is the arrivals'
             successes.append((data["tracker"]["id"], data["sequence"], request.id, request))
+        if roll < 0.55:
+            # A 200 past the worker's timeout: a failure to the worker, and sent
+            # again. On a busy machine the worker's thread may run only after
+            # the late answer came and take it as in time; either way this
+            # receiver has the event.
+            time.sleep(STALL)
         return 200, {}, b""
 
     wsgi = make_app(database, **SETTINGS)
@@ -172,9 +175,10 @@ def test_nothing_is_lost_when_receivers_fail_and_workers_die(database, tenant, t
         assert sequences == sorted(sequences), sequences  # repeats allowed, never out of order
         assert len(set(sequences)) == EVENTS_PER_TRACKER
     print(f"\n[{database.kind}] {total} events over {TRACKERS} trackers delivered in "
-          f"{attempts[0]} attempts; {len(successes) - total} duplicates (sent again after the "
-          f"worker was killed); events written in {written - began:.1f} s, delivered in "
-          f"{done - written:.1f} s (killed after {killed - written:.1f} s)")
+          f"{attempts[0]} attempts; {len(successes) - total} duplicates (stalled answers, and "
+          f"what the killed worker had not recorded, sent again); events written in "
+          f"{written - began:.1f} s, delivered in {done - written:.1f} s (killed after "
+          f"{killed - written:.1f} s)")
 
 
 def test_the_worker_refuses_bad_settings_in_one_line(tmp_path):
