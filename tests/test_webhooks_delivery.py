@@ -452,22 +452,52 @@ def test_the_pipelined_path_sends_and_records_what_the_session_path_would(api, d
     if not loop.pipelined:
         loop.engine.dispose()
         return
-    fast = pipelined.prepare(loop.engine, loop.box, loop.urls, first)
-    assert fast == expected
     lost = delivery.Claimed(**{**first.__dict__, "token": "0" * 32})
-    assert pipelined.prepare(loop.engine, loop.box, loop.urls, lost) is None
-    failed = delivery.Outcome(500, 3, "HTTP 500")
-    assert not pipelined.record_success(loop.engine, first, fast, failed)
-    assert pipelined.record_success(loop.engine, first, fast, delivery.Outcome(204, 7))
+    fast, nothing = pipelined.prepare(loop.engine, loop.box, loop.urls, [first, lost])
+    assert fast == expected
+    assert nothing is None
+    # A failure is recorded in the batch too, and starts the endpoint's failing streak.
+    assert pipelined.record(loop.engine, loop.hooks,
+                            [(first, fast, delivery.Outcome(500, 3, "HTTP 500", "no"))]) == []
     with database.admin_engine.connect() as conn:
         row = conn.execute(sa.text(
-            "SELECT d.state, d.attempts, d.claim_token, a.status, a.duration_ms, a.event_id "
-            "FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id "
-            "WHERE d.id = :id"), {"id": first.id}).one()
-    assert tuple(row) == ("delivered", 1, None, 204, 7, first.event_id)
-    # A claim no longer held writes no attempt.
-    assert pipelined.record_success(loop.engine, lost, fast, delivery.Outcome(200, 1))
+            "SELECT d.state, d.attempts, d.claim_token, d.next_attempt_at IS NOT NULL, "
+            "a.status, a.error, a.response_body, a.next_attempt_at IS NOT NULL, "
+            "e.failing_since IS NOT NULL FROM webhook_deliveries d "
+            "JOIN webhook_attempts a ON a.delivery_id = d.id "
+            "JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = :id"),
+            {"id": first.id}).one()
+    assert tuple(row) == ("pending", 1, None, True, 500, "HTTP 500", "no", True, True)
+    again = []
+
+    def claimed_again():
+        with loop.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            again.extend(delivery.claim(conn, loop.hooks, 10))
+        return again
+
+    until(claimed_again)  # once the retry delay has passed
+    second = next(c for c in again if c.id == first.id)
+    failing = pipelined.prepare(loop.engine, loop.box, loop.urls, [second])[0]
+    assert failing.failing_since is not None
+    # A success ends the streak; a 410 (which disables the endpoint) is left to the Session.
+    gone = (second, failing, delivery.Outcome(410, 2, "HTTP 410"))
+    assert pipelined.record(loop.engine, loop.hooks,
+                            [(second, failing, delivery.Outcome(204, 7)), gone]) == [gone]
+    with database.admin_engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT d.state, d.attempts, d.claim_token, a.status, a.duration_ms, a.event_id, "
+            "e.failing_since FROM webhook_deliveries d JOIN webhook_attempts a "
+            "ON a.delivery_id = d.id AND a.number = 2 "
+            "JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = :id"),
+            {"id": first.id}).one()
+    assert tuple(row) == ("delivered", 2, None, 204, 7, first.event_id, None)
+    # A claim no longer held writes no attempt, and leaves the endpoint alone.
+    assert pipelined.record(loop.engine, loop.hooks,
+                            [(lost, fast, delivery.Outcome(500, 1, "HTTP 500"))]) == []
     with database.admin_engine.connect() as conn:
         attempts = conn.execute(sa.text("SELECT count(*) FROM webhook_attempts")).scalar()
-    assert attempts == 1
+        failing_since = conn.execute(sa.text(
+            "SELECT failing_since FROM webhook_endpoints")).scalar()
+    assert failing_since is None
+    assert attempts == 2
     loop.engine.dispose()

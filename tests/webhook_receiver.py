@@ -5,6 +5,7 @@ received so far (from 1); it returns ``(status, headers, body)`` and may
 sleep to stall past the worker's timeout.
 """
 
+import contextlib
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,16 @@ def receiver(answer=always_ok):
     rec = Receiver(answer)
 
     class Handler(BaseHTTPRequestHandler):
+        # Kept-alive connections, as real receivers keep them; without
+        # Nagle's algorithm, or each body waits for the sender's delayed ACK.
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def handle(self):
+            # The sender may go away between requests (a worker killed).
+            with contextlib.suppress(ConnectionError):
+                super().handle()
+
         def do_POST(self):
             status, headers, body = rec.take(self)
             try:

@@ -1,10 +1,19 @@
 """``tracee worker``: the loop that sends queued webhook deliveries, customer mails
 and reply mails.
 
-One claim statement hands the loop up to as many due deliveries as it has
-free threads; each thread prepares, sends and records one delivery in the
+One claim statement hands the loop a batch of due deliveries. On
+PostgreSQL the loop prepares the batch in one round trip, the threads send,
+and a recording thread records what came back, whatever has gathered since
+its last write, again in one round trip (tracee.webhooks.pipelined); on
+SQLite, and for anything unusual, a thread prepares, sends and records its
+delivery through the Session. Everything after the claim runs in the
 delivery's tenant. On PostgreSQL any number of workers run side by side
 (claims skip rows another worker has locked); on SQLite run one.
+
+A success recorded a moment after it came back, with others, is still
+recorded before the tracker's next event can be claimed; a worker killed in
+between only sends it again once its claim expires (receivers dedupe by
+webhook-id).
 
 Customer mails (tracee.customer_mail.sending) are claimed the same way,
 into the same threads, once the webhook deliveries have had their turn.
@@ -16,11 +25,12 @@ worker (or this one, restarted) sends them again.
 """
 
 import logging
+import queue
 import sys
 import threading
 import time
-from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 
 from tracee.customer_mail import sending as customer_mail
 from tracee.customer_mail.config import CustomerMailSettings
@@ -36,6 +46,25 @@ from tracee.webhooks.ssrf import delivery_session
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_SECONDS = 3600.0
+_DONE = object()  # tells the recording thread that nothing more will come
+
+
+class _Pace:
+    """Asks a queue at most every ``seconds``, or again at once if its last
+    answer found work: asked on every turn of a busy loop, an empty queue cost
+    the loop a round trip per delivery."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self._next = seconds, 0.0
+
+    def ask(self, claim):
+        """``claim()``'s answer, or None when it is not yet time to ask."""
+        now = time.monotonic()
+        if now < self._next:
+            return None
+        found = claim()
+        self._next = now if found else now + self.seconds
+        return found
 
 
 class Worker:
@@ -46,17 +75,25 @@ class Worker:
         self.mailer = mailer_from_settings(settings)
         engine_settings = dict(settings)
         if not settings["sqlalchemy.url"].startswith("sqlite"):
-            # A connection per thread, and one for claiming.
-            engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 1)
+            # A connection per thread, one for claiming, one for recording.
+            engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 2)
         self.engine = make_engine(engine_settings)
         self.sessions = make_session_factory(self.engine)
         # The common case in a round trip per step (tracee.webhooks.pipelined).
         self.pipelined = self.engine.dialect.name == "postgresql"
+        # SQLite lets one writer at a time in; the others wait in its busy
+        # handler, which sleeps in steps of up to 100 ms and so wakes late.
+        # Queued on a lock here, a thread goes in the moment the last is done.
+        self._one_writer = nullcontext() if self.pipelined else threading.Lock()
         self.mail_settings = CustomerMailSettings.from_settings(settings)
         self.customer_mail = customer_mail.CustomerMailer(
             self.mail_settings, self.sessions, self.mailer, self.urls)
-        self._next_mail_claim = 0.0
+        # Mail is not urgent to the second: its queues are asked at most every
+        # tracee.customer_mail.poll_seconds, whatever pace webhooks poll at.
+        self._mail_pace = _Pace(self.mail_settings.poll_seconds)
+        self._reply_pace = _Pace(self.mail_settings.poll_seconds)
         self.stopping = threading.Event()
+        self._returned = queue.SimpleQueue()  # what the threads sent, for record_returned
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
         self.reply_mails = ReplyMails(settings)
@@ -69,8 +106,9 @@ class Worker:
 
     def claim(self, limit: int) -> list[delivery.Claimed]:
         # One statement, atomic by itself: run without BEGIN and COMMIT, it is
-        # one round trip instead of three, and the loop claims once per delivery.
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        # one round trip instead of three.
+        with self._one_writer, \
+                self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             return delivery.claim(connection, self.hooks, limit)
 
     def claim_customer_mail(self, limit: int) -> list[customer_mail.ClaimedJob]:
@@ -78,15 +116,12 @@ class Worker:
             return customer_mail.claim(connection, self.mail_settings, limit)
 
     def claim_customer_mail_now_and_then(self, limit: int) -> list[customer_mail.ClaimedJob]:
-        """Mail is not urgent to the second: its queue is asked at most every
-        ``tracee.customer_mail.poll_seconds``, whatever pace webhooks poll at,
-        unless the last claim found work."""
-        now = time.monotonic()
-        if now < self._next_mail_claim:
-            return []
-        claimed = self.claim_customer_mail(limit)
-        self._next_mail_claim = now if claimed else now + self.mail_settings.poll_seconds
-        return claimed
+        return self._mail_pace.ask(lambda: self.claim_customer_mail(limit)) or []
+
+    def send_reply_mails_now_and_then(self) -> None:
+        # Few and small: sent from this loop's thread, between claims.
+        self._reply_pace.ask(lambda: self.reply_mails.run_once(
+            self.engine, self.sessions, self.mailer, self.urls))
 
     def send_due_customer_mail(self) -> int:
         """Send every customer mail job due now, in this thread (tests, one-off runs)."""
@@ -97,29 +132,81 @@ class Worker:
             done += len(claimed)
         return done
 
-    def deliver(self, claimed: delivery.Claimed) -> None:
-        """Send one claimed delivery; on any error its claim simply expires."""
+    def prepare(self, claimed: list[delivery.Claimed]) -> list[delivery.Outgoing | None]:
+        """On PostgreSQL, what to send for each of a batch just claimed, in one
+        round trip; None for those the sending thread prepares itself."""
+        if not (self.pipelined and claimed):
+            return [None] * len(claimed)
         try:
-            outgoing = pipelined.prepare(self.engine, self.box, self.urls, claimed) \
-                if self.pipelined else None
-            if outgoing is None:
-                with self.sessions() as session:
-                    outgoing = delivery.prepare(session, self.box, self.urls, claimed)
-                    session.commit()
-            if outgoing is None:
-                return
-            outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
-            if self.pipelined and pipelined.record_success(self.engine, claimed, outgoing,
-                                                           outcome):
+            return pipelined.prepare(self.engine, self.box, self.urls, claimed)
+        except Exception:
+            log.exception("preparing %d deliveries failed; each thread tries its own",
+                          len(claimed))
+            return [None] * len(claimed)
+
+    def deliver(self, claimed: delivery.Claimed, outgoing: delivery.Outgoing | None = None,
+                send_by: float | None = None) -> None:
+        """Send one claimed delivery; on any error its claim simply expires.
+
+        Prepared (``outgoing``), it is only sent here, and the outcome handed
+        to the recording thread, which records it with others
+        (:meth:`record_returned`); otherwise it is prepared, sent and
+        recorded here, through the Session. Not sent at all after ``send_by``
+        (monotonic), when its claim could run out under way: it expires, and
+        the delivery is claimed again."""
+        if send_by is not None and time.monotonic() > send_by:
+            return
+        try:
+            if outgoing is not None:
+                outcome = delivery.send(self._http(), claimed, outgoing, self.hooks)
+                self._returned.put((claimed, outgoing, outcome))
                 return
             with self.sessions() as session:
-                disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
+                outgoing = delivery.prepare(session, self.box, self.urls, claimed)
                 session.commit()
-            if disabled:
-                notify_owners(self.sessions, self.mailer, self.urls.base, claimed.tenant_id,
-                              claimed.endpoint_id)
+            if outgoing is not None:
+                self.record_one(claimed, outgoing,
+                                delivery.send(self._http(), claimed, outgoing, self.hooks))
         except Exception:
             log.exception("delivery %s failed; it is retried once its claim expires", claimed.id)
+
+    def record_returned(self) -> None:
+        """The recording thread: records what came back, whatever has gathered
+        while the last batch was being written, until :data:`_DONE`."""
+        done = False
+        while not done:
+            batch = [self._returned.get()]
+            while not self._returned.empty():
+                batch.append(self._returned.get())
+            done = _DONE in batch
+            self.record([sent for sent in batch if sent is not _DONE])
+
+    def record(self, done: list[pipelined.Sent]) -> None:
+        """Record attempts that came back: on PostgreSQL a batch in one round trip."""
+        if not done:
+            return
+        try:
+            left = pipelined.record(self.engine, self.hooks, done)
+        except Exception:
+            log.exception("recording %d attempts failed; they are sent again once their "
+                          "claims expire", len(done))
+            return
+        for claimed, outgoing, outcome in left:
+            try:
+                self.record_one(claimed, outgoing, outcome)
+            except Exception:
+                log.exception("recording delivery %s failed; it is sent again once its "
+                              "claim expires", claimed.id)
+
+    def record_one(self, claimed: delivery.Claimed, outgoing: delivery.Outgoing,
+                   outcome: delivery.Outcome) -> None:
+        """Record one attempt through the Session, which handles every case."""
+        with self._one_writer, self.sessions() as session:
+            disabled = delivery.record(session, self.hooks, claimed, outgoing, outcome)
+            session.commit()
+        if disabled:
+            notify_owners(self.sessions, self.mailer, self.urls.base, claimed.tenant_id,
+                          claimed.endpoint_id)
 
     def purge_now_and_then(self) -> None:
         if self._last_purge is not None and (
@@ -141,48 +228,59 @@ class Worker:
         """Deliver until stopped.
 
         Deliveries are claimed a batch at a time, up to ``concurrency`` more
-        than the threads can take at once, and wait their turn here: claiming
-        once per finished delivery cost the database more than the delivery.
-        One whose claim would run out before it could be sent is not sent
-        (its claim expires and it is claimed again); on stopping, those not
-        started are released."""
+        than the threads can take at once, and wait their turn in the pool's
+        queue: claiming once per finished delivery cost the database more
+        than the delivery. On stopping, those not started are released, those
+        under way finish, and what came back is recorded."""
         size = self.hooks.concurrency
         # The threads mostly wait for the database and the receivers; one whose
         # answer has come waits for the GIL until the running thread is made
         # to yield, after 5 ms by default. A tenth of that measured 0.24-0.25
         # -> 0.29-0.41 of the bench's floor, and less CPU per delivery.
         sys.setswitchinterval(0.0005)
+        recorder = threading.Thread(target=self.record_returned, name="webhook-record")
+        recorder.start()
+        try:
+            self._deliver_until_stopped(size)
+        finally:
+            self._returned.put(_DONE)
+            recorder.join()  # and record what came back
+        self.engine.dispose()
+
+    def _deliver_until_stopped(self, size: int) -> None:
         fresh_for = self.hooks.claim_seconds - self.hooks.timeout
-        under_way, waiting = set(), deque()  # waiting: (claimed at, delivery)
+        # Submitted and not finished: each future's delivery (None for a mail).
+        # Up to ``size`` of them wait in the pool's queue, so that a thread
+        # takes the next as soon as it is free, not when this loop comes round.
+        under_way = {}
         with ThreadPoolExecutor(size, thread_name_prefix="webhook") as pool:
             while not self.stopping.is_set():
                 claimed, mails = [], []
                 try:
                     self.purge_now_and_then()
-                    # Few and small: sent from this loop's thread, between claims.
-                    self.reply_mails.run_once(self.engine, self.sessions, self.mailer, self.urls)
-                    if len(under_way) + len(waiting) <= size:
-                        claimed = self.claim(2 * size - len(under_way) - len(waiting))
-                        waiting.extend((time.monotonic(), c) for c in claimed)
-                    free = size - len(under_way) - len(waiting)
+                    self.send_reply_mails_now_and_then()
+                    if len(under_way) <= size:
+                        claimed = self.claim(2 * size - len(under_way))
+                        send_by = time.monotonic() + fresh_for
+                        for one, outgoing in zip(claimed, self.prepare(claimed), strict=True):
+                            under_way[pool.submit(self.deliver, one, outgoing, send_by)] = one
+                    free = size - len(under_way)
                     mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []
                 except Exception:
                     log.exception("claiming failed; trying again shortly")
-                while waiting and len(under_way) < size:
-                    claimed_at, next_one = waiting.popleft()
-                    if time.monotonic() - claimed_at < fresh_for:
-                        under_way.add(pool.submit(self.deliver, next_one))
-                under_way |= {pool.submit(self.customer_mail.run, m) for m in mails}
+                under_way |= {pool.submit(self.customer_mail.run, m): None for m in mails}
                 found = claimed or mails
                 if under_way and (len(under_way) >= size or not found):
                     done, _ = wait(under_way, timeout=self.hooks.poll_seconds,
                                    return_when=FIRST_COMPLETED)
-                    under_way -= done
+                    for future in done:
+                        del under_way[future]
                 elif not found:
                     self.stopping.wait(self.hooks.poll_seconds)
-            self.release([c for _, c in waiting])
-            wait(under_way)  # finish what is under way; nothing else is held
-        self.engine.dispose()
+            # Those not started are given back; those under way finish.
+            self.release([one for future, one in under_way.items()
+                          if one is not None and future.cancel()])
+            wait(under_way)
 
     def release(self, claimed: list[delivery.Claimed]) -> None:
         """Give back claims not started, so that no worker waits for them to expire."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import bindparam, delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, null, select, update
 from sqlalchemy.orm import aliased
 
 from tracee.db import utcnow
@@ -234,14 +234,34 @@ def next_delay(settings: WebhookSettings, attempt: int, retry_after: float | Non
     return delay
 
 
-def record(session, settings: WebhookSettings, claimed: Claimed, outgoing: Outgoing,
-           outcome: Outcome) -> bool:
-    """Log the attempt and move the delivery on; the endpoint too when it must.
-    True when the endpoint was disabled by this attempt.
+@dataclass(frozen=True)
+class Step:
+    """Where an attempt leaves its delivery and its endpoint."""
 
-    Binds ``session`` (unbound, fresh) to the delivery's tenant as the
-    delivery's row is moved.
-    """
+    at: datetime
+    number: int  # the attempt's
+    state: str
+    next_attempt_at: datetime | None
+    # The endpoint's failing streak: START_STREAK, END_STREAK or None (unchanged).
+    streak: object | None
+    disable_reason: str | None  # the endpoint is to be disabled, and its owners told
+
+
+# The endpoint's failing streak starts with the first failure after a success
+# and ends with the next success.
+_THIS_ENDPOINT = (_endpoints.c.tenant_id == bindparam("tenant"),
+                  _endpoints.c.id == bindparam("endpoint"))
+START_STREAK = (update(_endpoints)
+                .where(*_THIS_ENDPOINT, _endpoints.c.failing_since.is_(None))
+                .values(failing_since=bindparam("since")))
+END_STREAK = (update(_endpoints)
+              .where(*_THIS_ENDPOINT, _endpoints.c.failing_since.is_not(None))
+              .values(failing_since=null()))
+
+
+def step_after(settings: WebhookSettings, claimed: Claimed, outgoing: Outgoing,
+               outcome: Outcome) -> Step:
+    """What ``outcome`` does to the delivery and its endpoint (nothing is written here)."""
     now = utcnow()
     number = claimed.attempts + 1
     gone = outcome.status == 410
@@ -254,46 +274,58 @@ def record(session, settings: WebhookSettings, claimed: Claimed, outgoing: Outgo
         state = PENDING
     else:
         state = FAILED
-    moved = read_directory_row(session, _MOVE, {
-        "delivery": claimed.id, "token": claimed.token, "new_state": state,
-        "new_attempts": number, "new_next_attempt_at": next_at,
-        "new_finished_at": None if state == PENDING else now,
-    })
-    if moved is None:
-        return False  # our claim expired and another worker took it: its attempt counts
-    bind_tenant(session, claimed.tenant_id)
-    session.connection().execute(insert(WebhookAttempt.__table__), {
-        "tenant_id": claimed.tenant_id, "delivery_id": claimed.id, "number": number,
-        "endpoint_id": claimed.endpoint_id, "event_id": claimed.event_id,
-        "event_type": claimed.event_type, "attempted_at": now, "status": outcome.status,
-        "duration_ms": outcome.duration_ms, "error": outcome.error,
-        "response_body": outcome.body, "next_attempt_at": next_at,
-    })
-    return _follow_up_endpoint(session, settings, claimed, outgoing, outcome, now)
-
-
-def _follow_up_endpoint(session, settings, claimed, outgoing, outcome, now) -> bool:
-    """Clear or start the endpoint's failing streak; disable it after 410 or a long one.
-    True when this disabled it (its owners are then told, once this commits)."""
+    streak = reason = None
     if outcome.ok:
-        if outgoing.failing_since is not None:
-            session.connection().execute(
-                update(_endpoints)
-                .where(_endpoints.c.tenant_id == claimed.tenant_id,
-                       _endpoints.c.id == claimed.endpoint_id)
-                .values(failing_since=None))
-        return False
-    reason = None
-    if outcome.status == 410:
+        streak = END_STREAK if outgoing.failing_since is not None else None
+    elif gone:
         reason = "the receiver answered 410 Gone"
     elif outgoing.failing_since is None:
-        session.connection().execute(
-            update(_endpoints)
-            .where(_endpoints.c.tenant_id == claimed.tenant_id,
-                   _endpoints.c.id == claimed.endpoint_id, _endpoints.c.failing_since.is_(None))
-            .values(failing_since=now))
+        streak = START_STREAK
     elif now - outgoing.failing_since >= timedelta(days=settings.disable_after_days):
         reason = f"every delivery failed for {settings.disable_after_days:g} days"
+    return Step(now, number, state, next_at, streak, reason)
+
+
+def attempt_row(claimed: Claimed, outcome: Outcome, moved: Step) -> dict:
+    """The delivery log's row for this attempt."""
+    return {
+        "tenant_id": claimed.tenant_id, "delivery_id": claimed.id, "number": moved.number,
+        "endpoint_id": claimed.endpoint_id, "event_id": claimed.event_id,
+        "event_type": claimed.event_type, "attempted_at": moved.at, "status": outcome.status,
+        "duration_ms": outcome.duration_ms, "error": outcome.error,
+        "response_body": outcome.body, "next_attempt_at": moved.next_attempt_at,
+    }
+
+
+def record(session, settings: WebhookSettings, claimed: Claimed, outgoing: Outgoing,
+           outcome: Outcome) -> bool:
+    """Log the attempt and move the delivery on; the endpoint too when it must.
+    True when the endpoint was disabled by this attempt.
+
+    Binds ``session`` (unbound, fresh) to the delivery's tenant as the
+    delivery's row is moved.
+    """
+    moved = step_after(settings, claimed, outgoing, outcome)
+    row = read_directory_row(session, _MOVE, {
+        "delivery": claimed.id, "token": claimed.token, "new_state": moved.state,
+        "new_attempts": moved.number, "new_next_attempt_at": moved.next_attempt_at,
+        "new_finished_at": None if moved.state == PENDING else moved.at,
+    })
+    if row is None:
+        return False  # our claim expired and another worker took it: its attempt counts
+    bind_tenant(session, claimed.tenant_id)
+    session.connection().execute(insert(WebhookAttempt.__table__),
+                                 attempt_row(claimed, outcome, moved))
+    return _follow_up_endpoint(session, claimed, moved)
+
+
+def _follow_up_endpoint(session, claimed: Claimed, moved: Step) -> bool:
+    """Clear or start the endpoint's failing streak; disable it after 410 or a long one.
+    True when this disabled it (its owners are then told, once this commits)."""
+    if moved.streak is not None:
+        session.connection().execute(moved.streak, {
+            "tenant": claimed.tenant_id, "endpoint": claimed.endpoint_id, "since": moved.at})
+    reason = moved.disable_reason
     if reason is not None:
         endpoint = find_endpoint(session, claimed.endpoint_id)
         if endpoint is not None and endpoint.enabled:

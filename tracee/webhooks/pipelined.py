@@ -1,37 +1,46 @@
-"""Preparing and recording a delivery in one round trip each, on PostgreSQL.
+"""Preparing and recording deliveries a batch at a time, on PostgreSQL.
 
 Through the Session, a delivery waited for the database eleven times:
 BEGIN, the claim check, the endpoint, the tracker, its events, COMMIT, then
-BEGIN, the queue row moved on, the attempt, COMMIT. Here preparing sends
-its four reads in one psycopg pipeline, which waits once, at the Sync that
-ends it; the reads are the Session path's own (compiled from the same
+BEGIN, the queue row moved on, the attempt, COMMIT. Here the worker's loop
+prepares every delivery it has just claimed in one psycopg pipeline (four
+reads each), and records the attempts that have come back in another (one
+statement each, and one for the endpoint when its failing streak starts or
+ends): a round trip per batch, and one pooled connection, instead of two
+per delivery. The reads are the Session path's own (compiled from the same
 SQLAlchemy constructs), and row-level security applies as on every other
-path. Recording a success is one statement.
+path.
 
-No BEGIN or COMMIT: PostgreSQL runs the statements of a pipeline up to its
-Sync as one implicit transaction, so ``set_config(..., true)`` binds the
-tenant for exactly those statements. Preparing binds the tenant as the
-claim check reads the queue row (the directory-row way, ``rls_tenant_of``):
-if the claim is no longer ours, no tenant is bound and the tenant tables
-show nothing. A single statement is atomic by itself.
+No BEGIN or COMMIT: PostgreSQL runs the statements up to a Sync as one
+implicit transaction. Preparing ends each delivery's reads with a Sync, so
+``set_config(..., true)`` binds that delivery's tenant for exactly its own
+statements; it binds the tenant as the claim check reads the queue row (the
+directory-row way, ``rls_tenant_of``): if the claim is no longer ours, no
+tenant is bound and the tenant tables show nothing. Recording writes the
+batch in one transaction (one commit), each delivery's statement binding
+its own tenant as it moves the row.
 
-Only the common case runs here: a tracker event, an enabled endpoint, a
-success to an endpoint that was not failing. Anything else (a lost claim, a
-disabled endpoint, a vanished tracker, a test event, a failure to count)
-returns None / False, and the worker goes the Session way, which handles
-every case.
+Only the common cases run here: a tracker event to an enabled endpoint, and
+any outcome but one that disables the endpoint. Anything else (a lost
+claim, a disabled endpoint, a vanished tracker, a test event or a message,
+a 410, a streak long enough to disable) is left to the Session path, which
+handles every case.
 """
 
+import logging
 from collections import namedtuple
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 
-from tracee.db import utcnow
+import psycopg
+
 from tracee.messages.service import RECEIVED
 from tracee.tracking.reads import TRACKER_WITH_STEPS, tracker_from_rows
 from tracee.webhooks import delivery, events
-from tracee.webhooks.models import DELIVERED, TEST_EVENT, WebhookAttempt, WebhookDelivery
+from tracee.webhooks.models import PENDING, TEST_EVENT, WebhookAttempt, WebhookDelivery
+
+log = logging.getLogger(__name__)
 
 _queue = WebhookDelivery.__table__
 _Event = namedtuple("_Event", "seq type process created_at action")
@@ -43,18 +52,21 @@ _Endpoint = namedtuple("_Endpoint", "url enabled secret previous_secret previous
 # bound as the row is moved (the queue has no row-level security), before
 # the attempt row reaches the policy's check; were it not, the check would
 # refuse the row (no tenant matches none), never admit another tenant's.
-_RECORD_SUCCESS = f"""
+# (The casts: a NULL parameter has no type of its own in a select list.)
+_RECORD = f"""
 WITH moved AS (
-    UPDATE {_queue.name} SET state = %(state)s, attempts = %(number)s, next_attempt_at = NULL,
-        finished_at = %(now)s, manual = false, claimed_until = NULL, claim_token = NULL
-    WHERE id = %(delivery)s AND claim_token = %(token)s
+    UPDATE {_queue.name} SET state = %(state)s, attempts = %(number)s,
+        next_attempt_at = %(next_attempt_at)s, finished_at = %(finished_at)s, manual = false,
+        claimed_until = NULL, claim_token = NULL
+    WHERE id = %(delivery_id)s AND claim_token = %(token)s
     RETURNING id, set_config('app.tenant_id', tenant_id::text, true) AS bound
 )
 INSERT INTO {WebhookAttempt.__tablename__} (tenant_id, delivery_id, number, endpoint_id,
     event_id, event_type, attempted_at, status, duration_ms, error, response_body,
     next_attempt_at)
-SELECT %(tenant)s, id, %(number)s, %(endpoint)s, %(event_id)s, %(event_type)s, %(now)s,
-    %(status)s, %(duration_ms)s, NULL, %(body)s, NULL
+SELECT %(tenant_id)s, id, %(number)s, %(endpoint_id)s, %(event_id)s, %(event_type)s,
+    %(attempted_at)s, %(status)s::integer, %(duration_ms)s, %(error)s::text,
+    %(response_body)s::text, %(next_attempt_at)s::timestamptz
 FROM moved WHERE bound IS NOT NULL
 """
 
@@ -69,6 +81,8 @@ def _sql(dialect) -> dict:
         "endpoint": compiled(delivery.ENDPOINT),
         "tracker": compiled(TRACKER_WITH_STEPS),
         "events": compiled(events.EVENTS_UP_TO),
+        delivery.START_STREAK: compiled(delivery.START_STREAK),
+        delivery.END_STREAK: compiled(delivery.END_STREAK),
     }
 
 
@@ -96,50 +110,90 @@ def _autocommit(engine):
             pooled.close()
 
 
-def prepare(engine, box, urls, claimed: delivery.Claimed) -> delivery.Outgoing | None:
-    """What to send, or None when the Session path must decide."""
+def prepare(engine, box, urls, batch: list[delivery.Claimed]) -> list[delivery.Outgoing | None]:
+    """What to send for each delivery of ``batch``, in one round trip; None
+    where the Session path must decide."""
     # A test event, or a message (whose payload is read by its own module): the Session way.
-    if claimed.event_type in (TEST_EVENT, RECEIVED) or claimed.tracker_id is None:
-        return None
+    simple = [i for i, c in enumerate(batch)
+              if c.event_type not in (TEST_EVENT, RECEIVED) and c.tracker_id is not None]
+    ready = [None] * len(batch)
+    if not simple:
+        return ready
     sql = _sql(engine.dialect)
-    with _autocommit(engine) as conn:
-        with conn.pipeline():
-            held = conn.execute(sql["held"], {"delivery": claimed.id, "token": claimed.token})
-            endpoint = conn.execute(sql["endpoint"], {"tenant": claimed.tenant_id,
-                                                      "endpoint": claimed.endpoint_id})
-            tracker = conn.execute(sql["tracker"], {"tenant_id": claimed.tenant_id,
-                                                    "id": claimed.tracker_id})
-            trail = conn.execute(sql["events"], {"tenant": claimed.tenant_id,
-                                                 "tracker": claimed.tracker_id,
-                                                 "seq": claimed.seq})
-        utc = _utc(conn)
-        held, endpoint = held.fetchone(), endpoint.fetchone()
-        tracker_rows, event_rows = tracker.fetchall(), trail.fetchall()
+    sent = []
+    try:
+        with _autocommit(engine) as conn:
+            with conn.pipeline() as pipeline:
+                for i in simple:
+                    claimed = batch[i]
+                    tenant, tracker = claimed.tenant_id, claimed.tracker_id
+                    sent.append((i, (
+                        conn.execute(sql["held"], {"delivery": claimed.id,
+                                                   "token": claimed.token}),
+                        conn.execute(sql["endpoint"], {"tenant": tenant,
+                                                       "endpoint": claimed.endpoint_id}),
+                        conn.execute(sql["tracker"], {"tenant_id": tenant, "id": tracker}),
+                        conn.execute(sql["events"], {"tenant": tenant, "tracker": tracker,
+                                                     "seq": claimed.seq}),
+                    )))
+                    pipeline.sync()  # the end of this delivery's transaction and tenant
+            utc = _utc(conn)
+            for i, results in sent:
+                ready[i] = _outgoing(box, urls, batch[i], utc, *results)
+    except psycopg.Error:
+        log.exception("preparing %d deliveries in a pipeline failed; each goes the "
+                      "Session way", len(simple))
+        return [None] * len(batch)
+    return ready
+
+
+def _outgoing(box, urls, claimed, utc, held, endpoint, tracker, trail):
+    held, endpoint = held.fetchone(), endpoint.fetchone()
     if held is None or endpoint is None:
         return None
     endpoint = _Endpoint._make(utc(endpoint))
-    tracker = tracker_from_rows([utc(row) for row in tracker_rows])
+    tracker = tracker_from_rows([utc(row) for row in tracker.fetchall()])
     if not endpoint.enabled or tracker is None:
         return None
     body = events.body_from_rows(urls, claimed.event_type, tracker,
-                                 [_Event._make(utc(row)) for row in event_rows], claimed.seq)
+                                 [_Event._make(utc(row)) for row in trail.fetchall()],
+                                 claimed.seq)
     if body is None:
         return None
     return delivery.outgoing(box, endpoint, body)
 
 
-def record_success(engine, claimed: delivery.Claimed, outgoing: delivery.Outgoing,
-                   outcome: delivery.Outcome) -> bool:
-    """Record a success to an endpoint that was not failing; False when the
-    Session path must record this outcome."""
-    if not outcome.ok or outgoing.failing_since is not None:
-        return False
-    with _autocommit(engine) as conn:  # one statement: atomic, one round trip
-        conn.execute(_RECORD_SUCCESS, {
-            "state": DELIVERED, "number": claimed.attempts + 1, "now": utcnow(),
-            "delivery": claimed.id, "token": claimed.token, "tenant": claimed.tenant_id,
-            "endpoint": claimed.endpoint_id, "event_id": claimed.event_id,
-            "event_type": claimed.event_type, "status": outcome.status,
-            "duration_ms": outcome.duration_ms, "body": outcome.body,
-        })
-    return True
+Sent = tuple[delivery.Claimed, delivery.Outgoing, delivery.Outcome]
+
+
+def record(engine, settings, done: list[Sent]) -> list[Sent]:
+    """Record the attempts of ``done`` in one round trip; return those left to
+    the Session path (an attempt that disables its endpoint)."""
+    moves = [(item, delivery.step_after(settings, *item)) for item in done]
+    left = [item for item, moved in moves if moved.disable_reason is not None]
+    moves = [(item, moved) for item, moved in moves if moved.disable_reason is None]
+    if not moves:
+        return left
+    sql = _sql(engine.dialect)
+    try:
+        # One transaction for the batch, unlike preparing: each commit waits
+        # for its WAL flush, and those waits had made recording the slowest
+        # step of a delivery. Each delivery's statement binds its own tenant
+        # as it moves the row; one whose claim was lost binds none, and its
+        # endpoint update, naming its own tenant under the tenant bound
+        # before it, touches no row.
+        with _autocommit(engine) as conn, conn.pipeline():
+            for (claimed, _outgoing, outcome), moved in moves:
+                conn.execute(_RECORD, {
+                    **delivery.attempt_row(claimed, outcome, moved), "state": moved.state,
+                    "finished_at": None if moved.state == PENDING else moved.at,
+                    "token": claimed.token,
+                })
+                if moved.streak is not None:
+                    conn.execute(sql[moved.streak], {"tenant": claimed.tenant_id,
+                                                     "endpoint": claimed.endpoint_id,
+                                                     "since": moved.at})
+    except psycopg.Error:
+        # Nothing of the batch is recorded: sent again once the claims expire.
+        log.exception("recording %d attempts in a pipeline failed", len(moves))
+    return left
