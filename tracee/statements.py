@@ -53,7 +53,7 @@ def run_together(session, steps: Sequence[Step]) -> list[list[tuple]]:
         return [_rows(connection.execute(statement, params)) for statement, params in steps]
     driver = connection.connection.driver_connection
     # The engine's statement events still see each statement (tests count them).
-    before = connection.dispatch.before_cursor_execute
+    before = connection.dispatch.before_cursor_execute or None
     cursors = []
     with driver.pipeline():
         for statement, params in steps:
@@ -62,7 +62,7 @@ def run_together(session, steps: Sequence[Step]) -> list[list[tuple]]:
             many = isinstance(params, list)
             if fixed:
                 params = [{**fixed, **row} for row in params] if many else {**fixed, **params}
-            if before:
+            if before is not None:
                 before(connection, cursor, sql, params, None, many)
             if many:
                 cursor.executemany(sql, params)
