@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, bindparam, false, update
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracee.db import Base, UTCDateTime, utcnow
@@ -43,23 +43,3 @@ class Tenant(Base):
 
     def __repr__(self):
         return f"<Tenant {self.slug}>"
-
-
-_tenants = Tenant.__table__
-# Core, built once: the ORM's bulk-update path (synchronising the session)
-# cost a sixth of a create. Nothing reads tracker_seq from a loaded Tenant.
-_NEXT_TRACKER_ID = (
-    update(_tenants)
-    .where(_tenants.c.id == bindparam("tenant"))
-    .values(tracker_seq=_tenants.c.tracker_seq + 1)
-    .returning(_tenants.c.tracker_seq)
-)
-
-
-def allocate_tracker_id(session, tenant_id: int) -> int:
-    """Take the tenant's next tracker id.
-
-    The UPDATE locks the tenant row until commit, which also serialises the
-    choice of the next free order number between concurrent creates.
-    """
-    return session.connection().execute(_NEXT_TRACKER_ID, {"tenant": tenant_id}).scalar_one()

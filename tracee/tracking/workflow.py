@@ -10,20 +10,19 @@ import uuid
 from dataclasses import dataclass
 
 from tracee.db import utcnow
-from tracee.tenancy.models import allocate_tracker_id
 from tracee.tenancy.scope import TenantScopeError, require_tenant
 from tracee.text import InvalidName, clean_name, name_key
 from tracee.tracking.estimates import step_due_at
 from tracee.tracking.records import StepRecord, TrackerRecord
 from tracee.tracking.templates import find_template
 from tracee.tracking.writes import (
+    NewTrackerId,
     insert_tracker,
     lock_tracker,
     lowest_free_number,
-    number_taken,
-    numbers_below,
     save_changes,
     save_ready_by,
+    take_tracker_id,
 )
 
 START, COMPLETE = "start", "complete"
@@ -82,21 +81,26 @@ class Actor:
     label: str
 
 
-def _choose_number(session, requested: int | None, name: str, tracker_id: int) -> int:
-    """The explicit number; else a ``#N`` in the name if free; else the next in sequence."""
-    if requested is not None:
-        if number_taken(session, requested):
-            raise NumberTaken(f"number {requested} is already used by another tracker")
-        return requested
+def _number_in_name(name: str) -> int | None:
     match = _NUMBER_IN_NAME.search(name)
     if match and 0 < int(match.group(1)) <= MAX_NUMBER:
-        from_name = int(match.group(1))
-        if not number_taken(session, from_name):
-            return from_name
-    return _next_in_sequence(session, tracker_id)
+        return int(match.group(1))
+    return None
 
 
-def _next_in_sequence(session, tracker_id: int) -> int:
+def _choose_number(session, new: NewTrackerId, requested: int | None,
+                   from_name: int | None) -> int:
+    """The explicit number; else a ``#N`` in the name if free; else the next in sequence."""
+    if requested is not None:
+        if requested in new.taken:
+            raise NumberTaken(f"number {requested} is already used by another tracker")
+        return requested
+    if from_name is not None and from_name not in new.taken:
+        return from_name
+    return _next_in_sequence(session, new)
+
+
+def _next_in_sequence(session, new: NewTrackerId) -> int:
     """One more than the highest number at most NUMBER_REACH above the tracker's id.
 
     Numbers further up came from names (customer text) or explicit numbers;
@@ -107,14 +111,12 @@ def _next_in_sequence(session, tracker_id: int) -> int:
     taken, one more than the highest; if that is past the top, the first
     free number: never none.
     """
-    ceiling = min(tracker_id + NUMBER_REACH, MAX_NUMBER)
-    near, next_taken, highest = numbers_below(session, ceiling, MAX_NUMBER)
-    candidate = (near or 0) + 1
+    candidate = (new.near or 0) + 1
     # Below the ceiling, one more than the highest there is free by definition.
-    if candidate <= MAX_NUMBER and not (near == ceiling and next_taken):
+    if candidate <= MAX_NUMBER and not (new.near == new.ceiling and new.next_taken):
         return candidate
-    if highest < MAX_NUMBER:
-        return highest + 1
+    if new.highest < MAX_NUMBER:
+        return new.highest + 1
     number = lowest_free_number(session, MAX_NUMBER)
     if number is None:
         raise NumberTaken("no free order number is left")
@@ -148,11 +150,14 @@ def create_tracker(
         spec = find_template(session, template)
         if spec is None:
             raise UnknownTemplate(f"unknown template {template!r}")
-    tracker_id = allocate_tracker_id(session, tenant_id)
+    from_name = None if number is not None else _number_in_name(name)
+    asked = tuple(n for n in (number, from_name) if n is not None)
+    # One round trip: the id, and what the number is chosen from.
+    new = take_tracker_id(session, asked, NUMBER_REACH, MAX_NUMBER, sequence=number is None)
     now = utcnow()
     tracker = TrackerRecord(
-        id=tracker_id,
-        number=_choose_number(session, number, name, tracker_id),
+        id=new.id,
+        number=_choose_number(session, new, number, from_name),
         name=name,
         template_slug=spec.slug if spec else None,
         created_at=now,
