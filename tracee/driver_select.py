@@ -8,7 +8,8 @@ result metadata and a Row per row. On PostgreSQL a :class:`DriverSelect` runs
 instead the SQL SQLAlchemy compiled from the same construct (once per
 dialect) on psycopg's cursor, in the same connection and transaction, so
 row-level security and the tenant binding apply as to any other query, and
-applies only the conversions the statement's own types ask for (UTC times).
+applies only the conversions the statement's own types ask for (times in
+UTC, none when the connection's zone is UTC already).
 Errors go through SQLAlchemy's handling, so a dropped connection is replaced
 as on every other path, and the engine's cursor events fire as for any
 statement. On other databases (the embedded SQLite default,
@@ -17,11 +18,21 @@ way the rows are plain tuples, or named ones from :meth:`DriverSelect.first`.
 """
 
 from collections import namedtuple
+from datetime import UTC
 
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql import Select
 
+from tracee.db import UTCDateTime
+
 _CURSOR = "tracee.driver_select.cursor"  # one cursor per pooled connection, reused
+_UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
+
+
+def _in_utc(driver) -> bool:
+    """Whether psycopg hands out times in UTC already (the server's or session's TimeZone)."""
+    zone = driver.info.timezone
+    return zone is UTC or getattr(zone, "key", None) in _UTC_ZONES
 
 
 class DriverSelect:
@@ -58,6 +69,8 @@ class DriverSelect:
         if observed:
             connection.dispatch.after_cursor_execute(
                 connection, cursor, compiled.sql, values, None, False)
+        if compiled.zone_only and _in_utc(driver):
+            return rows  # the conversions would only restate UTC times as UTC
         return compiled.converted(rows)
 
     def first(self, connection, params: dict):
@@ -88,6 +101,9 @@ class _Compiled:
             if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
             is not None
         ]
+        # Whether UTCDateTime's zone normalisation is all the conversion there is.
+        self.zone_only = all(isinstance(statement.selected_columns[index].type, UTCDateTime)
+                             for index, _processor in self.results)
 
     def parameters(self, params: dict) -> dict:
         values = {**self.defaults, **params}
