@@ -3,6 +3,7 @@
 from tracee.tenancy.resources import PlatformRoot
 
 INCLUDES = (
+    "tracee.request",  # one request class with every request attribute, made at start
     "pyramid_jinja2",  # page templates; autoescaping on for every .jinja2 file
     "tracee.i18n",  # the customer's languages: one localizer each, made at start
     "tracee.db",  # engine, request.db, one transaction per request (a tween)

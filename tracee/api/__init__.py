@@ -1,14 +1,25 @@
 """The versioned REST API: Cornice services under /api/v1."""
 
 
-def add_rate_limit_headers(event):
-    verdict = getattr(event.request, "rate_limit", None)
-    if verdict is not None:
-        event.response.headers.update(verdict.headers())
+def rate_limit_headers_tween_factory(handler, registry):
+    """``X-RateLimit-*`` on every answer to a counted request, errors included.
+
+    A tween over all the others rather than a NewResponse subscriber: with
+    no subscriber left Pyramid sends no events at all (tracee.request).
+    """
+
+    def tween(request):
+        response = handler(request)
+        verdict = getattr(request, "rate_limit", None)
+        if verdict is not None:
+            response.headers.update(verdict.headers())
+        return response
+
+    return tween
 
 
 def includeme(config):
-    from pyramid.events import NewResponse
+    from pyramid.tweens import INGRESS
 
     from tracee.api.keys import KeyCache
     from tracee.cache_epoch import EpochCache
@@ -20,6 +31,6 @@ def includeme(config):
     config.registry["api.tracker_tokens"] = EpochCache(seconds)
     config.registry["idempotency.keep"] = keep_period(config.get_settings())
     config.include("cornice")
-    config.add_subscriber(add_rate_limit_headers, NewResponse)
+    config.add_tween("tracee.api.rate_limit_headers_tween_factory", under=INGRESS)
     with config.route_prefix_context("/api/v1"):
         config.scan("tracee.api.v1")

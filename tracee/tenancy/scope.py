@@ -13,9 +13,11 @@ from contextlib import contextmanager
 from sqlalchemy import ForeignKey, String, event, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
-from sqlalchemy.sql import visitors
+from sqlalchemy.sql import Select, visitors
 from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.sql.functions import FunctionElement
+
+from tracee.driver_select import DriverSelect
 
 TENANT_KEY = "tenant_id"
 
@@ -129,11 +131,34 @@ def rls_tenant_of(tenant_id_column):
 def read_directory_row(session: Session, statement, params: dict):
     """The first row of a directory query with an :func:`rls_tenant_of`
     column, noting for :func:`bind_tenant` which tenant it set, and in which
-    transaction (the setting dies with it)."""
-    row = session.connection().execute(statement, params).first()
-    if row is not None and row._mapping[RLS_COLUMN] is not None:
-        session.info[_RLS_SET_BY_ROW] = (session.get_transaction(), row._mapping[RLS_COLUMN])
+    transaction (the setting dies with it).
+
+    A select runs on the driver's cursor (it is how every keyed request and
+    tracking page finds its tenant: see tracee.driver_select) and comes back
+    as a named tuple; anything else (an UPDATE ... RETURNING) as a Row.
+    """
+    connection = session.connection()
+    if isinstance(statement, Select):
+        row = _driver_select(statement).first(connection, params)
+    else:
+        row = connection.execute(statement, params).first()
+    if row is not None and getattr(row, RLS_COLUMN) is not None:
+        session.info[_RLS_SET_BY_ROW] = (session.get_transaction(), getattr(row, RLS_COLUMN))
     return row
+
+
+# Directory selects are prebuilt module constants; each keeps its DriverSelect.
+# The statement is held too, so its id() cannot be reused by another.
+_DRIVER_SELECTS: dict[int, tuple[Select, DriverSelect]] = {}
+
+
+def _driver_select(statement: Select) -> DriverSelect:
+    held = _DRIVER_SELECTS.get(id(statement))
+    if held is None or held[0] is not statement:
+        if len(_DRIVER_SELECTS) >= 256:  # bounded, should a caller ever build them per call
+            _DRIVER_SELECTS.clear()
+        held = _DRIVER_SELECTS[id(statement)] = (statement, DriverSelect(statement))
+    return held[1]
 
 
 @event.listens_for(Session, "after_begin")

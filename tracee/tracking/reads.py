@@ -1,9 +1,11 @@
-"""Trackers for the hot read paths, loaded by one Core query.
+"""Trackers for the hot read paths, loaded by one prebuilt query.
 
 ``GET /api/v1/trackers/{id}/``, the QR code, the tracking page and the embed
 only read a tracker. Loading it as ORM objects (identity map, instance state,
 loader strategies, the scoping hook, two queries) cost about a third of such
-a request, so they read plain rows into records (records.py) instead.
+a request, so they read plain rows into records (records.py) instead, on the
+driver's cursor (tracee.driver_select: SQLAlchemy's result machinery was
+most of what was left).
 
 The ORM's scoping hook does not see Core queries, so this one takes the
 tenant from the same binding (``require_tenant``) and names it in SQL, and
@@ -12,6 +14,7 @@ row-level security applies as to any other query.
 
 from sqlalchemy import bindparam, select
 
+from tracee.driver_select import DriverSelect
 from tracee.tenancy.scope import require_tenant
 from tracee.tracking.models import Tracker, TrackerStep, TrackingLink
 from tracee.tracking.records import StepRecord, TrackerRecord
@@ -39,13 +42,14 @@ TRACKER_WITH_STEPS = (
     .order_by(_steps.c.position)
 )
 _SPLIT = len(_TRACKER_COLUMNS)
+_READ_TRACKER = DriverSelect(TRACKER_WITH_STEPS)
 
 
 def read_tracker(session, tracker_id: int) -> TrackerRecord | None:
     """The bound tenant's tracker ``tracker_id`` with its steps, or None."""
-    rows = session.connection().execute(
-        TRACKER_WITH_STEPS, {"tenant_id": require_tenant(session), "id": tracker_id}
-    ).all()
+    rows = _READ_TRACKER.rows(
+        session.connection(), {"tenant_id": require_tenant(session), "id": tracker_id}
+    )
     return tracker_from_rows(rows)
 
 
