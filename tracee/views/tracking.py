@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 
 from markupsafe import Markup
-from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
+from tracee import translated_templates
 from tracee.api.v1.representation import iso
 from tracee.branding.page_templates import render_custom, template_context
 from tracee.branding.qr import qr_response, requested_size
@@ -164,15 +164,33 @@ def _page(context: TrackerResource, request, kind: str, presentation=None):
 
 
 TRACKING_TEMPLATE = "tracee:templates/tracking/page.jinja2"
+EMBED_TEMPLATE = "tracee:templates/tracking/embed.jinja2"
 
 
-@view_config(context=TrackerPage, request_method="GET", renderer=TRACKING_TEMPLATE)
-def tracking_page(context, request):
+def render_page(request, template: str, view: dict):
+    """``request.response`` with ``template`` rendered for ``view``, in the
+    environment of the page's language (tracee.translated_templates)."""
+    html = translated_templates.environment(request.registry, view["lang"]) \
+        .get_template(template).render(view, request=request)
+    response = request.response
+    response.content_type = "text/html"
+    response.text = html
+    return response
+
+
+def tracking_view(context, request):
+    """What the tracking page shows, or the tenant's own page as a response."""
     view = _page(context, request, "tracking")
     if isinstance(view, dict):
         # "Ask a question" (tracee.views.messages); a refused post brings its own.
         view["ask"] = getattr(request, "ask_form", None) or ask_form(context, request)
     return view
+
+
+@view_config(context=TrackerPage, request_method="GET")
+def tracking_page(context, request):
+    view = tracking_view(context, request)
+    return render_page(request, TRACKING_TEMPLATE, view) if isinstance(view, dict) else view
 
 
 def tracking_page_as(context: TrackerPage, request, presentation):
@@ -182,16 +200,15 @@ def tracking_page_as(context: TrackerPage, request, presentation):
     if isinstance(found, dict):
         found["progress_url"] = ""  # a sample order has no progress to follow: no script
         found["sample"] = True  # nor forms to post: the page is shown without them
-        return render_to_response(TRACKING_TEMPLATE, found, request, response=request.response)
+        return render_page(request, TRACKING_TEMPLATE, found)
     return found
 
 
-@view_config(
-    context=EmbedPage, request_method="GET", renderer="tracee:templates/tracking/embed.jinja2"
-)
+@view_config(context=EmbedPage, request_method="GET")
 def embed_page(context, request):
     request.embeddable = True
-    return _page(context, request, "embed")
+    view = _page(context, request, "embed")
+    return render_page(request, EMBED_TEMPLATE, view) if isinstance(view, dict) else view
 
 
 @view_config(context=TrackerPage, name="qr.png", request_method="GET")
