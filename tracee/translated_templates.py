@@ -130,6 +130,11 @@ def environment(registry, lang: str):
         # cache, which keys compiled code by source alone, not by language.
         found = shared.overlay(cache_size=shared.cache.capacity if shared.cache else 400)
         found.bytecode_cache = None
+        # Jinja2 hands each template a ChainMap of its own globals (none, here) and
+        # the environment's; every render merges it into a dict, raising and catching
+        # a KeyError per global (some 60,000 instructions per page). The globals are
+        # all in place once the application is configured, so a plain dict will do.
+        found.make_globals = lambda own: {**found.globals, **(own or {})}
         for extension in found.extensions.values():
             if isinstance(extension, CompiledTranslations):
                 extension.catalog = translations(lang)

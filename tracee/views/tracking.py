@@ -1,6 +1,7 @@
 """The customer's views of a tracker: full page, embed widget, QR code."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 from pyramid.view import view_config
@@ -87,12 +88,18 @@ class Clock:
         return format_datetime(value, self.lang, self.zone_name)
 
     def element(self, value, relative: bool = False) -> Markup:
-        # "2 hours ago" reads right only where the sentence takes it ("Done · ...").
-        attributes = " data-relative" if relative else ""
-        # Joined, not Markup.format (a page shows several times; format costs
-        # ten times as much). iso() writes digits, "-", ":", "T" and "Z" only.
-        return Markup(f'<time datetime="{iso(value)}"{attributes}>'  # noqa: S704
-                      f"{escape(self.display(value))}</time>")
+        return time_element(value, self.lang, self.zone_name, relative)
+
+
+# A tracker's times are shown again on every view of its page, in few languages and
+# zones; writing one (isoformat alone is some 15,000 instructions) costs more than finding it.
+@lru_cache(maxsize=8192)
+def time_element(value, lang: str, zone_name: str | None, relative: bool) -> Markup:
+    # "2 hours ago" reads right only where the sentence takes it ("Done · ...").
+    attributes = " data-relative" if relative else ""
+    # iso() writes digits, "-", ":", "T" and "Z" only.
+    return Markup(f'<time datetime="{iso(value)}"{attributes}>'  # noqa: S704
+                  f"{escape(format_datetime(value, lang, zone_name))}</time>")
 
 
 def _public_view(context: TrackerResource, request, presentation=None) -> dict:
