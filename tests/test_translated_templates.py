@@ -86,3 +86,12 @@ def test_each_language_has_an_environment_of_its_own(registry):
     assert german.from_string(source).render() != french.from_string(source).render()
     with pytest.raises(ValueError):
         translated_templates.environment(registry, "xx")
+
+
+def test_static_addresses_follow_the_script_name(app, create):
+    """Built once per script name (tracee.static_paths), never one for all."""
+    token = create(name="Order #1 - Vase")["tracking_url"].rsplit("/", 1)[1]
+    mounted = app.get(f"/track/{token}", extra_environ={"SCRIPT_NAME": "/shop"})
+    assert 'href="/shop/static/tracee.css"' in mounted.text
+    assert 'src="/shop/static/live.js"' in mounted.text
+    assert 'href="/static/tracee.css"' in app.get(f"/track/{token}").text
