@@ -6,6 +6,7 @@ INCLUDES = (
     "tracee.request",  # one request class with every request attribute, made at start
     "pyramid_jinja2",  # page templates; autoescaping on for every .jinja2 file
     "tracee.i18n",  # the customer's languages: one localizer each, made at start
+    "tracee.static_paths",  # templates' static_path(): each file's address built once
     "tracee.db",  # engine, request.db, one transaction per request (a tween)
     "tracee.urls",  # public addresses of trackers (tracking_url, embed_code, ...)
     "tracee.ratelimit",  # limiter storage, and the per-address limit on public pages

@@ -191,3 +191,7 @@ def includeme(config):
         config.registry.registerUtility(localizer(lang), ILocalizer, name=lang)
     config.set_locale_negotiator(_request_language)
     config.registry.settings.setdefault("jinja2.i18n.gettext", "tracee.i18n.TemplateGettext")
+    # Jinja2's own i18n extension, which can also translate as it compiles
+    # (customer pages, one environment per language: tracee.translated_templates).
+    config.registry.settings.setdefault(
+        "jinja2.i18n_extension", "tracee.translated_templates.CompiledTranslations")

@@ -9,18 +9,25 @@ transaction (see alembic 0010 and sending.py). Every mail can be ended with
 one click (RFC 8058).
 """
 
+from dataclasses import dataclass
+
 from tracee.customer_mail.config import CustomerMailSettings
 from tracee.form_tokens import FormTokens
 
 
-def subscription_form(request) -> dict:
+@dataclass(frozen=True, slots=True)
+class SubscriptionForm:
+    action: str
+    token: str
+
+
+def subscription_form(request) -> SubscriptionForm:
     """What the tracking page's form needs: its address and a fresh form token.
     Computed, not read: the page gets no query for it."""
     tracking_token = request.context.tracker.tracking_token
-    return {
-        "action": f"{request.script_name}/track/{tracking_token}/subscribe",
-        "token": request.registry["customer_mail.form_tokens"].issue(tracking_token),
-    }
+    return SubscriptionForm(
+        f"{request.script_name}/track/{tracking_token}/subscribe",
+        request.registry["customer_mail.form_tokens"].issue(tracking_token))
 
 
 def includeme(config):

@@ -26,9 +26,8 @@ from tracee.customer_mail.subscriptions import (
 from tracee.i18n import N_
 from tracee.tenancy.resources import TrackerPage
 from tracee.tracking.workflow import tracker_for_update
-from tracee.views.tracking import tracking_page
+from tracee.views.tracking import TRACKING_TEMPLATE, render_page, tracking_view
 
-PAGE = "tracee:templates/tracking/page.jinja2"
 UPDATES = "tracee:templates/tracking/updates.jinja2"
 SHOWN_BACK = 300  # characters of a refused address shown back in the field
 HONEYPOT = "website"
@@ -50,11 +49,11 @@ def _updates_page(context, request, state: str, status: int = 200, **extra) -> d
 def _refuse(context, request, status: int, error: str, value: str):
     """The tracking page again, with the error beside the field; nothing stored."""
     fields = {"subscribe_error": error, "subscribe_value": value[:SHOWN_BACK]}
-    view = tracking_page(context, request)
+    view = tracking_view(context, request)
     if isinstance(view, dict):
         view.update(fields)
         request.response.status = status
-        return render_to_response(PAGE, view, request, response=request.response)
+        return render_page(request, TRACKING_TEMPLATE, view)
     # The tenant's own page template has no form of ours: the form alone, then.
     return render_to_response(UPDATES, _updates_page(context, request, "form", status, **fields),
                               request, response=request.response)

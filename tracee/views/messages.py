@@ -10,7 +10,6 @@ question answers with a redirect to the page (POST, redirect, GET).
 from dataclasses import replace
 
 from pyramid.httpexceptions import HTTPSeeOther
-from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
 from tracee.i18n import language as i18n_language
@@ -18,18 +17,21 @@ from tracee.messages import service
 from tracee.messages.service import N_
 from tracee.tenancy.resources import TrackerPage
 from tracee.views.ask_form import EMPTY, ask_form, page_path
-from tracee.views.tracking import PAGE_CACHE_CONTROL, tracking_page
-
-PAGE = "tracee:templates/tracking/page.jinja2"
+from tracee.views.tracking import (
+    PAGE_CACHE_CONTROL,
+    TRACKING_TEMPLATE,
+    render_page,
+    tracking_view,
+)
 
 
 def _refused(context, request, values: dict, errors: dict, status: int):
     request.ask_form = ask_form(context, request, values, errors)
-    view = tracking_page(context, request)
+    view = tracking_view(context, request)
     if not isinstance(view, dict):  # the tenant's own page template: it shows no form
         view.status = status
         return view
-    response = render_to_response(PAGE, view, request=request)
+    response = render_page(request, TRACKING_TEMPLATE, view)
     response.status = status
     response.headers["Cache-Control"] = "no-store"
     return response

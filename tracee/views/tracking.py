@@ -1,11 +1,12 @@
 """The customer's views of a tracker: full page, embed widget, QR code."""
 
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-from markupsafe import Markup
-from pyramid.renderers import render_to_response
+from markupsafe import Markup, escape
 from pyramid.view import view_config
 
+from tracee import translated_templates
 from tracee.api.v1.representation import iso
 from tracee.branding.page_templates import render_custom, template_context
 from tracee.branding.qr import qr_response, requested_size
@@ -23,8 +24,11 @@ STATUS_LABELS = {"pending": N_("Waiting"), IN_PROGRESS: N_("In progress"), COMPL
 PAGE_CACHE_CONTROL = "private, no-cache"
 
 
-@dataclass(frozen=True)
-class PublicStep:
+class PublicStep(NamedTuple):
+    """A step as customers see it. A tuple so that the page's template unpacks
+    it in its loop (tracking/_progress.jinja2: these fields, in this order)
+    rather than looking up each field of each step through Jinja2."""
+
     name: str
     label: str  # the customer-facing name the theme gives the step, else its name
     description: str | None
@@ -87,10 +91,18 @@ class Clock:
         return format_datetime(value, self.lang, self.zone_name)
 
     def element(self, value, relative: bool = False) -> Markup:
-        # "2 hours ago" reads right only where the sentence takes it ("Done · ...").
-        attributes = Markup(" data-relative") if relative else Markup("")
-        return Markup('<time datetime="{}"{}>{}</time>').format(
-            iso(value), attributes, self.display(value))
+        return time_element(value, self.lang, self.zone_name, relative)
+
+
+# A tracker's times are shown again on every view of its page, in few languages and
+# zones; writing one (isoformat alone is some 15,000 instructions) costs more than finding it.
+@lru_cache(maxsize=8192)
+def time_element(value, lang: str, zone_name: str | None, relative: bool) -> Markup:
+    # "2 hours ago" reads right only where the sentence takes it ("Done · ...").
+    attributes = " data-relative" if relative else ""
+    # iso() writes digits, "-", ":", "T" and "Z" only.
+    return Markup(f'<time datetime="{iso(value)}"{attributes}>'  # noqa: S704
+                  f"{escape(format_datetime(value, lang, zone_name))}</time>")
 
 
 def _public_view(context: TrackerResource, request, presentation=None) -> dict:
@@ -164,15 +176,33 @@ def _page(context: TrackerResource, request, kind: str, presentation=None):
 
 
 TRACKING_TEMPLATE = "tracee:templates/tracking/page.jinja2"
+EMBED_TEMPLATE = "tracee:templates/tracking/embed.jinja2"
 
 
-@view_config(context=TrackerPage, request_method="GET", renderer=TRACKING_TEMPLATE)
-def tracking_page(context, request):
+def render_page(request, template: str, view: dict):
+    """``request.response`` with ``template`` rendered for ``view``, in the
+    environment of the page's language (tracee.translated_templates)."""
+    html = translated_templates.environment(request.registry, view["lang"]) \
+        .get_template(template).render(view, request=request)
+    response = request.response
+    response.content_type = "text/html"
+    response.text = html
+    return response
+
+
+def tracking_view(context, request):
+    """What the tracking page shows, or the tenant's own page as a response."""
     view = _page(context, request, "tracking")
     if isinstance(view, dict):
         # "Ask a question" (tracee.views.messages); a refused post brings its own.
         view["ask"] = getattr(request, "ask_form", None) or ask_form(context, request)
     return view
+
+
+@view_config(context=TrackerPage, request_method="GET")
+def tracking_page(context, request):
+    view = tracking_view(context, request)
+    return render_page(request, TRACKING_TEMPLATE, view) if isinstance(view, dict) else view
 
 
 def tracking_page_as(context: TrackerPage, request, presentation):
@@ -182,16 +212,15 @@ def tracking_page_as(context: TrackerPage, request, presentation):
     if isinstance(found, dict):
         found["progress_url"] = ""  # a sample order has no progress to follow: no script
         found["sample"] = True  # nor forms to post: the page is shown without them
-        return render_to_response(TRACKING_TEMPLATE, found, request, response=request.response)
+        return render_page(request, TRACKING_TEMPLATE, found)
     return found
 
 
-@view_config(
-    context=EmbedPage, request_method="GET", renderer="tracee:templates/tracking/embed.jinja2"
-)
+@view_config(context=EmbedPage, request_method="GET")
 def embed_page(context, request):
     request.embeddable = True
-    return _page(context, request, "embed")
+    view = _page(context, request, "embed")
+    return render_page(request, EMBED_TEMPLATE, view) if isinstance(view, dict) else view
 
 
 @view_config(context=TrackerPage, name="qr.png", request_method="GET")
