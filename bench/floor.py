@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from tracee.cache_epoch import EPOCH_KEY as _EPOCH_KEY
+from tracee.progress_front import _RAISE as RAISE
 from tracee.ratelimit import ONE_CALL
 
 DSN = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
@@ -120,9 +121,10 @@ def rate_limit(identity: str, amount: int):
         _redis_socket = socket.create_connection((url.hostname, url.port or 6379))
         _redis_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         db = (url.path or "/0").strip("/") or "0"
-        _redis_socket.sendall(resp(b"SELECT", db.encode()) + resp(b"SCRIPT", b"LOAD", SCRIPT))
+        _redis_socket.sendall(resp(b"SELECT", db.encode()) + resp(b"SCRIPT", b"LOAD", SCRIPT)
+                              + resp(b"SCRIPT", b"LOAD", RAISE.source))
         answer = b""
-        while answer.count(b"\r\n") < 3:  # +OK, then $40 and the SHA
+        while answer.count(b"\r\n") < 5:  # +OK, then $40 and the SHA, twice
             answer += _redis_socket.recv(4096)
     key = f"LIMITS:LIMITER/{identity}/{amount}/1/minute".encode()
     _redis_socket.sendall(resp(b"EVALSHA", SCRIPT_SHA, b"2", key, EPOCH_KEY,
@@ -130,6 +132,14 @@ def rate_limit(identity: str, amount: int):
     reply = _redis_socket.recv(4096).split(b"\r\n")
     # *4, :allowed, :count, $n, oldest, $n, epoch
     return int(reply[1][1:]), int(reply[2][1:]), float(reply[4]), int(reply[6])
+
+
+def raise_version(token, seq: int) -> None:
+    """After a status change commits, the app raises the tracker's shared version
+    (tracee.progress_front) over the limiter's socket: one EVALSHA, here the same."""
+    _redis_socket.sendall(resp(b"EVALSHA", RAISE.sha, b"1", f"tracee:progress:{token}".encode(),
+                               str(seq).encode(), b"3600"))
+    _redis_socket.recv(4096)  # $-1: the script returns nothing
 
 
 def resp(*parts: bytes) -> bytes:
@@ -241,38 +251,43 @@ def get_tracker(environ, tracker_id, limited):
 def create_tracker(environ, limited):
     body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
     now = datetime.now(UTC)
-    with connection().transaction(), connection().cursor() as cur:
+    conn = connection()
+    with conn.transaction(), conn.cursor() as cur:
         key, headers = authenticate(cur, environ, limited)
         tenant_id = key[1]
-        cur.execute(
-            "UPDATE tenants SET tracker_seq = tracker_seq + 1 WHERE id = %s RETURNING tracker_seq",
-            (tenant_id,),
-        )
-        tracker_id = cur.fetchone()[0]
-        cur.execute("SELECT max(number) FROM trackers WHERE tenant_id = %s", (tenant_id,))
-        number = (cur.fetchone()[0] or 0) + 1
-        cur.execute(
-            "INSERT INTO trackers (tenant_id, id, number, name, template_slug, created_at, "
-            "updated_at, completed_at, event_seq) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, 1)",
-            (tenant_id, tracker_id, number, body["name"], body["template"], now, now),
-        )
-        cur.execute(
-            "INSERT INTO tracker_events (tenant_id, tracker_id, seq, type, process, actor, "
-            "created_at) VALUES (%s, %s, 1, 'tracker.created', NULL, %s, %s)",
-            (tenant_id, tracker_id, f"key:{key[0]}", now),
-        )
+        # The app sends a write's statements in two pipelines (tracee.statements):
+        # the id and the number first, then the rows.
+        with conn.pipeline():
+            taken = conn.execute(
+                "UPDATE tenants SET tracker_seq = tracker_seq + 1 WHERE id = %s "
+                "RETURNING tracker_seq", (tenant_id,))
+            highest = conn.execute("SELECT max(number) FROM trackers WHERE tenant_id = %s",
+                                   (tenant_id,))
+        tracker_id = taken.fetchone()[0]
+        number = (highest.fetchone()[0] or 0) + 1
         steps = [(i, name, visible, None, None) for i, (name, visible) in
                  enumerate(TEMPLATE_STEPS, 1)]
-        cur.executemany(
-            "INSERT INTO tracker_steps (tenant_id, tracker_id, position, name, visible, "
-            "started_at, completed_at) VALUES (%s, %s, %s, %s, %s, NULL, NULL)",
-            [(tenant_id, tracker_id, s[0], s[1], s[2]) for s in steps],
-        )
         token = uuid.uuid4()
-        cur.execute(
-            "INSERT INTO tracking_links (token, tenant_id, tracker_id) VALUES (%s, %s, %s)",
-            (token, tenant_id, tracker_id),
-        )
+        with conn.pipeline():
+            cur.execute(
+                "INSERT INTO trackers (tenant_id, id, number, name, template_slug, created_at, "
+                "updated_at, completed_at, event_seq) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, 1)",
+                (tenant_id, tracker_id, number, body["name"], body["template"], now, now),
+            )
+            cur.executemany(
+                "INSERT INTO tracker_steps (tenant_id, tracker_id, position, name, visible, "
+                "started_at, completed_at) VALUES (%s, %s, %s, %s, %s, NULL, NULL)",
+                [(tenant_id, tracker_id, s[0], s[1], s[2]) for s in steps],
+            )
+            cur.execute(
+                "INSERT INTO tracking_links (token, tenant_id, tracker_id) VALUES (%s, %s, %s)",
+                (token, tenant_id, tracker_id),
+            )
+            cur.execute(
+                "INSERT INTO tracker_events (tenant_id, tracker_id, seq, type, process, actor, "
+                "created_at) VALUES (%s, %s, 1, 'tracker.created', NULL, %s, %s)",
+                (tenant_id, tracker_id, f"key:{key[0]}", now),
+            )
     row = (tracker_id, number, body["name"], body["template"], now, now, None, 1, token)
     return "201 Created", tracker_json(row, steps), headers
 
@@ -313,20 +328,16 @@ def apply_action(steps, process, action, now):
 def update_status(environ, tracker_id, limited):
     body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
     now = datetime.now(UTC)
-    with connection().transaction(), connection().cursor() as cur:
+    conn = connection()
+    with conn.transaction(), conn.cursor() as cur:
         key, headers = authenticate(cur, environ, limited)
         tenant_id = key[1]
-        cur.execute(TRACKER_SQL + " FOR UPDATE OF t", (tenant_id, tracker_id))
-        row = cur.fetchone()
-        cur.execute(STEPS_SQL, (tenant_id, tracker_id))
-        steps = cur.fetchall()
+        with conn.pipeline():  # the lock and the steps in one round trip, as the app
+            locked = conn.execute(TRACKER_SQL + " FOR UPDATE OF t", (tenant_id, tracker_id))
+            read = conn.execute(STEPS_SQL, (tenant_id, tracker_id))
+        row, steps = locked.fetchone(), read.fetchall()
         changes, changed = apply_action(steps, body["process"], body["action"], now)
         if changes:
-            cur.executemany(
-                "UPDATE tracker_steps SET started_at = %s, completed_at = %s "
-                "WHERE tenant_id = %s AND tracker_id = %s AND position = %s",
-                [(steps[i][3], steps[i][4], tenant_id, tracker_id, steps[i][0]) for i in changed],
-            )
             completed = steps[-1][4]
             if completed is not None:
                 changes.append(("tracker.completed", None))
@@ -336,17 +347,26 @@ def update_status(environ, tracker_id, limited):
                 seq += 1
                 events.append((tenant_id, tracker_id, seq, event_type, process, f"key:{key[0]}",
                                now))
-            cur.execute(
-                "UPDATE trackers SET updated_at = %s, completed_at = %s, event_seq = %s "
-                "WHERE tenant_id = %s AND id = %s",
-                (now, completed, seq, tenant_id, tracker_id),
-            )
-            cur.executemany(
-                "INSERT INTO tracker_events (tenant_id, tracker_id, seq, type, process, actor, "
-                "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                events,
-            )
+            with conn.pipeline():  # the writes in another
+                cur.executemany(
+                    "UPDATE tracker_steps SET started_at = %s, completed_at = %s "
+                    "WHERE tenant_id = %s AND tracker_id = %s AND position = %s",
+                    [(steps[i][3], steps[i][4], tenant_id, tracker_id, steps[i][0])
+                     for i in changed],
+                )
+                cur.execute(
+                    "UPDATE trackers SET updated_at = %s, completed_at = %s, event_seq = %s "
+                    "WHERE tenant_id = %s AND id = %s",
+                    (now, completed, seq, tenant_id, tracker_id),
+                )
+                cur.executemany(
+                    "INSERT INTO tracker_events (tenant_id, tracker_id, seq, type, process, "
+                    "actor, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    events,
+                )
             row = (*row[:4], row[4], now, completed, seq, row[8])
+    if changes and limited:  # the live page's version, raised after the commit
+        raise_version(row[8], row[7])
     return "200 OK", tracker_json(row, steps), headers
 
 

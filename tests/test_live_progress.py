@@ -13,6 +13,7 @@ from test_ratelimit import redis_url as redis_url  # noqa: F401  (fixture)
 from webtest import TestApp
 
 from tracee.progress_front import ProgressVersions
+from tracee.resp import RespClient
 
 
 def _status(app, tenant, tracker, process, action):
@@ -162,7 +163,8 @@ def test_the_front_answers_only_where_the_stack_did(app, make_tenant, hidden):
 def test_versions_only_rise(redis_url):
     url, _ = redis_url
     for storage in ("memory://", url):
-        versions = ProgressVersions(storage_from_string(storage))
+        wire = None if storage == "memory://" else RespClient(storage)
+        versions = ProgressVersions(storage_from_string(storage), wire)
         token = str(uuid.uuid4())
         assert versions.get(token) is None
         versions.raise_to(token, 3)

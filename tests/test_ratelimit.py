@@ -400,10 +400,10 @@ def count_round_trips(limiter, monkeypatch) -> list:
     connection redis-py's pool hands out."""
     trips = []
     pool = limiter.storage.get_connection().connection_pool
-    checkout, call = pool.get_connection, limiter._wire._call
+    checkout, call = pool.get_connection, limiter.wire._call
     monkeypatch.setattr(pool, "get_connection",
                         lambda *a, **kw: (trips.append("redis-py"), checkout(*a, **kw))[1])
-    monkeypatch.setattr(limiter._wire, "_call",
+    monkeypatch.setattr(limiter.wire, "_call",
                         lambda *a, **kw: (trips.append("resp"), call(*a, **kw))[1])
     return trips
 

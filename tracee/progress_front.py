@@ -37,6 +37,7 @@ from limits.storage import RedisStorage
 from redis.exceptions import RedisError
 from sqlalchemy import event
 
+from tracee.resp import RedisUnavailable, RespClient, Script
 from tracee.tracking.writes import CHANGED_TRACKERS
 from tracee.views.tracking import progress_etag
 
@@ -52,14 +53,14 @@ _CONTENT_HEADERS = {"content-type", "content-length", "etag"}
 ANY_TOKEN = "tracee.progress.any_token"
 
 # KEYS[1] the token's key; ARGV: version, ttl. Raises, never lowers.
-_RAISE = """
+_RAISE = Script("""
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tonumber(ARGV[1]) > current then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 else
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
-"""
+""")
 
 
 class ProgressVersions:
@@ -67,11 +68,13 @@ class ProgressVersions:
 
     MAX_LOCAL = 100_000
 
-    def __init__(self, limiter_storage):
+    def __init__(self, limiter_storage, wire: RespClient | None = None):
         self._redis = None
+        # Raised over the limiter's own socket (tracee.resp): a status change
+        # pays one bare round trip for it, not a redis-py call.
+        self._wire = wire
         if isinstance(limiter_storage, RedisStorage):
             self._redis = limiter_storage.get_connection()
-            self._raise = self._redis.register_script(_RAISE)
         self._local: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -84,7 +87,7 @@ class ProgressVersions:
 
     def raise_to(self, token: str, seq: int) -> None:
         if self._redis is not None:
-            self._raise(keys=[f"tracee:progress:{token}"], args=[seq, TTL_SECONDS])
+            self._wire.run(_RAISE, [f"tracee:progress:{token}"], [seq, TTL_SECONDS])
             return
         with self._lock:
             if seq > self._local.get(token, -1):
@@ -165,7 +168,7 @@ def _publish_after_commit(versions: ProgressVersions):
         for token, seq in (changed or {}).items():
             try:
                 versions.raise_to(token, seq)
-            except RedisError:
+            except (RedisError, RedisUnavailable):
                 # The change is committed; failing the request now would say it was not.
                 # Polls holding the old version may get 304s until it expires (an hour).
                 log.warning("could not share the new progress version of a tracker")
@@ -178,7 +181,8 @@ def _forget_on_rollback(session):
 
 
 def includeme(config):
-    versions = ProgressVersions(config.registry["ratelimiter"].storage)
+    limiter = config.registry["ratelimiter"]
+    versions = ProgressVersions(limiter.storage, limiter.wire)
     config.registry["progress_versions"] = versions
     factory = config.registry["db.session_factory"]
     event.listen(factory, "after_commit", _publish_after_commit(versions))

@@ -100,7 +100,7 @@ class RateLimiter:
         self.storage = storage.storage_from_string(storage_uri)
         self.strategy = strategies.MovingWindowRateLimiter(self.storage)
         self.epoch = cache_epoch_for(self.storage)
-        self._wire = (RespClient(storage_uri) if isinstance(self.storage, storage.RedisStorage)
+        self.wire = (RespClient(storage_uri) if isinstance(self.storage, storage.RedisStorage)
                       else None)
         self._uncounted = False  # Redis did not answer the last call
         self.defaults = {
@@ -123,7 +123,7 @@ class RateLimiter:
         """Count one request; the verdict carries the figures for the headers and
         the cache epoch. None: Redis could not count it, and it is let through."""
         item = self._item(namespace, rate)
-        if self._wire is None:
+        if self.wire is None:
             allowed = self.strategy.hit(item, namespace, identity)
             stats = self.strategy.get_window_stats(item, namespace, identity)
             return Verdict(allowed, item.amount, stats.remaining, stats.reset_time,
@@ -131,7 +131,7 @@ class RateLimiter:
         expiry, now = item.get_expiry(), time.time()
         key = self.storage.prefixed_key(item.key_for(namespace, identity))
         try:
-            allowed, count, oldest, epoch = self._wire.run(
+            allowed, count, oldest, epoch = self.wire.run(
                 ONE_CALL, [key, EPOCH_KEY], [now, item.amount, expiry])
         except RedisUnavailable as exc:
             if not self._uncounted:  # once per outage, not once per request
