@@ -29,7 +29,7 @@ _CURSOR = "tracee.driver_select.cursor"  # one cursor per pooled connection, reu
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
 
 
-def _in_utc(driver) -> bool:
+def in_utc(driver) -> bool:
     """Whether psycopg hands out times in UTC already (the server's or session's TimeZone)."""
     zone = driver.info.timezone
     return zone is UTC or getattr(zone, "key", None) in _UTC_ZONES
@@ -69,7 +69,7 @@ class DriverSelect:
         if observed:
             connection.dispatch.after_cursor_execute(
                 connection, cursor, compiled.sql, values, None, False)
-        if compiled.zone_only and _in_utc(driver):
+        if compiled.zone_only and in_utc(driver):
             return rows  # the conversions would only restate UTC times as UTC
         return compiled.converted(rows)
 

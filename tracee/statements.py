@@ -28,6 +28,8 @@ from functools import cache
 
 from sqlalchemy.sql import Executable
 
+from tracee.driver_select import in_utc
+
 # (construct, parameters): a dict for one row, a list of dicts for executemany.
 Step = tuple[Executable, dict | list[dict]]
 
@@ -81,6 +83,6 @@ def _rows(result) -> list[tuple]:
 def utc_rows(driver):
     """What UTCDateTime does for Core, for a driver's rows: times in UTC, whatever
     the connection's TimeZone (nothing to do where it is UTC, as it usually is)."""
-    if getattr(driver.info.timezone, "key", None) in ("UTC", "Etc/UTC"):
+    if in_utc(driver):
         return tuple
     return lambda row: tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row)

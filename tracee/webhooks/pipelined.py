@@ -30,12 +30,12 @@ handles every case.
 import logging
 from collections import namedtuple
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from functools import cache
 
 import psycopg
 
 from tracee.messages.service import RECEIVED
+from tracee.statements import utc_rows
 from tracee.tracking.reads import TRACKER_WITH_STEPS, tracker_from_rows
 from tracee.webhooks import delivery, events
 from tracee.webhooks.models import PENDING, TEST_EVENT, WebhookAttempt, WebhookDelivery
@@ -86,14 +86,6 @@ def _sql(dialect) -> dict:
     }
 
 
-def _utc(conn):
-    """What UTCDateTime does for the Session path: rows in UTC, whatever the
-    connection's TimeZone (a no-op where it is UTC, as it usually is)."""
-    if getattr(conn.info.timezone, "key", None) in ("UTC", "Etc/UTC"):
-        return tuple
-    return lambda row: tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row)
-
-
 @contextmanager
 def _autocommit(engine):
     """A pooled psycopg connection outside any explicit transaction. A
@@ -137,7 +129,7 @@ def prepare(engine, box, urls, batch: list[delivery.Claimed]) -> list[delivery.O
                                                      "seq": claimed.seq}),
                     )))
                     pipeline.sync()  # the end of this delivery's transaction and tenant
-            utc = _utc(conn)
+            utc = utc_rows(conn)
             for i, results in sent:
                 ready[i] = _outgoing(box, urls, batch[i], utc, *results)
     except psycopg.Error:
