@@ -10,7 +10,7 @@ data on an unbound session is a programming error and raises.
 
 from contextlib import contextmanager
 
-from sqlalchemy import ForeignKey, String, event, text
+from sqlalchemy import ForeignKey, String, column, event, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
 from sqlalchemy.sql import Select, visitors
@@ -88,11 +88,17 @@ def require_tenant(session: Session) -> int:
 
 # is_local=true: the setting dies with the transaction, so a pooled
 # connection never carries one tenant's id into another request.
-_SET_RLS_TENANT = text("SELECT set_config('app.tenant_id', :tenant, true)")
+# On the driver's cursor, like the directory reads: it is a keyed request's
+# one statement besides them when the key was remembered (no directory row
+# set the tenant), and SQLAlchemy's execution and result machinery cost more
+# than the round trip's own work. PostgreSQL only (its callers check).
+_SET_RLS_TENANT = DriverSelect(
+    text("SELECT set_config('app.tenant_id', :tenant, true)").columns(column("set_config", String))
+)
 
 
 def _set_rls_tenant(connection, tenant_id: int) -> None:
-    connection.execute(_SET_RLS_TENANT, {"tenant": str(tenant_id)})
+    _SET_RLS_TENANT.rows(connection, {"tenant": str(tenant_id)})
 
 
 class _SetRlsTenant(FunctionElement):
