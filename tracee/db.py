@@ -98,7 +98,14 @@ def make_session_factory(engine):
 
 
 def request_db(request):
-    """The request's session, created when first used; transaction_tween ends it."""
+    """The request's session, created when first used; transaction_tween ends it.
+
+    Made after ``request.reads`` (a TenantConnection), it joins that
+    connection's transaction, so a request has one either way.
+    """
+    reads = request.__dict__.get("reads")  # where reify keeps it
+    if reads is not None:
+        return reads.session()
     return request.registry["db.session_factory"]()
 
 
@@ -128,7 +135,11 @@ def transaction_tween_factory(handler, registry):
 
 
 def _end(request, commit: bool) -> None:
-    session = request.__dict__.get("db")  # where reify keeps it; absent if never used
+    # Where reify keeps them; absent if never used. ``reads``, if made, owns
+    # the Session made after it, or is the Session made before it.
+    session = request.__dict__.get("reads")
+    if session is None:
+        session = request.__dict__.get("db")
     if session is None:
         return
     try:
@@ -144,4 +155,6 @@ def includeme(config):
     config.registry["db.engine"] = engine
     config.registry["db.session_factory"] = make_session_factory(engine)
     config.add_request_method(request_db, "db", reify=True)
+    # By dotted name: the tenant scope imports this module.
+    config.add_request_method("tracee.tenancy.scope.request_reads", "reads", reify=True)
     config.add_tween("tracee.db.transaction_tween_factory", over=EXCVIEW)

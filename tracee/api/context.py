@@ -75,7 +75,7 @@ def _authenticate(request, secret):
     key_hash, key = cached_key(secret, cache)
     remembered = key is not None
     if key is None:
-        key = lookup_key(request.db, key_hash, cache)
+        key = lookup_key(request.reads, key_hash, cache)
         if key is None:
             raise _unknown_key(request, limiter)
     # Counted already if the keyed QR front passed it on (tracee.api.qr_front).
@@ -88,7 +88,7 @@ def _authenticate(request, secret):
     # Redis did not answer, a remembered key is looked up again before use.
     if not cache.confirm(verdict and verdict.epoch) and remembered:
         rate_limit = key.rate_limit
-        key = lookup_key(request.db, key_hash, cache)
+        key = lookup_key(request.reads, key_hash, cache)
         if key is None:
             raise _unknown_key(request, limiter)
         if key.rate_limit != rate_limit:
@@ -104,14 +104,17 @@ def _authenticate(request, secret):
     named = request.headers.get(TENANT_HEADER)
     if named is not None and _serves(request):
         # Limits stay the key's (counted above); data and idempotency are the client's.
-        tenant_id = client_tenant(request.db, key.tenant_id, named.strip())
+        tenant_id = client_tenant(request.reads, key.tenant_id, named.strip())
         if tenant_id is None:
             raise api_error(
                 404, "no tenant by that slug that this key may act for",
                 location="header", name=TENANT_HEADER,
             )
-    touch(request.db, key)
-    bind_tenant(request.db, tenant_id)
+    # request.reads: most keyed requests only read, and need no ORM Session
+    # (tracee.tenancy.scope.TenantConnection); a view that writes gets one
+    # from request.db, in the same transaction and bound to the same tenant.
+    touch(request.reads, key)
+    bind_tenant(request.reads, tenant_id)
     return ApiContext(tenant_id, key)
 
 

@@ -151,11 +151,12 @@ class TrackerDirectory:
         except ValueError:
             raise KeyError(token) from None
         request = root.request
-        found = read_directory_row(request.db, LINK_WITH_TENANTS, {"token": token})
+        # Read without an ORM Session unless the page needs one (request.reads).
+        found = read_directory_row(request.reads, LINK_WITH_TENANTS, {"token": token})
         if found is None or not root.owns(found.tenant_id):
             raise KeyError(token)
-        bind_tenant(request.db, found.tenant_id)
-        tracker = read_tracker(request.db, found.tracker_id)
+        bind_tenant(request.reads, found.tenant_id)
+        tracker = read_tracker(request.reads, found.tracker_id)
         tenant, *agencies = _lineage_views(found)
         return self.page_class(tracker, tenant_lineage(request, tenant, root, agencies))
 

@@ -45,8 +45,7 @@ def bind_tenant(session: Session, tenant_id: int) -> None:
     # statement. So binding costs at most one round trip, and often none.
     if not session.in_transaction() or session.get_bind().dialect.name != "postgresql":
         return
-    if session.info.get(_RLS_SET_BY_ROW) != (session.get_transaction(), str(tenant_id)):
-        _set_rls_tenant(session.connection(), tenant_id)
+    _ensure_rls_tenant(session, session.connection(), tenant_id)
 
 
 @contextmanager
@@ -64,14 +63,14 @@ def visiting(session: Session, tenant_id: int):
     postgres = session.get_bind().dialect.name == "postgresql"
     session.info[TENANT_KEY] = tenant_id
     if postgres:
-        _set_rls_tenant(session.connection(), tenant_id)
+        _set_rls_tenant(session, session.connection(), tenant_id)
     try:
         yield
     finally:
         session.info[TENANT_KEY] = bound
         if postgres and session.in_transaction():
             # Back to the bound tenant, or to none (an empty setting matches no row).
-            _set_rls_tenant(session.connection(), "" if bound is None else bound)
+            _set_rls_tenant(session, session.connection(), "" if bound is None else bound)
 
 
 def bound_tenant(session: Session) -> int | None:
@@ -97,8 +96,21 @@ _SET_RLS_TENANT = DriverSelect(
 )
 
 
-def _set_rls_tenant(connection, tenant_id: int) -> None:
+def _set_rls_tenant(session, connection, tenant_id: int | str) -> None:
     _SET_RLS_TENANT.rows(connection, {"tenant": str(tenant_id)})
+    _note_rls_tenant(session, connection, str(tenant_id))
+
+
+def _note_rls_tenant(session, connection, tenant: str) -> None:
+    """Note which tenant ``app.tenant_id`` holds, and in which transaction (the
+    setting dies with it): the connection's, which a Session that joins a
+    :class:`TenantConnection` shares with it, so neither sets it twice."""
+    session.info[_RLS_SET] = (connection.get_transaction(), tenant)
+
+
+def _ensure_rls_tenant(session, connection, tenant_id: int) -> None:
+    if session.info.get(_RLS_SET) != (connection.get_transaction(), str(tenant_id)):
+        _set_rls_tenant(session, connection, tenant_id)
 
 
 class _SetRlsTenant(FunctionElement):
@@ -118,7 +130,7 @@ def _set_rls_from_row(element, compiler, **kw):
     return f"set_config('app.tenant_id', CAST({tenant_id} AS TEXT), true)"
 
 
-_RLS_SET_BY_ROW = "rls_set_by_row"
+_RLS_SET = "rls_set"
 RLS_COLUMN = "rls_tenant"
 
 
@@ -149,7 +161,7 @@ def read_directory_row(session: Session, statement, params: dict):
     else:
         row = connection.execute(statement, params).first()
     if row is not None and getattr(row, RLS_COLUMN) is not None:
-        session.info[_RLS_SET_BY_ROW] = (session.get_transaction(), getattr(row, RLS_COLUMN))
+        _note_rls_tenant(session, connection, getattr(row, RLS_COLUMN))
     return row
 
 
@@ -171,7 +183,89 @@ def _driver_select(statement: Select) -> DriverSelect:
 def _rls_on_begin(session, _transaction, connection):
     tenant_id = session.info.get(TENANT_KEY)
     if tenant_id is not None and connection.dialect.name == "postgresql":
-        _set_rls_tenant(connection, tenant_id)
+        _ensure_rls_tenant(session, connection, tenant_id)
+
+
+class TenantConnection:
+    """A request's database for reads that need no ORM: a pooled Connection in
+    one transaction, bound to a tenant like a Session (``request.reads``).
+
+    The keyed read of a tracker, the tracking page and the embed read through
+    prebuilt Core selects on the driver's cursor; around them, an ORM
+    Session's state machine (its transaction, the connection for its bind,
+    commit and close) was most of what SQLAlchemy still cost such a request.
+    This holds what the tenant scope uses of a Session (``info``,
+    ``connection()``, ``in_transaction()``, ``get_transaction()``,
+    ``get_bind()``), so :func:`bind_tenant`, :func:`read_directory_row` and
+    :func:`require_tenant` take either, and binds the tenant as a transaction
+    begins as :func:`_rls_on_begin` does for a Session.
+
+    Anything else asked of it (an ORM query, a write, a cache miss that loads
+    objects) goes to a Session made on first need that joins this
+    connection's transaction and shares its tenant binding: the request keeps
+    one connection and one transaction, and the transaction tween ends both.
+    """
+
+    def __init__(self, session_factory):
+        self._factory = session_factory
+        self.info = {}
+        self._connection = None
+        self._session = None
+
+    def get_bind(self):
+        return self._factory.kw["bind"]
+
+    def connection(self):
+        if self._session is not None:
+            return self._session.connection()
+        if self._connection is None:
+            connection = self.get_bind().connect()
+            try:
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+            tenant_id = self.info.get(TENANT_KEY)
+            if tenant_id is not None and connection.dialect.name == "postgresql":
+                _set_rls_tenant(self, connection, tenant_id)
+        return self._connection
+
+    def in_transaction(self) -> bool:
+        if self._session is not None:
+            return self._session.in_transaction()
+        return self._connection is not None
+
+    def get_transaction(self):
+        if self._session is not None:
+            return self._session.get_transaction()
+        return None if self._connection is None else self._connection.get_transaction()
+
+    def session(self) -> Session:
+        """The request's Session, joined to this connection and its transaction."""
+        if self._session is None:
+            session = self._factory(bind=self.connection(), join_transaction_mode="control_fully")
+            session.info.update(self.info)
+            self.info = session.info  # one binding from now on, whichever is used
+            self._session = session
+        return self._session
+
+    def __getattr__(self, name):
+        return getattr(self.session(), name)
+
+    def commit(self) -> None:
+        if self._session is not None:
+            self._session.commit()
+        elif self._connection is not None:
+            self._connection.commit()
+
+    def close(self) -> None:
+        try:
+            if self._session is not None:
+                self._session.close()  # rolls back whatever was not committed
+        finally:
+            if self._connection is not None:
+                self._connection.close()
 
 
 def _tenant_tables_in(statement) -> set[str]:
@@ -227,3 +321,12 @@ def _stamp_new_rows(session, _context, _instances):
             obj.tenant_id = tenant_id
         elif obj.tenant_id != tenant_id:
             raise TenantScopeError(f"new {type(obj).__name__} for another tenant")
+
+
+def request_reads(request):
+    """``request.reads``: the request's database for reads, its Session if
+    one was made already, else a TenantConnection; transaction_tween ends it."""
+    session = request.__dict__.get("db")  # where reify keeps it
+    if session is not None:
+        return session
+    return TenantConnection(request.registry["db.session_factory"])

@@ -110,7 +110,7 @@ def _public_view(context: TrackerResource, request, presentation=None) -> dict:
     in the customer's language (:func:`tracee.i18n.negotiate`)."""
     tracker = context.tracker
     if presentation is None:
-        presentation = request.registry["branding.themes"].presentation(request.db, context)
+        presentation = request.registry["branding.themes"].presentation(request.reads, context)
     brand = presentation.brand
     lang = negotiate(request, brand.values)
     setattr(request, REQUEST_ATTRIBUTE, lang)  # the templates' _() and <html lang>

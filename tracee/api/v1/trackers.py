@@ -113,7 +113,7 @@ def load_tracker(request, lock: bool = False) -> TrackerRecord:
     if lock:
         found = tracker_for_update(request.db, tracker_id)
     else:
-        found = read_tracker(request.db, tracker_id)
+        found = read_tracker(request.reads, tracker_id)
     if found is None:
         raise api_error(404, f"no tracker with id {tracker_id}", location="path", name="id")
     return found

@@ -1,0 +1,158 @@
+"""request.reads: keyed reads, tracking pages and embeds without an ORM Session,
+in one transaction with the Session a request may need after all."""
+
+import uuid
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from test_ratelimit import redis_url  # noqa: F401
+from test_revocation_epoch import workers  # noqa: F401
+
+from tracee.tenancy.models import Tenant
+from tracee.tenancy.resources import LINK_WITH_TENANTS
+from tracee.tenancy.scope import (
+    TenantConnection,
+    TenantScopeError,
+    bind_tenant,
+    bound_tenant,
+    read_directory_row,
+)
+from tracee.tracking.models import Tracker
+from tracee.tracking.reads import read_tracker
+
+READY = "2031-05-04T12:00:00Z"
+
+
+class Seen:
+    def __init__(self):
+        self.statements, self.commits, self.sessions = [], 0, 0
+
+    @property
+    def set_configs(self) -> int:
+        return sum(1 for s in self.statements if s.startswith("SELECT set_config"))
+
+
+@contextmanager
+def watching(engine):
+    """The statements, commits and ORM Session transactions begun meanwhile."""
+    seen = Seen()
+
+    def statement(_conn, _cursor, sql, *_):
+        seen.statements.append(sql)
+
+    def commit(_conn):
+        seen.commits += 1
+
+    def session_begun(*_):
+        seen.sessions += 1
+
+    listening = [(engine, "before_cursor_execute", statement), (engine, "commit", commit),
+                 (Session, "after_begin", session_begun)]
+    for target, name, listener in listening:
+        sa.event.listen(target, name, listener)
+    try:
+        yield seen
+    finally:
+        for target, name, listener in listening:
+            sa.event.remove(target, name, listener)
+
+
+def _remembered(worker, tenant, path):
+    for _ in range(3):  # the first learns the cache epoch, the second keeps the key
+        worker.get(path, headers=tenant.headers, status=200)
+
+
+def test_a_keyed_read_takes_no_orm_session(workers, tenant, database):  # noqa: F811
+    worker = workers[0]
+    created = worker.post_json("/api/v1/trackers/", {"name": "Order 1", "template": "3d-printing"},
+                               headers=tenant.headers, status=201).json
+    path = f"/api/v1/trackers/{created['id']}/"
+    _remembered(worker, tenant, path)
+    with watching(worker.app.registry["db.engine"]) as seen:
+        read = worker.get(path, headers=tenant.headers, status=200).json
+    assert read["id"] == created["id"] and read["name"] == "Order 1"
+    assert seen.sessions == 0 and seen.commits == 1
+    # The key was remembered: the tenant is bound by set_config on PostgreSQL, once.
+    assert seen.set_configs == (1 if database.kind == "postgresql" else 0)
+    assert len(seen.statements) == seen.set_configs + 1
+
+
+def test_a_write_after_the_key_joins_the_same_transaction(workers, tenant, database):  # noqa: F811
+    worker = workers[0]
+    created = worker.post_json("/api/v1/trackers/", {"name": "Order 2", "template": "3d-printing"},
+                               headers=tenant.headers, status=201).json
+    path = f"/api/v1/trackers/{created['id']}/"
+    _remembered(worker, tenant, path)
+    with watching(worker.app.registry["db.engine"]) as seen:
+        changed = worker.patch_json(path, {"estimated_ready_at": READY},
+                                    headers=tenant.headers, status=200).json
+    assert changed["estimated_ready_at"] == READY
+    # One Session, one commit, and the tenant set once for both.
+    assert seen.sessions == 1 and seen.commits == 1
+    assert seen.set_configs == (1 if database.kind == "postgresql" else 0)
+    assert worker.get(path, headers=tenant.headers, status=200).json["estimated_ready_at"] == READY
+
+
+@pytest.mark.parametrize("kind", ["track", "embed"])
+def test_pages_take_no_orm_session(app, create, kind):
+    token = create()["tracking_token"]
+    app.get(f"/{kind}/{token}/", status=200)  # the theme is read once, then kept
+    with watching(app.app.registry["db.engine"]) as seen:
+        app.get(f"/{kind}/{token}/", status=200)
+    assert seen.sessions == 0 and seen.commits == 1
+    assert seen.set_configs == 0  # the link's row set the tenant
+    assert len(seen.statements) == 2
+
+
+def test_a_read_of_another_tenants_tracker_finds_none(app, create, other_tenant):
+    tracker_id = create()["id"]
+    app.get(f"/api/v1/trackers/{tracker_id}/", headers=other_tenant.headers, status=404)
+
+
+def test_the_session_made_after_shares_connection_tenant_and_transaction(
+        registry, tenant, other_tenant, create, database):
+    tracker_id = create()["id"]
+    reads = TenantConnection(registry["db.session_factory"])
+    try:
+        bind_tenant(reads, tenant.id)
+        assert read_tracker(reads, tracker_id).id == tracker_id
+        session = reads.session()
+        assert session is reads.session() and session.connection() is reads.connection()
+        assert bound_tenant(session) == tenant.id
+        with pytest.raises(TenantScopeError):
+            bind_tenant(session, other_tenant.id)
+        with pytest.raises(TenantScopeError):
+            bind_tenant(reads, other_tenant.id)  # one binding, whichever is asked
+        # The ORM's scope applies, and what the Session writes the reads see.
+        session.get(Tracker, (tenant.id, tracker_id)).name = "Renamed"
+        session.flush()
+        assert read_tracker(reads, tracker_id).name == "Renamed"
+        if database.kind == "postgresql":
+            setting = reads.connection().execute(sa.text("SELECT current_setting('app.tenant_id')"))
+            assert setting.scalar() == str(tenant.id)
+    finally:
+        reads.close()  # not committed: rolled back
+    again = TenantConnection(registry["db.session_factory"])
+    try:
+        bind_tenant(again, tenant.id)
+        assert read_tracker(again, tracker_id).name != "Renamed"
+        assert again.get(Tenant, tenant.id).slug == "acme"  # anything else: the Session's
+    finally:
+        again.close()
+
+
+def test_a_directory_row_binds_row_level_security_for_the_session_after(
+        registry, tenant, create, database):
+    token = create()["tracking_token"]
+    reads = TenantConnection(registry["db.session_factory"])
+    try:
+        with watching(registry["db.engine"]) as seen:
+            found = read_directory_row(reads, LINK_WITH_TENANTS, {"token": uuid.UUID(token)})
+            bind_tenant(reads, found.tenant_id)
+            assert reads.session().get(Tracker, (tenant.id, found.tracker_id)) is not None
+        assert seen.set_configs == 0 and seen.sessions == 1
+    finally:
+        reads.close()
+
