@@ -65,17 +65,22 @@ def ping_after_idle(engine, seconds: float) -> None:
     connections. One returned to the pool milliseconds ago is taken as is; if
     the server died since, that request fails, and SQLAlchemy then replaces
     every pooled connection at once (its disconnect handling).
+
+    Idleness counts from the last checkout, not the last checkin: one listener
+    per request instead of two, at the price of a needless ping after a
+    request that held its connection longer than ``seconds``.
     """
 
     @event.listens_for(engine.pool, "connect")
-    @event.listens_for(engine.pool, "checkin")
-    def _note_checkin(_dbapi_connection, record):
-        if record is not None:
-            record.info["checked_in_at"] = time.monotonic()
+    def _note_connect(_dbapi_connection, record):
+        record.info["taken_at"] = time.monotonic()
 
     @event.listens_for(engine.pool, "checkout")
     def _ping_if_idle(dbapi_connection, record, _proxy):
-        if time.monotonic() - record.info.get("checked_in_at", 0.0) < seconds:
+        now = time.monotonic()
+        taken_at = record.info.get("taken_at", 0.0)
+        record.info["taken_at"] = now
+        if now - taken_at < seconds:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)

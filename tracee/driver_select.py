@@ -69,8 +69,8 @@ class DriverSelect:
         if observed:
             connection.dispatch.after_cursor_execute(
                 connection, cursor, compiled.sql, values, None, False)
-        if compiled.zone_only and in_utc(driver):
-            return rows  # the conversions would only restate UTC times as UTC
+        if not compiled.results or (compiled.zone_only and in_utc(driver)):
+            return rows  # nothing to convert, or only UTC times to restate as UTC
         return compiled.converted(rows)
 
     def first(self, connection, params: dict):

@@ -251,6 +251,8 @@ class TenantConnection:
         return self._session
 
     def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
         return getattr(self.session(), name)
 
     def commit(self) -> None:
@@ -260,12 +262,15 @@ class TenantConnection:
             self._connection.commit()
 
     def close(self) -> None:
+        """Return the connection; used again, like a closed Session, it takes another."""
+        session, connection = self._session, self._connection
+        self._session = self._connection = None
         try:
-            if self._session is not None:
-                self._session.close()  # rolls back whatever was not committed
+            if session is not None:
+                session.close()  # rolls back whatever was not committed
         finally:
-            if self._connection is not None:
-                self._connection.close()
+            if connection is not None:
+                connection.close()
 
 
 def _tenant_tables_in(statement) -> set[str]:
