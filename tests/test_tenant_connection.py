@@ -6,9 +6,11 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from conftest import make_app
 from sqlalchemy.orm import Session
 from test_ratelimit import redis_url  # noqa: F401
 from test_revocation_epoch import workers  # noqa: F401
+from webtest import TestApp
 
 from tracee.tenancy.models import Tenant
 from tracee.tenancy.resources import LINK_WITH_TENANTS
@@ -156,3 +158,37 @@ def test_a_directory_row_binds_row_level_security_for_the_session_after(
     finally:
         reads.close()
 
+
+
+def test_used_again_after_close_it_takes_a_fresh_transaction_bound_alike(
+        registry, tenant, create, database):
+    tracker_id = create()["id"]
+    reads = TenantConnection(registry["db.session_factory"])
+    bind_tenant(reads, tenant.id)
+    try:
+        assert read_tracker(reads, tracker_id) is not None
+        reads.close()
+        assert not reads.in_transaction()
+        assert read_tracker(reads, tracker_id).id == tracker_id  # RLS bound again on PostgreSQL
+    finally:
+        reads.close()
+
+
+def test_a_connection_lost_under_a_keyed_read_is_replaced_for_the_next(database, tenant):
+    if database.kind != "postgresql":
+        pytest.skip("needs a server that can drop a connection")
+    wsgi = make_app(database, **{"sqlalchemy.pool_size": "1"})
+    app = TestApp(wsgi)
+    engine = wsgi.registry["db.engine"]
+    try:
+        tracker_id = app.post_json("/api/v1/trackers/", {"name": "Order 3"},
+                                   headers=tenant.headers, status=201).json["id"]
+        path = f"/api/v1/trackers/{tracker_id}/"
+        with engine.connect() as conn:
+            pid = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        with database.admin_engine.connect() as admin:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        app.get(path, headers=tenant.headers, status=500)
+        assert app.get(path, headers=tenant.headers, status=200).json["id"] == tracker_id
+    finally:
+        engine.dispose()
