@@ -6,6 +6,10 @@ ORM select, update and delete on a :class:`TenantScoped` class gets
 PostgreSQL the transaction carries ``app.tenant_id`` for the row-level
 security policies (the second wall, see the migrations). Touching tenant
 data on an unbound session is a programming error and raises.
+
+A :class:`TenantConnection` (``request.reads``, for requests that only read)
+is bound the same way and carries the same setting; an ORM Session made from
+it shares its binding and its transaction.
 """
 
 from contextlib import contextmanager
