@@ -1,6 +1,9 @@
 """The versioned REST API: Cornice services under /api/v1."""
 
 
+RATE_LIMIT_NAMES = frozenset({"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"})
+
+
 def rate_limit_headers_tween_factory(handler, registry):
     """``X-RateLimit-*`` on every answer to a counted request, errors included.
 
@@ -12,7 +15,12 @@ def rate_limit_headers_tween_factory(handler, registry):
         response = handler(request)
         verdict = getattr(request, "rate_limit", None)
         if verdict is not None:
-            response.headers.update(verdict.headers())
+            # As ``headers.update`` would (any of these names already there is
+            # replaced), with one pass over the list instead of one per name.
+            headerlist = response.headerlist
+            if any(name.lower() in RATE_LIMIT_NAMES for name, _ in headerlist):
+                headerlist[:] = [h for h in headerlist if h[0].lower() not in RATE_LIMIT_NAMES]
+            headerlist.extend(verdict.headers().items())
         return response
 
     return tween
