@@ -29,6 +29,7 @@ def rate_limit_headers_tween_factory(handler, registry):
 def includeme(config):
     from pyramid.tweens import INGRESS
 
+    from tracee.api.json_renderer import ApiJsonRenderer
     from tracee.api.keys import KeyCache
     from tracee.cache_epoch import EpochCache
     from tracee.idempotency.store import keep_period
@@ -39,6 +40,9 @@ def includeme(config):
     config.registry["api.tracker_tokens"] = EpochCache(seconds)
     config.registry["idempotency.keep"] = keep_period(config.get_settings())
     config.include("cornice")
+    # Here, not in an include of its own: an include beside cornice's would
+    # conflict with the renderer it registers under that name; this one wins.
+    config.add_renderer("cornicejson", ApiJsonRenderer())
     config.add_tween("tracee.api.rate_limit_headers_tween_factory", under=INGRESS)
     with config.route_prefix_context("/api/v1"):
         config.scan("tracee.api.v1")
