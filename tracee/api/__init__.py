@@ -18,7 +18,7 @@ def rate_limit_headers_tween_factory(handler, registry):
             # As ``headers.update`` would (any of these names already there is
             # replaced), with one pass over the list instead of one per name.
             headerlist = response.headerlist
-            if any(name.lower() in RATE_LIMIT_NAMES for name, _ in headerlist):
+            if not RATE_LIMIT_NAMES.isdisjoint({name.lower() for name, _ in headerlist}):
                 headerlist[:] = [h for h in headerlist if h[0].lower() not in RATE_LIMIT_NAMES]
             headerlist.extend(verdict.headers().items())
         return response
