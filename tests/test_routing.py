@@ -8,7 +8,7 @@ import pytest
 from pyramid.interfaces import IRoutesMapper
 from pyramid.urldispatch import RoutesMapper
 
-from tracee.routing import SegmentRoutesMapper, first_literal_segment
+from tracee.routing import SegmentRoutesMapper, first_literal_segment, literal_prefix
 
 
 @pytest.mark.parametrize(("pattern", "segment"), [
@@ -26,6 +26,17 @@ from tracee.routing import SegmentRoutesMapper, first_literal_segment
 ])
 def test_first_literal_segment(pattern, segment):
     assert first_literal_segment(pattern) == segment
+
+
+@pytest.mark.parametrize(("pattern", "literal"), [
+    ("api/v1/trackers/{id}{_slash:/?}", "/api/v1/trackers/"),
+    ("/account/*traverse", "/account/"),
+    ("/dash*rest", "/dash"),
+    ("/", "/"),
+    ("/a:b/c", "/a"),
+])
+def test_literal_prefix(pattern, literal):
+    assert literal_prefix(pattern) == literal
 
 
 def plain_copy(mapper) -> RoutesMapper:
@@ -70,7 +81,8 @@ def test_hot_paths_try_only_their_own_routes(registry):
     everything = len(mapper.get_routes())
     api = mapper.candidates("/api/v1/trackers/1/")
     assert 0 < len(api) < everything
-    assert all(route.pattern.lstrip("/").startswith("api/") for route in api)
+    assert all(route.pattern.lstrip("/").startswith("api/") for _, route in api)
+    assert ("/api/v1/trackers/", mapper.get_route("tracker")) in api
     # Tracking pages and the embed are traversal's: no route can match them.
     assert mapper.candidates(f"/track/{uuid.uuid4()}") == []
     assert mapper.candidates(f"/embed/{uuid.uuid4()}/") == []

@@ -18,21 +18,23 @@ from pyramid.urldispatch import RoutesMapper, old_route_re, route_re, star_at_en
 ANY = None  # the first segment of a route that may match any
 
 
-def first_literal_segment(pattern: str) -> str | None:
-    """The first path segment every path the pattern matches has, if the pattern fixes it.
-
-    Reads the pattern as ``pyramid.urldispatch._compile_route`` compiles it.
-    """
+def literal_prefix(pattern: str) -> str:
+    """The text every path the pattern matches starts with, read as
+    ``pyramid.urldispatch._compile_route`` compiles the pattern."""
     if old_route_re.search(pattern) and not route_re.search(pattern):
         pattern = old_route_re.sub(update_pattern, pattern)
     if not pattern.startswith("/"):
         pattern = "/" + pattern
     literal = route_re.split(pattern)[0]
     remainder = star_at_end.search(literal)
-    if remainder is not None:
-        literal = literal[:remainder.start()]
+    return literal if remainder is None else literal[:remainder.start()]
+
+
+def first_literal_segment(pattern: str) -> str | None:
+    """The first path segment every path the pattern matches has, if the pattern fixes it."""
+    literal = literal_prefix(pattern)
     segment, slash, _ = literal[1:].partition("/")
-    if slash or (literal == pattern and remainder is None):  # the literal ends the segment
+    if slash or literal == "/" + pattern.lstrip("/"):  # the literal ends the segment
         return segment
     return ANY
 
@@ -48,15 +50,17 @@ class SegmentRoutesMapper(RoutesMapper):
         return super().connect(*args, **kw)
 
     def _index(self) -> dict[str, list]:
-        routes = [(first_literal_segment(r.pattern), r) for r in self.routelist]
-        self._any_segment = [r for s, r in routes if s is ANY]
+        routes = [(first_literal_segment(r.pattern), (literal_prefix(r.pattern), r))
+                  for r in self.routelist]
+        self._any_segment = [pair for s, pair in routes if s is ANY]
         self._by_segment = {
-            segment: [r for s, r in routes if s in (segment, ANY)]
+            segment: [pair for s, pair in routes if s in (segment, ANY)]
             for segment in {s for s, _ in routes} - {ANY}
         }
         return self._by_segment
 
     def candidates(self, path: str) -> list:
+        """(literal prefix, route) of the routes that may match ``path``, in the order added."""
         by_segment = self._by_segment
         if by_segment is None:
             by_segment = self._index()
@@ -65,14 +69,18 @@ class SegmentRoutesMapper(RoutesMapper):
         return by_segment.get(path[1:].partition("/")[0], self._any_segment)
 
     def __call__(self, request):
-        # RoutesMapper.__call__, over the candidates only.
+        # RoutesMapper.__call__, over the candidates only; a route's pattern is
+        # tried only where the path starts with its literal text, as the
+        # pattern's own regex would first check.
         try:
             path = request.path_info or "/"
         except KeyError:
             path = "/"
         except UnicodeDecodeError as e:
             raise URLDecodeError(e.encoding, e.object, e.start, e.end, e.reason) from None
-        for route in self.candidates(path):
+        for literal, route in self.candidates(path):
+            if not path.startswith(literal):
+                continue
             match = route.match(path)
             if match is not None:
                 predicates = route.predicates
