@@ -23,7 +23,11 @@ class ApiJsonRenderer(CorniceRenderer):
         if response.status_code == 204:  # as Cornice: no content, no Content-Type
             response.content_type = None
             return ""
-        response.content_type = JSON
+        # What ``response.content_type = JSON`` does (no charset is added to
+        # application/json), without WebOb working that out for each response.
+        headerlist = response.headerlist
+        headerlist[:] = [h for h in headerlist if h[0].lower() != "content-type"]
+        headerlist.append(("Content-Type", JSON))
         # Bytes, as Response.text would encode them (application/json has no charset).
         return self.serializer(value, default=self._make_default(request), **self.kw).encode(
             response.default_body_encoding)
