@@ -22,6 +22,7 @@ render), and ``make messages`` extracts from the same sources either way.
 import re
 
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.ext import InternationalizationExtension
 from jinja2.lexer import Token, TokenStream
 from pyramid_jinja2 import IJinja2Environment
@@ -117,6 +118,76 @@ def _split(text: str, variables: dict) -> list | None:
     return [p for p in parts if not (isinstance(p, str) and p == "")]
 
 
+class JoinedOutput(CodeGenerator):
+    """Jinja2's code generator, yielding fewer and longer pieces of a page.
+
+    Stock Jinja2 yields every piece of output on its own: each run of markup,
+    each ``{{ value }}``. A piece written inside a block or an included
+    template then resumes every generator between it and the render's join
+    (the block's, the base template's, the page's, and a Python loop per
+    include): a tracking page yielded some 170 pieces through three or four
+    generators each. Here the pieces of one output node are joined where they
+    are made, and a block's or an included template's output is joined before
+    it is yielded. The text is the same, piece for piece, in the same order.
+    Only what a streamed render would hand out at a time changes, and the
+    customer pages render whole (``Template.render``)."""
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        if frame.buffer is not None or frame.require_output_check:
+            return super().visit_Output(node, frame)
+        # As the stock writer does: markup and constants folded at compile time,
+        # the rest evaluated in order; but as one tuple, joined.
+        finalize = self._make_finalize()
+        body: list = []
+        for child in node.nodes:
+            try:
+                if not (finalize.const or isinstance(child, nodes.TemplateData)):
+                    raise nodes.Impossible()
+                const = self._output_child_to_const(child, frame, finalize)
+            except Exception:  # noqa: BLE001 - as Jinja2: evaluated at render time instead
+                body.append(child)
+                continue
+            if body and isinstance(body[-1], list):
+                body[-1].append(const)
+            else:
+                body.append([const])
+        if len(body) < 2:
+            return super().visit_Output(node, frame)
+        self.writeline("yield environment.concat((")
+        self.indent()
+        for item in body:
+            if isinstance(item, list):
+                self.writeline(self._output_const_repr(item) + ",")
+            else:
+                self.newline(item)
+                self._output_child_pre(item, frame, finalize)
+                self.visit(item, frame)
+                self._output_child_post(item, frame, finalize)
+                self.write(",")
+        self.outdent()
+        self.writeline("))")
+
+    def visit_Block(self, node: nodes.Block, frame: Frame) -> None:
+        if (frame.buffer is not None or self.environment.is_async or node.scoped
+                or node.required or (frame.toplevel and (self.has_known_extends
+                                                         or self.extends_so_far > 0))):
+            return super().visit_Block(node, frame)
+        self.writeline(f"yield environment.concat(context.blocks[{node.name!r}][0](context))",
+                       node)
+
+    def visit_Include(self, node: nodes.Include, frame: Frame) -> None:
+        if (frame.buffer is not None or self.environment.is_async or node.ignore_missing
+                or not node.with_context or not isinstance(node.template, nodes.Const)
+                or not isinstance(node.template.value, str)):
+            return super().visit_Include(node, frame)
+        self.writeline("template = environment.get_template(", node)
+        self.visit(node.template, frame)
+        self.write(f", {self.name!r})")
+        self.writeline("yield environment.concat(template.root_render_func("
+                       "template.new_context(context.get_all(), True,"
+                       f" {self.dump_local_context(frame)})))")
+
+
 def environment(registry, lang: str):
     """The Jinja2 environment whose templates speak ``lang``, made on first use."""
     made = registry.setdefault(REGISTRY_KEY, {})
@@ -130,6 +201,7 @@ def environment(registry, lang: str):
         # cache, which keys compiled code by source alone, not by language.
         found = shared.overlay(cache_size=shared.cache.capacity if shared.cache else 400)
         found.bytecode_cache = None
+        found.code_generator_class = JoinedOutput
         # Jinja2 hands each template a ChainMap of its own globals (none, here) and
         # the environment's; every render merges it into a dict, raising and catching
         # a KeyError per global (some 60,000 instructions per page). The globals are
