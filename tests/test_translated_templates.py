@@ -3,6 +3,7 @@
 import pytest
 from jinja2 import DictLoader, Environment, Template
 from jinja2.compiler import CodeGenerator
+from markupsafe import Markup
 
 from tracee import translated_templates
 from tracee.i18n import translations
@@ -114,6 +115,10 @@ LAYOUT = {
 {% for i in items %}{{ loop.index }}:{{ i }}{% if loop.last %}.{% endif %}{% else %}none{% endfor %}
 {% block inner %}<em>{{ x }}</em>{% endblock %}{{ self.inner() }}{% endblock %}""",
     "flat": "{% if x %}{{ x }}{% endif %}{{ y }}",
+    # an attribute, else an item, else undefined; markup kept as it is; values not text
+    "lookup": "{% if d is defined %}{{ d.a }}|{{ d.keys is callable }}|{{ d.x.y }}|"
+              "{{ d.nope|default('none') }}|{{ d.nope is defined }}|{{ d.m }}{{ d.n }}"
+              "{{ d.o.__class__.__name__ }}{% endif %}",
 }
 
 
@@ -126,7 +131,8 @@ def environments() -> tuple[Environment, Environment]:
 
 @pytest.mark.parametrize("name", list(LAYOUT))
 @pytest.mark.parametrize("values", [
-    {"x": "<a&b>", "y": 3, "items": ["1", "<2>"]},
+    {"x": "<a&b>", "y": 3, "items": ["1", "<2>"],
+     "d": {"a": "<1>", "x": {"y": "'2'"}, "m": Markup("<b>&amp;</b>"), "n": 4.5, "o": None}},
     {"x": "", "items": []},
 ])
 def test_joined_output_is_the_stock_output(name, values):

@@ -21,10 +21,12 @@ render), and ``make messages`` extracts from the same sources either way.
 
 import re
 
-from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2 import Environment, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.ext import InternationalizationExtension
+from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.lexer import Token, TokenStream
+from jinja2.runtime import Context
 from pyramid_jinja2 import IJinja2Environment
 
 from tracee.i18n import LANGUAGES, translations
@@ -130,7 +132,61 @@ class JoinedOutput(CodeGenerator):
     are made, and a block's or an included template's output is joined before
     it is yielded. The text is the same, piece for piece, in the same order.
     Only what a streamed render would hand out at a time changes, and the
-    customer pages render whole (``Template.render``)."""
+    customer pages render whole (``Template.render``).
+
+    Three lookups are also written out where stock Jinja2 calls a Python
+    function for each (some 50 each on a page): ``{{ value }}`` escapes a
+    plain string straight to text (markupsafe's own escaping, without making
+    a Markup of a piece that is only joined) and passes Markup as it is; ``a.b``
+    tries the attribute with the builtin ``getattr``, calling
+    ``Environment.getattr`` (an item, else undefined) only when there is none;
+    and a template's variables are read from its context's two dicts as
+    ``Context.resolve_or_missing`` reads them."""
+
+    def enter_frame(self, frame: Frame) -> None:
+        if self.get_resolve_func() != "resolve" or self.environment.context_class is not Context:
+            return super().enter_frame(frame)
+        loads = frame.symbols.loads
+        resolved = {t: p for t, (action, p) in loads.items() if action == VAR_LOAD_RESOLVE}
+        for target, name in resolved.items():
+            self.writeline(f"{target} = context.vars[{name!r}] if {name!r} in context.vars"
+                           f" else context.parent.get({name!r}, missing)")
+        # The other loads (parameters, aliases, undefined names) as Jinja2 writes them.
+        frame.symbols.loads = {t: v for t, v in loads.items() if t not in resolved}
+        try:
+            super().enter_frame(frame)
+        finally:
+            frame.symbols.loads = loads
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        self.writeline("from markupsafe import _escape_inner")
+        super().visit_Template(node, frame)
+
+    def _output_child_pre(self, node, frame, finalize) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+            return super()._output_child_pre(node, frame, finalize)
+        # escape() of a plain string is Markup(_escape_inner(it)), of Markup itself:
+        # the same characters.
+        self.write("(_escape_inner(_text) if type((_text := ")
+        if finalize.src is not None:
+            self.write(finalize.src)
+
+    def _output_child_post(self, node, frame, finalize) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+            return super()._output_child_post(node, frame, finalize)
+        if finalize.src is not None:
+            self.write(")")
+        self.write(")) is str else _text if type(_text) is Markup else escape(_text))")
+
+    @optimizeconst
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        if self.environment.is_async or type(self.environment).getattr is not Environment.getattr:
+            return super().visit_Getattr(node, frame)
+        # The object is named so that the fallback does not evaluate it again.
+        self.write("(_found if (_found := getattr((_of := ")
+        self.visit(node.node, frame)
+        self.write(f"), {node.attr!r}, missing)) is not missing"
+                   f" else environment.getattr(_of, {node.attr!r}))")
 
     def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
         if frame.buffer is not None or frame.require_output_check:
