@@ -188,3 +188,17 @@ def test_the_customer_pages_read_as_stock_jinja2_writes_them(app, tenant, create
     stock.code_generator_class = CodeGenerator
     assert stock.get_template(template.name).render(*args, **kwargs) == text
     assert "&lt;Vase&gt; &amp; &#34;co&#34;" in text
+
+
+def test_templates_are_remembered_only_where_they_do_not_reload():
+    loader = DictLoader(dict(LAYOUT))
+    env = Environment(loader=loader, autoescape=True, auto_reload=False)
+    get = translated_templates.remembered(env.get_template)
+    page = get("page")
+    assert get("page") is page and get("part", "page") is env.get_template("part", "page")
+    loader.mapping["page"] = "changed"
+    assert get("page").render() != "changed"  # as Jinja2's own cache would answer
+    assert get(page) is page and get("flat", None, {"g": 1}).globals["g"] == 1
+    for n in range(translated_templates.MAX_REMEMBERED + 5):  # bounded
+        loader.mapping[f"t{n}"] = str(n)
+        assert get(f"t{n}").render() == str(n)

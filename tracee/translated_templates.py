@@ -244,6 +244,29 @@ class JoinedOutput(CodeGenerator):
                        f" {self.dump_local_context(frame)})))")
 
 
+MAX_REMEMBERED = 256  # templates are few (the pages' and their parts); this bounds a surprise
+
+
+def remembered(get_template):
+    """``get_template``, keeping each (name, parent)'s template. Only where templates
+    do not reload: there Jinja2's cache would hand back the same one, after a
+    loader's path join and an update of its LRU order (a page asks five times)."""
+    kept: dict = {}
+
+    def get(name, parent=None, globals=None):
+        if globals is not None or not isinstance(name, str):
+            return get_template(name, parent, globals)
+        key = (name, parent)
+        found = kept.get(key)
+        if found is None:
+            if len(kept) >= MAX_REMEMBERED:
+                kept.clear()
+            found = kept[key] = get_template(name, parent)
+        return found
+
+    return get
+
+
 def environment(registry, lang: str):
     """The Jinja2 environment whose templates speak ``lang``, made on first use."""
     made = registry.setdefault(REGISTRY_KEY, {})
@@ -258,6 +281,8 @@ def environment(registry, lang: str):
         found = shared.overlay(cache_size=shared.cache.capacity if shared.cache else 400)
         found.bytecode_cache = None
         found.code_generator_class = JoinedOutput
+        if not found.auto_reload:
+            found.get_template = remembered(found.get_template)
         # Jinja2 hands each template a ChainMap of its own globals (none, here) and
         # the environment's; every render merges it into a dict, raising and catching
         # a KeyError per global (some 60,000 instructions per page). The globals are
