@@ -50,6 +50,14 @@ class Brand:
     # (ThemeCache), and holds one entry per page template and language asked for.
     _step_names: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def __post_init__(self):
+        # The values as attributes of their own: pages read a dozen of them, and
+        # each through __getattr__ was a call. Names the class defines keep theirs.
+        own = vars(self)
+        for name, value in self.values.items():
+            if name.isidentifier() and not hasattr(type(self), name) and name not in own:
+                own[name] = value
+
     def __getattr__(self, name):
         try:
             return self.values[name]
