@@ -398,3 +398,13 @@ def test_a_reply_mail_is_retried_then_given_up(app, staff, create, database, mai
         assert stored(database, "message_mails") == [] and len(stored(database)) == 2
     finally:
         loop.engine.dispose()
+
+
+def test_field_errors_read_as_attributes_and_items():
+    from tracee.views.ask_form import NO_ERRORS, FieldErrors
+
+    errors = FieldErrors({"email": "bad", "form": "expired", "items": "odd"})
+    assert (errors.email, errors.form, errors.name, errors.text) == ("bad", "expired", None, None)
+    assert errors["name"] is None and errors["items"] == "odd" and callable(errors.items)
+    assert (NO_ERRORS.form, NO_ERRORS.email, NO_ERRORS["text"], NO_ERRORS.other) == (None,) * 4
+    assert not NO_ERRORS and dict(errors) == {"email": "bad", "form": "expired", "items": "odd"}

@@ -253,3 +253,32 @@ def test_every_worker_sees_a_change_on_its_next_page(app, family, database):
     put(app, client, {"footer_text": "Own words"})
     html = other_worker.get(page).text
     assert "Own words" in html and "Handmade" not in html
+
+
+def test_step_names_per_template_and_language_first_entry_wins():
+    from tracee.views.tracking import public_steps
+
+    brand = Brand("Acme", {"steps": [
+        {"template": "t", "step": "Make", "label": "Shaping", "labels": {"de": "Formen"},
+         "description": "Slowly."},
+        {"template": "t", "step": "Make", "label": "Ignored"},
+        {"template": "u", "step": "Make", "label": "Other template"},
+        {"template": "t", "step": "Ship", "descriptions": {"fr": "Par la poste."}},
+    ]})
+    assert brand.step_names("t", "en") == {"Make": ("Shaping", "Slowly."), "Ship": (None, None)}
+    assert brand.step_names("t", "de")["Make"] == ("Formen", "Slowly.")
+    assert brand.step_names("t", "fr")["Ship"] == (None, "Par la poste.")
+    assert brand.step_names("t", "de") is brand.step_names("t", "de")  # worked out once
+
+    class Step:
+        def __init__(self, name, status="pending", visible=True):
+            self.name, self.status, self.visible = name, status, visible
+            self.started_at = self.completed_at = None
+
+    steps = [Step("Make", "in_progress"), Step("Hidden", visible=False), Step("Ship"), Step("Pack")]
+    shown = public_steps(brand, "t", steps, "de")
+    assert [(s.name, s.label, s.description) for s in shown] == [
+        ("Make", "Formen", "Slowly."), ("Ship", "Ship", None), ("Pack", "Pack", None)]
+    assert shown[0].status_label != shown[1].status_label
+    assert [s.label for s in public_steps(brand, "u", steps, "en")] == [
+        "Other template", "Ship", "Pack"]

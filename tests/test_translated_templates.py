@@ -1,11 +1,13 @@
 """Customer pages' templates, translated as they compile (tracee.translated_templates)."""
 
 import pytest
-from jinja2 import DictLoader, Environment
+from jinja2 import DictLoader, Environment, Template
+from jinja2.compiler import CodeGenerator
+from markupsafe import Markup
 
 from tracee import translated_templates
 from tracee.i18n import translations
-from tracee.translated_templates import CompiledTranslations
+from tracee.translated_templates import CompiledTranslations, JoinedOutput
 
 CATALOG = {
     "Ask a question": "Eine Frage stellen",
@@ -95,3 +97,111 @@ def test_static_addresses_follow_the_script_name(app, create):
     assert 'href="/shop/static/tracee.css"' in mounted.text
     assert 'src="/shop/static/live.js"' in mounted.text
     assert 'href="/static/tracee.css"' in app.get(f"/track/{token}").text
+
+
+# --- the joined output: the same text, in fewer pieces ---------------------------------
+
+LAYOUT = {
+    "base": "<title>{% block title %}T{% endblock %}</title>{% block body %}{% endblock %}"
+            "{% block foot scoped %}[{{ x }}]{% endblock %}",
+    "part": "<p>{{ x }}|{{ y|default('-') }}</p>{% for i in items %}<b>{{ i }}</b>{% endfor %}",
+    "page": """{% extends "base" %}
+{% block title %}{{ super() }} · {{ x }}{% endblock %}
+{% block body %}<h1 a="{{ x }}">{{ x }}{{ y }}</h1>
+{% set y = "<set>" %}{% include "part" %}{% include "part" without context %}
+{% include "missing" ignore missing %}{% include ["part"] %}
+{% macro m(v) %}<i>{{ v }}</i>{{ caller() if caller else "" }}{% endmacro %}{{ m(x) }}
+{% call m(y) %}<u>{{ x }}</u>{% endcall %}{% filter upper %}{{ x }}-{{ y }}{% endfilter %}
+{% for i in items %}{{ loop.index }}:{{ i }}{% if loop.last %}.{% endif %}{% else %}none{% endfor %}
+{% block inner %}<em>{{ x }}</em>{% endblock %}{{ self.inner() }}{% endblock %}""",
+    "flat": "{% if x %}{{ x }}{% endif %}{{ y }}",
+    # an attribute, else an item, else undefined; markup kept as it is; values not text
+    "lookup": "{% if d is defined %}{{ d.a }}|{{ d.keys is callable }}|{{ d.x.y }}|"
+              "{{ d.nope|default('none') }}|{{ d.nope is defined }}|{{ d.m }}{{ d.n }}"
+              "{{ d.o.__class__.__name__ }}{% endif %}",
+}
+
+
+def environments() -> tuple[Environment, Environment]:
+    stock = Environment(loader=DictLoader(LAYOUT), autoescape=True)
+    joined = Environment(loader=DictLoader(LAYOUT), autoescape=True)
+    joined.code_generator_class = JoinedOutput
+    return stock, joined
+
+
+@pytest.mark.parametrize("name", list(LAYOUT))
+@pytest.mark.parametrize("values", [
+    {"x": "<a&b>", "y": 3, "items": ["1", "<2>"],
+     "d": {"a": "<1>", "x": {"y": "'2'"}, "m": Markup("<b>&amp;</b>"), "n": 4.5, "o": None}},
+    {"x": "", "items": []},
+])
+def test_joined_output_is_the_stock_output(name, values):
+    stock, joined = environments()
+    assert joined.get_template(name).render(values) == stock.get_template(name).render(values)
+    # what it is for: the page comes out of its generators in fewer pieces
+    assert len(list(joined.get_template(name).generate(values))) <= len(
+        list(stock.get_template(name).generate(values)))
+    if name == "page":
+        assert len(list(joined.get_template(name).generate(values))) < len(
+            list(stock.get_template(name).generate(values))) / 2
+
+
+@pytest.fixture
+def rendered(monkeypatch):
+    """Every template rendered whole while the test runs: (template, args, kwargs, text)."""
+    seen = []
+    render = Template.render
+
+    def spy(self, *args, **kwargs):
+        text = render(self, *args, **kwargs)
+        seen.append((self, args, kwargs, text))
+        return text
+
+    monkeypatch.setattr(Template, "render", spy)
+    return seen
+
+
+@pytest.mark.parametrize("path", ["/track/{token}", "/track/{token}?lang=de",
+                                  "/embed/{token}/", "/embed/{token}/?lang=fr", "ask"])
+def test_the_customer_pages_read_as_stock_jinja2_writes_them(app, tenant, create, registry,
+                                                             rendered, path):
+    """The tracking page and the embed, from the environment of their language, are
+    what stock Jinja2 writes from the same templates and values, to the byte."""
+    made = create(name='Order #7 - <Vase> & "co"')
+    status = f"/api/v1/trackers/{made['id']}/status/"
+    app.post_json(status, {"process": "Preparing/Slicing", "action": "complete"},
+                  headers=tenant.headers)
+    app.post_json(status, {"process": "3D Printing", "action": "start"}, headers=tenant.headers)
+    token = made["tracking_token"]
+    if path == "ask":  # refused: the page again, with the form's errors and what was typed
+        form = app.get(f"/track/{token}").forms["ask-form"]
+        form["email"], form["text"] = "not <an> address", "When?"
+        form.submit(status=400)
+    else:
+        app.get(path.format(token=token))
+    template, args, kwargs, text = rendered[-1]
+    assert template.name.startswith("tracee:templates/tracking/")
+    lang = args[0]["lang"]
+    joined = translated_templates.environment(registry, lang)
+    assert template.environment is joined and joined.code_generator_class is JoinedOutput
+    stock = joined.overlay(cache_size=10)
+    stock.code_generator_class = CodeGenerator
+    vars(stock).pop("get_template", None)  # its own templates, not those the page env kept
+    again = stock.get_template(template.name)
+    assert again is not template and again.environment is stock
+    assert again.render(*args, **kwargs) == text
+    assert "&lt;Vase&gt; &amp; &#34;co&#34;" in text
+
+
+def test_templates_are_remembered_only_where_they_do_not_reload():
+    loader = DictLoader(dict(LAYOUT))
+    env = Environment(loader=loader, autoescape=True, auto_reload=False)
+    get = translated_templates.remembered(env.get_template)
+    page = get("page")
+    assert get("page") is page and get("part", "page") is env.get_template("part", "page")
+    loader.mapping["page"] = "changed"
+    assert get("page").render() != "changed"  # as Jinja2's own cache would answer
+    assert get(page) is page and get("flat", None, {"g": 1}).globals["g"] == 1
+    for n in range(translated_templates.MAX_REMEMBERED + 5):  # bounded
+        loader.mapping[f"t{n}"] = str(n)
+        assert get(f"t{n}").render() == str(n)

@@ -21,9 +21,12 @@ render), and ``make messages`` extracts from the same sources either way.
 
 import re
 
-from jinja2 import nodes
+from jinja2 import Environment, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.ext import InternationalizationExtension
+from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.lexer import Token, TokenStream
+from jinja2.runtime import Context
 from pyramid_jinja2 import IJinja2Environment
 
 from tracee.i18n import LANGUAGES, translations
@@ -117,6 +120,153 @@ def _split(text: str, variables: dict) -> list | None:
     return [p for p in parts if not (isinstance(p, str) and p == "")]
 
 
+class JoinedOutput(CodeGenerator):
+    """Jinja2's code generator, yielding fewer and longer pieces of a page.
+
+    Stock Jinja2 yields every piece of output on its own: each run of markup,
+    each ``{{ value }}``. A piece written inside a block or an included
+    template then resumes every generator between it and the render's join
+    (the block's, the base template's, the page's, and a Python loop per
+    include): a tracking page yielded some 170 pieces through three or four
+    generators each. Here the pieces of one output node are joined where they
+    are made, and a block's or an included template's output is joined before
+    it is yielded. The text is the same, piece for piece, in the same order.
+    Only what a streamed render would hand out at a time changes, and the
+    customer pages render whole (``Template.render``).
+
+    Three lookups are also written out where stock Jinja2 calls a Python
+    function for each (some 50 each on a page): ``{{ value }}`` escapes a
+    plain string straight to text (markupsafe's own escaping, without making
+    a Markup of a piece that is only joined) and passes Markup as it is; ``a.b``
+    tries the attribute with the builtin ``getattr``, calling
+    ``Environment.getattr`` (an item, else undefined) only when there is none;
+    and a template's variables are read from its context's two dicts as
+    ``Context.resolve_or_missing`` reads them."""
+
+    def enter_frame(self, frame: Frame) -> None:
+        if self.get_resolve_func() != "resolve" or self.environment.context_class is not Context:
+            return super().enter_frame(frame)
+        loads = frame.symbols.loads
+        resolved = {t: p for t, (action, p) in loads.items() if action == VAR_LOAD_RESOLVE}
+        for target, name in resolved.items():
+            self.writeline(f"{target} = context.vars[{name!r}] if {name!r} in context.vars"
+                           f" else context.parent.get({name!r}, missing)")
+        # The other loads (parameters, aliases, undefined names) as Jinja2 writes them.
+        frame.symbols.loads = {t: v for t, v in loads.items() if t not in resolved}
+        try:
+            super().enter_frame(frame)
+        finally:
+            frame.symbols.loads = loads
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        self.writeline("from markupsafe import _escape_inner")
+        super().visit_Template(node, frame)
+
+    def _output_child_pre(self, node, frame, finalize) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+            return super()._output_child_pre(node, frame, finalize)
+        # escape() of a plain string is Markup(_escape_inner(it)), of Markup itself:
+        # the same characters.
+        self.write("(_escape_inner(_text) if type((_text := ")
+        if finalize.src is not None:
+            self.write(finalize.src)
+
+    def _output_child_post(self, node, frame, finalize) -> None:
+        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+            return super()._output_child_post(node, frame, finalize)
+        if finalize.src is not None:
+            self.write(")")
+        self.write(")) is str else _text if type(_text) is Markup else escape(_text))")
+
+    @optimizeconst
+    def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
+        if self.environment.is_async or type(self.environment).getattr is not Environment.getattr:
+            return super().visit_Getattr(node, frame)
+        # The object is named so that the fallback does not evaluate it again.
+        self.write("(_found if (_found := getattr((_of := ")
+        self.visit(node.node, frame)
+        self.write(f"), {node.attr!r}, missing)) is not missing"
+                   f" else environment.getattr(_of, {node.attr!r}))")
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        if frame.buffer is not None or frame.require_output_check:
+            return super().visit_Output(node, frame)
+        # As the stock writer does: markup and constants folded at compile time,
+        # the rest evaluated in order; but as one tuple, joined.
+        finalize = self._make_finalize()
+        body: list = []
+        for child in node.nodes:
+            try:
+                if not (finalize.const or isinstance(child, nodes.TemplateData)):
+                    raise nodes.Impossible()
+                const = self._output_child_to_const(child, frame, finalize)
+            except Exception:  # noqa: BLE001 - as Jinja2: evaluated at render time instead
+                body.append(child)
+                continue
+            if body and isinstance(body[-1], list):
+                body[-1].append(const)
+            else:
+                body.append([const])
+        if len(body) < 2:
+            return super().visit_Output(node, frame)
+        self.writeline("yield environment.concat((")
+        self.indent()
+        for item in body:
+            if isinstance(item, list):
+                self.writeline(self._output_const_repr(item) + ",")
+            else:
+                self.newline(item)
+                self._output_child_pre(item, frame, finalize)
+                self.visit(item, frame)
+                self._output_child_post(item, frame, finalize)
+                self.write(",")
+        self.outdent()
+        self.writeline("))")
+
+    def visit_Block(self, node: nodes.Block, frame: Frame) -> None:
+        if (frame.buffer is not None or self.environment.is_async or node.scoped
+                or node.required or (frame.toplevel and (self.has_known_extends
+                                                         or self.extends_so_far > 0))):
+            return super().visit_Block(node, frame)
+        self.writeline(f"yield environment.concat(context.blocks[{node.name!r}][0](context))",
+                       node)
+
+    def visit_Include(self, node: nodes.Include, frame: Frame) -> None:
+        if (frame.buffer is not None or self.environment.is_async or node.ignore_missing
+                or not node.with_context or not isinstance(node.template, nodes.Const)
+                or not isinstance(node.template.value, str)):
+            return super().visit_Include(node, frame)
+        self.writeline("template = environment.get_template(", node)
+        self.visit(node.template, frame)
+        self.write(f", {self.name!r})")
+        self.writeline("yield environment.concat(template.root_render_func("
+                       "template.new_context(context.get_all(), True,"
+                       f" {self.dump_local_context(frame)})))")
+
+
+MAX_REMEMBERED = 256  # templates are few (the pages' and their parts); this bounds a surprise
+
+
+def remembered(get_template):
+    """``get_template``, keeping each (name, parent)'s template. Only where templates
+    do not reload: there Jinja2's cache would hand back the same one, after a
+    loader's path join and an update of its LRU order (a page asks five times)."""
+    kept: dict = {}
+
+    def get(name, parent=None, globals=None):
+        if globals is not None or not isinstance(name, str):
+            return get_template(name, parent, globals)
+        key = (name, parent)
+        found = kept.get(key)
+        if found is None:
+            if len(kept) >= MAX_REMEMBERED:
+                kept.clear()
+            found = kept[key] = get_template(name, parent)
+        return found
+
+    return get
+
+
 def environment(registry, lang: str):
     """The Jinja2 environment whose templates speak ``lang``, made on first use."""
     made = registry.setdefault(REGISTRY_KEY, {})
@@ -130,6 +280,9 @@ def environment(registry, lang: str):
         # cache, which keys compiled code by source alone, not by language.
         found = shared.overlay(cache_size=shared.cache.capacity if shared.cache else 400)
         found.bytecode_cache = None
+        found.code_generator_class = JoinedOutput
+        if not found.auto_reload:
+            found.get_template = remembered(found.get_template)
         # Jinja2 hands each template a ChainMap of its own globals (none, here) and
         # the environment's; every render merges it into a dict, raising and catching
         # a KeyError per global (some 60,000 instructions per page). The globals are

@@ -46,6 +46,17 @@ class Brand:
 
     display_name: str
     values: dict = field(default_factory=lambda: dict(PLATFORM), compare=False)
+    # step_names' answers: a resolved theme lives as long as its chain's versions
+    # (ThemeCache), and holds one entry per page template and language asked for.
+    _step_names: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        # The values as attributes of their own: pages read a dozen of them, and
+        # each through __getattr__ was a call. Names the class defines keep theirs.
+        own = vars(self)
+        for name, value in self.values.items():
+            if name.isidentifier() and not hasattr(type(self), name) and name not in own:
+                own[name] = value
 
     def __getattr__(self, name):
         try:
@@ -87,6 +98,19 @@ class Brand:
                 return item
         return None
 
+    def step_names(self, template: str | None, lang: str) -> dict[str, tuple]:
+        """{step: (label, description)} the theme gives ``template``'s steps in
+        ``lang`` (each its default text where ``lang`` has none, else None)."""
+        key = (template, lang)
+        found = self._step_names.get(key)
+        if found is None:
+            found = self._step_names[key] = {
+                item["step"]: (_in_language(item, "label", lang),
+                               _in_language(item, "description", lang))
+                for item in reversed(self.values.get("steps") or ())
+                if item["template"] == template}
+        return found
+
     @cached_property
     def css(self) -> Markup:
         """The theme's CSS custom properties, worked out once per resolved theme.
@@ -106,6 +130,11 @@ class Brand:
             declarations += [f"--bg: {self.background}", f"--card: {self.background}",
                              f"--ink: {self.ink}", f"--muted: {self.ink}"]
         return Markup("; ".join(declarations))  # noqa: S704 (validated above)
+
+
+def _in_language(text: dict, key: str, lang: str) -> str | None:
+    """The theme's text for the step in ``lang``, else its default text."""
+    return (text.get(f"{key}s") or {}).get(lang) or text.get(key)
 
 
 def _tenants_up(resource):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from tracee.messages import service
 
 EMPTY = {"name": "", "email": "", "text": ""}
+FIELDS = ("form", "name", "email", "text")
 
 
 class FieldErrors(dict):
@@ -13,6 +14,14 @@ class FieldErrors(dict):
     Templates ask for every field's error; Jinja2 tries an attribute, then an
     item (or the other way round), raising an exception at each miss. A page
     without errors (nearly every page) then raised a few dozen."""
+
+    # The form's own fields read as plain attributes, None unless __init__ sets
+    # one: the page asks for them a dozen times, and a miss costs two calls.
+    form = name = email = text = None
+
+    def __init__(self, errors=()):
+        super().__init__(errors)
+        self.__dict__.update((field, self[field]) for field in FIELDS if field in self)
 
     def __missing__(self, key):
         return None

@@ -44,23 +44,26 @@ def progress_etag(event_seq: int) -> str:
     return f"p1-{event_seq}"
 
 
-def _step_text(text: dict, key: str, lang: str) -> str | None:
-    """The theme's text for the step in ``lang``, else its default text."""
-    return (text.get(f"{key}s") or {}).get(lang) or text.get(key)
+# Most steps have no text of the theme's own.
+NO_NAMES = (None, None)
+
+
+@lru_cache(maxsize=64)  # one entry per language
+def status_labels(lang: str) -> dict[str, str]:
+    catalog = translations(lang)
+    return {status: catalog.gettext(label) for status, label in STATUS_LABELS.items()}
 
 
 def public_steps(brand, template_slug: str | None, steps, lang: str = "en") -> list[PublicStep]:
     """The visible steps, with the names and descriptions the theme gives them in ``lang``."""
-    catalog = translations(lang)
+    names = brand.step_names(template_slug, lang)
+    labels = status_labels(lang)
     shown = []
     for s in steps:
         if s.visible:
-            text = brand.step_text(template_slug, s.name) or {}
-            shown.append(PublicStep(
-                s.name, _step_text(text, "label", lang) or s.name,
-                _step_text(text, "description", lang), s.status,
-                catalog.gettext(STATUS_LABELS[s.status]), s.started_at, s.completed_at,
-            ))
+            label, description = names.get(s.name, NO_NAMES)
+            shown.append(PublicStep(s.name, label or s.name, description, s.status,
+                                    labels[s.status], s.started_at, s.completed_at))
     return shown
 
 
