@@ -21,6 +21,7 @@ render), and ``make messages`` extracts from the same sources either way.
 
 import re
 
+import markupsafe
 from jinja2 import Environment, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.ext import InternationalizationExtension
@@ -120,6 +121,9 @@ def _split(text: str, variables: dict) -> list | None:
     return [p for p in parts if not (isinstance(p, str) and p == "")]
 
 
+_ESCAPE_INNER = hasattr(markupsafe, "_escape_inner")
+
+
 class JoinedOutput(CodeGenerator):
     """Jinja2's code generator, yielding fewer and longer pieces of a page.
 
@@ -159,11 +163,16 @@ class JoinedOutput(CodeGenerator):
             frame.symbols.loads = loads
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
-        self.writeline("from markupsafe import _escape_inner")
+        if _ESCAPE_INNER:
+            self.writeline("from markupsafe import _escape_inner")
         super().visit_Template(node, frame)
 
+    def _escapes_inline(self, frame: Frame) -> bool:
+        # markupsafe's _escape_inner is not public: without it, Jinja2's own escaping.
+        return (_ESCAPE_INNER and not frame.eval_ctx.volatile and frame.eval_ctx.autoescape)
+
     def _output_child_pre(self, node, frame, finalize) -> None:
-        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+        if not self._escapes_inline(frame):
             return super()._output_child_pre(node, frame, finalize)
         # escape() of a plain string is Markup(_escape_inner(it)), of Markup itself:
         # the same characters.
@@ -172,7 +181,7 @@ class JoinedOutput(CodeGenerator):
             self.write(finalize.src)
 
     def _output_child_post(self, node, frame, finalize) -> None:
-        if frame.eval_ctx.volatile or not frame.eval_ctx.autoescape:
+        if not self._escapes_inline(frame):
             return super()._output_child_post(node, frame, finalize)
         if finalize.src is not None:
             self.write(")")
