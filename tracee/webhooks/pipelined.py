@@ -1,15 +1,15 @@
 """Preparing and recording deliveries a batch at a time, on PostgreSQL.
 
-Through the Session, a delivery waited for the database eleven times:
-BEGIN, the claim check, the endpoint, the tracker, its events, COMMIT, then
-BEGIN, the queue row moved on, the attempt, COMMIT. Here the worker's loop
-prepares every delivery it has just claimed in one psycopg pipeline (four
-reads each), and records the attempts that have come back in another (one
-statement each, and one for the endpoint when its failing streak starts or
-ends): a round trip per batch, and one pooled connection, instead of two
-per delivery. The reads are the Session path's own (compiled from the same
-SQLAlchemy constructs), and row-level security applies as on every other
-path.
+Through the Session, a delivery waited for the database eleven times: BEGIN,
+the claim check, the endpoint, the tracker, its events, COMMIT, then BEGIN,
+the queue row moved on, the attempt, COMMIT. Here the worker's loop prepares
+every delivery it has just claimed in one psycopg pipeline (three reads
+each: the claim check, the endpoint, the tracker with its events), and
+records the attempts that have come back in another (one statement each, and
+one for the endpoint when its failing streak starts or ends): a round trip
+per batch, and one pooled connection, instead of two per delivery. The reads
+are the Session path's own (compiled from the same SQLAlchemy constructs),
+and row-level security applies as on every other path.
 
 No BEGIN or COMMIT: PostgreSQL runs the statements up to a Sync as one
 implicit transaction. Preparing ends each delivery's reads with a Sync, so
@@ -36,14 +36,12 @@ import psycopg
 
 from tracee.messages.service import RECEIVED
 from tracee.statements import utc_rows
-from tracee.tracking.reads import TRACKER_WITH_STEPS, tracker_from_rows
 from tracee.webhooks import delivery, events
 from tracee.webhooks.models import PENDING, TEST_EVENT, WebhookAttempt, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
 _queue = WebhookDelivery.__table__
-_Event = namedtuple("_Event", "seq type process created_at action")
 _Endpoint = namedtuple("_Endpoint", "url enabled secret previous_secret previous_secret_until "
                                     "failing_since")
 
@@ -79,8 +77,7 @@ def _sql(dialect) -> dict:
     return {
         "held": compiled(delivery.STILL_MINE),
         "endpoint": compiled(delivery.ENDPOINT),
-        "tracker": compiled(TRACKER_WITH_STEPS),
-        "events": compiled(events.EVENTS_UP_TO),
+        "tracker_and_events": compiled(events.TRACKER_AND_EVENTS),
         delivery.START_STREAK: compiled(delivery.START_STREAK),
         delivery.END_STREAK: compiled(delivery.END_STREAK),
     }
@@ -124,9 +121,9 @@ def prepare(engine, box, urls, batch: list[delivery.Claimed]) -> list[delivery.O
                                                    "token": claimed.token}),
                         conn.execute(sql["endpoint"], {"tenant": tenant,
                                                        "endpoint": claimed.endpoint_id}),
-                        conn.execute(sql["tracker"], {"tenant_id": tenant, "id": tracker}),
-                        conn.execute(sql["events"], {"tenant": tenant, "tracker": tracker,
-                                                     "seq": claimed.seq}),
+                        conn.execute(sql["tracker_and_events"],
+                                     events.tracker_and_events_params(tenant, tracker,
+                                                                      claimed.seq)),
                     )))
                     pipeline.sync()  # the end of this delivery's transaction and tenant
             utc = utc_rows(conn)
@@ -139,17 +136,15 @@ def prepare(engine, box, urls, batch: list[delivery.Claimed]) -> list[delivery.O
     return ready
 
 
-def _outgoing(box, urls, claimed, utc, held, endpoint, tracker, trail):
+def _outgoing(box, urls, claimed, utc, held, endpoint, tracker_and_events):
     held, endpoint = held.fetchone(), endpoint.fetchone()
     if held is None or endpoint is None:
         return None
     endpoint = _Endpoint._make(utc(endpoint))
-    tracker = tracker_from_rows([utc(row) for row in tracker.fetchall()])
+    tracker, trail = events.tracker_and_events([utc(row) for row in tracker_and_events.fetchall()])
     if not endpoint.enabled or tracker is None:
         return None
-    body = events.body_from_rows(urls, claimed.event_type, tracker,
-                                 [_Event._make(utc(row)) for row in trail.fetchall()],
-                                 claimed.seq)
+    body = events.body_from_rows(urls, claimed.event_type, tracker, trail, claimed.seq)
     if body is None:
         return None
     return delivery.outgoing(box, endpoint, body)
