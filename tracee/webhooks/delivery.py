@@ -45,7 +45,7 @@ _endpoints = WebhookEndpoint.__table__
 
 # Due (tracee.leases), and first in line for its endpoint and tracker: the
 # next event of a tracker waits until the one before it is delivered or given up.
-_CLAIM = claim_statement(
+CLAIM = claim_statement(
     _queue,
     ~exists().where(
         _earlier.c.tenant_id == _queue.c.tenant_id,
@@ -120,7 +120,7 @@ _MOVE = (
 
 def claim(connection, settings: WebhookSettings, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` due deliveries for ``claim_seconds``; commit after."""
-    rows = connection.execute(_CLAIM, lease_params(settings.claim_seconds, limit)).all()
+    rows = connection.execute(CLAIM, lease_params(settings.claim_seconds, limit)).all()
     return [Claimed(*row) for row in rows]
 
 

@@ -34,6 +34,7 @@ from functools import cache
 
 import psycopg
 
+from tracee.leases import lease_params
 from tracee.messages.service import RECEIVED
 from tracee.statements import utc_rows
 from tracee.webhooks import delivery, events
@@ -99,37 +100,61 @@ def _autocommit(engine):
             pooled.close()
 
 
+@cache
+def _claim_sql(dialect) -> tuple[str, dict]:
+    compiled = delivery.CLAIM.compile(dialect=dialect)
+    return compiled.string, dict(compiled.params)  # the latter: its constants' values
+
+
+def claim_and_prepare(engine, settings, box, urls, limit: int):
+    """Claim up to ``limit`` due deliveries and prepare them (:func:`prepare`),
+    on one pooled connection: ``(claimed, what to send for each)``.
+
+    The claim is ``delivery.claim``'s statement, sent on the driver's
+    connection: through a SQLAlchemy Connection of its own it cost 0.43-0.52
+    ms of CPU per claim of 8, here 0.25-0.27, and one pool checkout fewer.
+    """
+    sql, constants = _claim_sql(engine.dialect)
+    with _autocommit(engine) as conn:
+        utc = utc_rows(conn)
+        rows = conn.execute(sql, {**constants, **lease_params(settings.claim_seconds, limit)})
+        claimed = [delivery.Claimed(*utc(row)) for row in rows.fetchall()]
+        return claimed, _prepare(engine.dialect, conn, box, urls, claimed)
+
+
 def prepare(engine, box, urls, batch: list[delivery.Claimed]) -> list[delivery.Outgoing | None]:
     """What to send for each delivery of ``batch``, in one round trip; None
     where the Session path must decide."""
+    with _autocommit(engine) as conn:
+        return _prepare(engine.dialect, conn, box, urls, batch)
+
+
+def _prepare(dialect, conn, box, urls, batch):
     # A test event, or a message (whose payload is read by its own module): the Session way.
     simple = [i for i, c in enumerate(batch)
               if c.event_type not in (TEST_EVENT, RECEIVED) and c.tracker_id is not None]
     ready = [None] * len(batch)
     if not simple:
         return ready
-    sql = _sql(engine.dialect)
+    sql = _sql(dialect)
     sent = []
     try:
-        with _autocommit(engine) as conn:
-            with conn.pipeline() as pipeline:
-                for i in simple:
-                    claimed = batch[i]
-                    tenant, tracker = claimed.tenant_id, claimed.tracker_id
-                    sent.append((i, (
-                        conn.execute(sql["held"], {"delivery": claimed.id,
-                                                   "token": claimed.token}),
-                        conn.execute(sql["endpoint"], {"tenant": tenant,
-                                                       "endpoint": claimed.endpoint_id}),
-                        conn.execute(sql["tracker_and_events"],
-                                     events.tracker_and_events_params(tenant, tracker,
-                                                                      claimed.seq)),
-                    )))
-                    pipeline.sync()  # the end of this delivery's transaction and tenant
-            utc = utc_rows(conn)
-            for i, results in sent:
-                ready[i] = _outgoing(box, urls, batch[i], utc, *results)
-    except psycopg.Error:
+        with conn.pipeline() as pipeline:
+            for i in simple:
+                claimed = batch[i]
+                tenant, tracker = claimed.tenant_id, claimed.tracker_id
+                sent.append((i, (
+                    conn.execute(sql["held"], {"delivery": claimed.id, "token": claimed.token}),
+                    conn.execute(sql["endpoint"], {"tenant": tenant,
+                                                   "endpoint": claimed.endpoint_id}),
+                    conn.execute(sql["tracker_and_events"],
+                                 events.tracker_and_events_params(tenant, tracker, claimed.seq)),
+                )))
+                pipeline.sync()  # the end of this delivery's transaction and tenant
+        utc = utc_rows(conn)
+        for i, results in sent:
+            ready[i] = _outgoing(box, urls, batch[i], utc, *results)
+    except Exception:  # the claims stand: each thread prepares its own
         log.exception("preparing %d deliveries in a pipeline failed; each goes the "
                       "Session way", len(simple))
         return [None] * len(batch)
