@@ -13,6 +13,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import requests
 from sqlalchemy import bindparam, delete, exists, insert, null, select, update
@@ -82,7 +83,7 @@ class Claimed:
     manual: bool
     token: str
 
-    @property
+    @cached_property  # signed, then logged: a uuid5 each
     def event_id(self) -> str:
         return events.event_id(self.tenant_id, self.tracker_id, self.seq, self.id)
 

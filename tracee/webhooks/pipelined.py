@@ -178,6 +178,11 @@ def _outgoing(box, urls, claimed, utc, held, endpoint, tracker_and_events):
 Sent = tuple[delivery.Claimed, delivery.Outgoing, delivery.Outcome]
 
 
+def _record_params(claimed, _outgoing, outcome, moved) -> dict:
+    return {**delivery.attempt_row(claimed, outcome, moved), "state": moved.state,
+            "finished_at": None if moved.state == PENDING else moved.at, "token": claimed.token}
+
+
 def record(engine, settings, done: list[Sent]) -> list[Sent]:
     """Record the attempts of ``done`` in one round trip; return those left to
     the Session path (an attempt that disables its endpoint)."""
@@ -194,14 +199,17 @@ def record(engine, settings, done: list[Sent]) -> list[Sent]:
         # as it moves the row; one whose claim was lost binds none, and its
         # endpoint update, naming its own tenant under the tenant bound
         # before it, touches no row.
+        #
+        # Those that leave their endpoint's streak alone go in one executemany
+        # (one cursor, not one per delivery); the others each with their
+        # endpoint's update, right after the record that binds its tenant.
         with _autocommit(engine) as conn, conn.pipeline():
-            for (claimed, _outgoing, outcome), moved in moves:
-                conn.execute(_RECORD, {
-                    **delivery.attempt_row(claimed, outcome, moved), "state": moved.state,
-                    "finished_at": None if moved.state == PENDING else moved.at,
-                    "token": claimed.token,
-                })
+            plain = [_record_params(*item, moved) for item, moved in moves if moved.streak is None]
+            if plain:
+                conn.cursor().executemany(_RECORD, plain)
+            for (claimed, outgoing, outcome), moved in moves:
                 if moved.streak is not None:
+                    conn.execute(_RECORD, _record_params(claimed, outgoing, outcome, moved))
                     conn.execute(sql[moved.streak], {"tenant": claimed.tenant_id,
                                                      "endpoint": claimed.endpoint_id,
                                                      "since": moved.at})
