@@ -66,7 +66,8 @@ _READ_TRACKER_AND_EVENTS = DriverSelect(TRACKER_AND_EVENTS)
 
 
 def tracker_and_events(rows) -> tuple:
-    """The tracker record (None if gone) and its ``Event``\ s from ``TRACKER_AND_EVENTS``'s rows."""
+    """The tracker record (None if gone) and its events (``Event``) from
+    ``TRACKER_AND_EVENTS``'s rows."""
     tracker = tracker_from_rows([row[:_TRACKER_WIDTH] for row in rows if row[_TRACKER_WIDTH] == 0])
     return tracker, [Event._make(row[_TRACKER_WIDTH + 1:]) for row in rows
                      if row[_TRACKER_WIDTH] == 1]
