@@ -538,3 +538,48 @@ def test_a_batch_is_claimed_prepared_and_recorded_as_the_session_path_would(api,
         (failed.id, "pending", None, 500, failed.event_id)])
     assert failing_since is not None
     loop.engine.dispose()
+
+
+def test_a_connection_keeps_its_cursors_and_each_place_in_a_batch_its_own(api, database):
+    from tracee.webhooks import delivery, pipelined
+
+    if database.kind != "postgresql":
+        pytest.skip("the pipelined path is PostgreSQL's")
+    loop = Worker(make_settings(database, **FAST))
+    subscribe(api, "http://127.0.0.1:9/hooks")
+    for _ in range(3):
+        tracker_with_events(api)
+
+    def kept():
+        pooled = loop.engine.raw_connection()
+        try:
+            return pooled.driver_connection, pooled.info[pipelined._CURSORS]
+        finally:
+            pooled.close()
+
+    def claim_and_prepare(limit):
+        claimed, ready = pipelined.claim_and_prepare(loop.engine, loop.hooks, loop.box,
+                                                     loop.urls, limit)
+        # Each place in the batch read through its own cursors: had two shared
+        # one, the earlier would show the later's tracker.
+        for one, outgoing in zip(claimed, ready, strict=True):
+            with loop.sessions() as session:
+                assert outgoing == delivery.prepare(session, loop.box, loop.urls, one)
+                session.rollback()
+        return claimed, ready
+
+    claimed, ready = claim_and_prepare(10)
+    assert len(claimed) == 3
+    conn, cursors = kept()
+    held = cursors("held", 0)
+    assert len({id(cursors("held", place)) for place in range(3)}) == 3
+    done = [(one, outgoing, delivery.Outcome(200, 1))
+            for one, outgoing in zip(claimed, ready, strict=True)]
+    assert pipelined.record(loop.engine, loop.hooks, done) == []
+    # The next batch, smaller, on the same connection: the same cursors, and
+    # the places left over from the larger batch do not leak into it.
+    again, ready = claim_and_prepare(2)
+    assert [c.event_type for c in again] == ["tracker.status_changed"] * 2
+    assert {c.tracker_id for c in again} < {c.tracker_id for c in claimed}
+    assert kept() == (conn, cursors) and cursors("held", 0) is held
+    loop.engine.dispose()
