@@ -501,3 +501,85 @@ def test_the_pipelined_path_sends_and_records_what_the_session_path_would(api, d
     assert failing_since is None
     assert attempts == 2
     loop.engine.dispose()
+
+
+def test_a_batch_is_claimed_prepared_and_recorded_as_the_session_path_would(api, database):
+    from tracee.webhooks import delivery, pipelined
+
+    if database.kind != "postgresql":
+        pytest.skip("the pipelined path is PostgreSQL's")
+    loop = Worker(make_settings(database, **FAST))
+    subscribe(api, "http://127.0.0.1:9/hooks")
+    tracker_with_events(api)
+    tracker_with_events(api)
+    claimed, ready = pipelined.claim_and_prepare(loop.engine, loop.hooks, loop.box, loop.urls,
+                                                 10)
+    # The first event of each tracker; the next wait until it is recorded.
+    assert [c.event_type for c in claimed] == ["tracker.created"] * 2
+    for one, outgoing in zip(claimed, ready, strict=True):
+        with loop.sessions() as session:
+            assert outgoing == delivery.prepare(session, loop.box, loop.urls, one)
+            session.rollback()
+    # One batch: a success that leaves the endpoint's streak alone (an
+    # executemany) and a failure that starts it (a record and its endpoint's update).
+    ok, failed = claimed
+    assert pipelined.record(loop.engine, loop.hooks, [
+        (failed, ready[1], delivery.Outcome(500, 3, "HTTP 500")),
+        (ok, ready[0], delivery.Outcome(200, 2)),
+    ]) == []
+    with database.admin_engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT d.id, d.state, d.claim_token, a.status, a.event_id FROM webhook_deliveries d "
+            "JOIN webhook_attempts a ON a.delivery_id = d.id ORDER BY d.id")).all()
+        failing_since = conn.execute(sa.text(
+            "SELECT failing_since FROM webhook_endpoints")).scalar()
+    assert sorted(tuple(r) for r in rows) == sorted([
+        (ok.id, "delivered", None, 200, ok.event_id),
+        (failed.id, "pending", None, 500, failed.event_id)])
+    assert failing_since is not None
+    loop.engine.dispose()
+
+
+def test_a_connection_keeps_its_cursors_and_each_place_in_a_batch_its_own(api, database):
+    from tracee.webhooks import delivery, pipelined
+
+    if database.kind != "postgresql":
+        pytest.skip("the pipelined path is PostgreSQL's")
+    loop = Worker(make_settings(database, **FAST))
+    subscribe(api, "http://127.0.0.1:9/hooks")
+    for _ in range(3):
+        tracker_with_events(api)
+
+    def kept():
+        pooled = loop.engine.raw_connection()
+        try:
+            return pooled.driver_connection, pooled.info[pipelined._CURSORS]
+        finally:
+            pooled.close()
+
+    def claim_and_prepare(limit):
+        claimed, ready = pipelined.claim_and_prepare(loop.engine, loop.hooks, loop.box,
+                                                     loop.urls, limit)
+        # Each place in the batch read through its own cursors: had two shared
+        # one, the earlier would show the later's tracker.
+        for one, outgoing in zip(claimed, ready, strict=True):
+            with loop.sessions() as session:
+                assert outgoing == delivery.prepare(session, loop.box, loop.urls, one)
+                session.rollback()
+        return claimed, ready
+
+    claimed, ready = claim_and_prepare(10)
+    assert len(claimed) == 3
+    conn, cursors = kept()
+    held = cursors("held", 0)
+    assert len({id(cursors("held", place)) for place in range(3)}) == 3
+    done = [(one, outgoing, delivery.Outcome(200, 1))
+            for one, outgoing in zip(claimed, ready, strict=True)]
+    assert pipelined.record(loop.engine, loop.hooks, done) == []
+    # The next batch, smaller, on the same connection: the same cursors, and
+    # the places left over from the larger batch do not leak into it.
+    again, ready = claim_and_prepare(2)
+    assert [c.event_type for c in again] == ["tracker.status_changed"] * 2
+    assert {c.tracker_id for c in again} < {c.tracker_id for c in claimed}
+    assert kept() == (conn, cursors) and cursors("held", 0) is held
+    loop.engine.dispose()

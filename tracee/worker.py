@@ -132,17 +132,14 @@ class Worker:
             done += len(claimed)
         return done
 
-    def prepare(self, claimed: list[delivery.Claimed]) -> list[delivery.Outgoing | None]:
-        """On PostgreSQL, what to send for each of a batch just claimed, in one
-        round trip; None for those the sending thread prepares itself."""
-        if not (self.pipelined and claimed):
-            return [None] * len(claimed)
-        try:
-            return pipelined.prepare(self.engine, self.box, self.urls, claimed)
-        except Exception:
-            log.exception("preparing %d deliveries failed; each thread tries its own",
-                          len(claimed))
-            return [None] * len(claimed)
+    def claim_and_prepare(self, limit: int) -> tuple[list[delivery.Claimed], list]:
+        """Claim up to ``limit`` deliveries and, on PostgreSQL, say what to send
+        for each, claimed and prepared on one connection in two round trips;
+        None for those the sending thread prepares itself."""
+        if not self.pipelined:
+            claimed = self.claim(limit)
+            return claimed, [None] * len(claimed)
+        return pipelined.claim_and_prepare(self.engine, self.hooks, self.box, self.urls, limit)
 
     def deliver(self, claimed: delivery.Claimed, outgoing: delivery.Outgoing | None = None,
                 send_by: float | None = None) -> None:
@@ -260,9 +257,9 @@ class Worker:
                     self.purge_now_and_then()
                     self.send_reply_mails_now_and_then()
                     if len(under_way) <= size:
-                        claimed = self.claim(2 * size - len(under_way))
+                        claimed, ready = self.claim_and_prepare(2 * size - len(under_way))
                         send_by = time.monotonic() + fresh_for
-                        for one, outgoing in zip(claimed, self.prepare(claimed), strict=True):
+                        for one, outgoing in zip(claimed, ready, strict=True):
                             under_way[pool.submit(self.deliver, one, outgoing, send_by)] = one
                     free = size - len(under_way)
                     mails = self.claim_customer_mail_now_and_then(free) if free > 0 else []

@@ -13,6 +13,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import requests
 from sqlalchemy import bindparam, delete, exists, insert, null, select, update
@@ -45,7 +46,7 @@ _endpoints = WebhookEndpoint.__table__
 
 # Due (tracee.leases), and first in line for its endpoint and tracker: the
 # next event of a tracker waits until the one before it is delivered or given up.
-_CLAIM = claim_statement(
+CLAIM = claim_statement(
     _queue,
     ~exists().where(
         _earlier.c.tenant_id == _queue.c.tenant_id,
@@ -82,7 +83,7 @@ class Claimed:
     manual: bool
     token: str
 
-    @property
+    @cached_property  # signed, then logged: a uuid5 each
     def event_id(self) -> str:
         return events.event_id(self.tenant_id, self.tracker_id, self.seq, self.id)
 
@@ -120,7 +121,7 @@ _MOVE = (
 
 def claim(connection, settings: WebhookSettings, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` due deliveries for ``claim_seconds``; commit after."""
-    rows = connection.execute(_CLAIM, lease_params(settings.claim_seconds, limit)).all()
+    rows = connection.execute(CLAIM, lease_params(settings.claim_seconds, limit)).all()
     return [Claimed(*row) for row in rows]
 
 

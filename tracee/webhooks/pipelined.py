@@ -1,15 +1,15 @@
 """Preparing and recording deliveries a batch at a time, on PostgreSQL.
 
-Through the Session, a delivery waited for the database eleven times:
-BEGIN, the claim check, the endpoint, the tracker, its events, COMMIT, then
-BEGIN, the queue row moved on, the attempt, COMMIT. Here the worker's loop
-prepares every delivery it has just claimed in one psycopg pipeline (four
-reads each), and records the attempts that have come back in another (one
-statement each, and one for the endpoint when its failing streak starts or
-ends): a round trip per batch, and one pooled connection, instead of two
-per delivery. The reads are the Session path's own (compiled from the same
-SQLAlchemy constructs), and row-level security applies as on every other
-path.
+Through the Session, a delivery waited for the database eleven times: BEGIN,
+the claim check, the endpoint, the tracker, its events, COMMIT, then BEGIN,
+the queue row moved on, the attempt, COMMIT. Here the worker's loop prepares
+every delivery it has just claimed in one psycopg pipeline (three reads
+each: the claim check, the endpoint, the tracker with its events), and
+records the attempts that have come back in another (one statement each, and
+one for the endpoint when its failing streak starts or ends): a round trip
+per batch, and one pooled connection, instead of two per delivery. The reads
+are the Session path's own (compiled from the same SQLAlchemy constructs),
+and row-level security applies as on every other path.
 
 No BEGIN or COMMIT: PostgreSQL runs the statements up to a Sync as one
 implicit transaction. Preparing ends each delivery's reads with a Sync, so
@@ -34,16 +34,15 @@ from functools import cache
 
 import psycopg
 
+from tracee.leases import lease_params
 from tracee.messages.service import RECEIVED
 from tracee.statements import utc_rows
-from tracee.tracking.reads import TRACKER_WITH_STEPS, tracker_from_rows
 from tracee.webhooks import delivery, events
 from tracee.webhooks.models import PENDING, TEST_EVENT, WebhookAttempt, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
 _queue = WebhookDelivery.__table__
-_Event = namedtuple("_Event", "seq type process created_at action")
 _Endpoint = namedtuple("_Endpoint", "url enabled secret previous_secret previous_secret_until "
                                     "failing_since")
 
@@ -79,8 +78,7 @@ def _sql(dialect) -> dict:
     return {
         "held": compiled(delivery.STILL_MINE),
         "endpoint": compiled(delivery.ENDPOINT),
-        "tracker": compiled(TRACKER_WITH_STEPS),
-        "events": compiled(events.EVENTS_UP_TO),
+        "tracker_and_events": compiled(events.TRACKER_AND_EVENTS),
         delivery.START_STREAK: compiled(delivery.START_STREAK),
         delivery.END_STREAK: compiled(delivery.END_STREAK),
     }
@@ -88,13 +86,17 @@ def _sql(dialect) -> dict:
 
 @contextmanager
 def _autocommit(engine):
-    """A pooled psycopg connection outside any explicit transaction. A
-    pipeline on it waits once, when it ends: fetch after that, not inside."""
+    """A pooled psycopg connection outside any explicit transaction, and its
+    :class:`_Cursors`. A pipeline on it waits once, when it ends: fetch after
+    that, not inside."""
     pooled = engine.raw_connection()
     conn = pooled.driver_connection
+    cursors = pooled.info.get(_CURSORS)
+    if cursors is None or cursors.conn is not conn:
+        cursors = pooled.info[_CURSORS] = _Cursors(conn)
     try:
         conn.autocommit = True
-        yield conn
+        yield conn, cursors
     finally:
         try:
             conn.autocommit = False
@@ -102,60 +104,113 @@ def _autocommit(engine):
             pooled.close()
 
 
+_CURSORS = "tracee.webhooks.pipelined.cursors"
+
+
+class _Cursors:
+    """Cursors kept with their pooled connection, one per statement and place
+    in a batch. ``conn.execute`` made a cursor and a transformer per
+    statement, which looked up each parameter's dumper afresh: kept, the
+    driver's share of a delivery fell from 218 Python calls to 162 (cProfile,
+    1,000 deliveries). In a pipeline a cursor holds only the result of its
+    last statement, hence one per place. (``tracee.driver_select`` keeps one
+    per connection for the API's reads; the two could share one helper.)"""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self._kept = {}
+
+    def __call__(self, name, place: int = 0):
+        cursor = self._kept.get((name, place))
+        if cursor is None:
+            cursor = self._kept[name, place] = self.conn.cursor()
+        return cursor
+
+
+@cache
+def _claim_sql(dialect) -> tuple[str, dict]:
+    compiled = delivery.CLAIM.compile(dialect=dialect)
+    return compiled.string, dict(compiled.params)  # the latter: its constants' values
+
+
+def claim_and_prepare(engine, settings, box, urls, limit: int):
+    """Claim up to ``limit`` due deliveries and prepare them (:func:`prepare`),
+    on one pooled connection: ``(claimed, what to send for each)``.
+
+    The claim is ``delivery.claim``'s statement, sent on the driver's
+    connection: through a SQLAlchemy Connection of its own it cost 0.43-0.52
+    ms of CPU per claim of 8, here 0.25-0.27, and one pool checkout fewer.
+    """
+    sql, constants = _claim_sql(engine.dialect)
+    with _autocommit(engine) as (conn, cursors):
+        utc = utc_rows(conn)
+        rows = cursors("claim").execute(
+            sql, {**constants, **lease_params(settings.claim_seconds, limit)}).fetchall()
+        claimed = [delivery.Claimed(*utc(row)) for row in rows]
+        return claimed, _prepare(engine.dialect, conn, cursors, box, urls, claimed)
+
+
 def prepare(engine, box, urls, batch: list[delivery.Claimed]) -> list[delivery.Outgoing | None]:
     """What to send for each delivery of ``batch``, in one round trip; None
     where the Session path must decide."""
+    with _autocommit(engine) as (conn, cursors):
+        return _prepare(engine.dialect, conn, cursors, box, urls, batch)
+
+
+def _prepare(dialect, conn, cursors, box, urls, batch):
     # A test event, or a message (whose payload is read by its own module): the Session way.
     simple = [i for i, c in enumerate(batch)
               if c.event_type not in (TEST_EVENT, RECEIVED) and c.tracker_id is not None]
     ready = [None] * len(batch)
     if not simple:
         return ready
-    sql = _sql(engine.dialect)
+    sql = _sql(dialect)
     sent = []
     try:
-        with _autocommit(engine) as conn:
-            with conn.pipeline() as pipeline:
-                for i in simple:
-                    claimed = batch[i]
-                    tenant, tracker = claimed.tenant_id, claimed.tracker_id
-                    sent.append((i, (
-                        conn.execute(sql["held"], {"delivery": claimed.id,
-                                                   "token": claimed.token}),
-                        conn.execute(sql["endpoint"], {"tenant": tenant,
-                                                       "endpoint": claimed.endpoint_id}),
-                        conn.execute(sql["tracker"], {"tenant_id": tenant, "id": tracker}),
-                        conn.execute(sql["events"], {"tenant": tenant, "tracker": tracker,
-                                                     "seq": claimed.seq}),
-                    )))
-                    pipeline.sync()  # the end of this delivery's transaction and tenant
-            utc = utc_rows(conn)
-            for i, results in sent:
-                ready[i] = _outgoing(box, urls, batch[i], utc, *results)
-    except psycopg.Error:
+        with conn.pipeline() as pipeline:
+            for place, i in enumerate(simple):
+                claimed = batch[i]
+                tenant, tracker = claimed.tenant_id, claimed.tracker_id
+                sent.append((i, (
+                    cursors("held", place).execute(
+                        sql["held"], {"delivery": claimed.id, "token": claimed.token}),
+                    cursors("endpoint", place).execute(
+                        sql["endpoint"], {"tenant": tenant, "endpoint": claimed.endpoint_id}),
+                    cursors("tracker_and_events", place).execute(
+                        sql["tracker_and_events"],
+                        events.tracker_and_events_params(tenant, tracker, claimed.seq)),
+                )))
+                pipeline.sync()  # the end of this delivery's transaction and tenant
+        utc = utc_rows(conn)
+        for i, results in sent:
+            ready[i] = _outgoing(box, urls, batch[i], utc, *results)
+    except Exception:  # the claims stand: each thread prepares its own
         log.exception("preparing %d deliveries in a pipeline failed; each goes the "
                       "Session way", len(simple))
         return [None] * len(batch)
     return ready
 
 
-def _outgoing(box, urls, claimed, utc, held, endpoint, tracker, trail):
+def _outgoing(box, urls, claimed, utc, held, endpoint, tracker_and_events):
     held, endpoint = held.fetchone(), endpoint.fetchone()
     if held is None or endpoint is None:
         return None
     endpoint = _Endpoint._make(utc(endpoint))
-    tracker = tracker_from_rows([utc(row) for row in tracker.fetchall()])
+    tracker, trail = events.tracker_and_events([utc(row) for row in tracker_and_events.fetchall()])
     if not endpoint.enabled or tracker is None:
         return None
-    body = events.body_from_rows(urls, claimed.event_type, tracker,
-                                 [_Event._make(utc(row)) for row in trail.fetchall()],
-                                 claimed.seq)
+    body = events.body_from_rows(urls, claimed.event_type, tracker, trail, claimed.seq)
     if body is None:
         return None
     return delivery.outgoing(box, endpoint, body)
 
 
 Sent = tuple[delivery.Claimed, delivery.Outgoing, delivery.Outcome]
+
+
+def _record_params(claimed, _outgoing, outcome, moved) -> dict:
+    return {**delivery.attempt_row(claimed, outcome, moved), "state": moved.state,
+            "finished_at": None if moved.state == PENDING else moved.at, "token": claimed.token}
 
 
 def record(engine, settings, done: list[Sent]) -> list[Sent]:
@@ -174,14 +229,17 @@ def record(engine, settings, done: list[Sent]) -> list[Sent]:
         # as it moves the row; one whose claim was lost binds none, and its
         # endpoint update, naming its own tenant under the tenant bound
         # before it, touches no row.
-        with _autocommit(engine) as conn, conn.pipeline():
-            for (claimed, _outgoing, outcome), moved in moves:
-                conn.execute(_RECORD, {
-                    **delivery.attempt_row(claimed, outcome, moved), "state": moved.state,
-                    "finished_at": None if moved.state == PENDING else moved.at,
-                    "token": claimed.token,
-                })
+        #
+        # Those that leave their endpoint's streak alone go in one executemany
+        # (one cursor, not one per delivery); the others each with their
+        # endpoint's update, right after the record that binds its tenant.
+        with _autocommit(engine) as (conn, cursors), conn.pipeline():
+            plain = [_record_params(*item, moved) for item, moved in moves if moved.streak is None]
+            if plain:
+                cursors("record").executemany(_RECORD, plain)
+            for (claimed, outgoing, outcome), moved in moves:
                 if moved.streak is not None:
+                    conn.execute(_RECORD, _record_params(claimed, outgoing, outcome, moved))
                     conn.execute(sql[moved.streak], {"tenant": claimed.tenant_id,
                                                      "endpoint": claimed.endpoint_id,
                                                      "since": moved.at})
