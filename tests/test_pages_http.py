@@ -23,7 +23,8 @@ def csp(response) -> dict[str, str]:
 def decode_qr(png: bytes) -> tuple[str, Image.Image]:
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG"
-    found = zxingcpp.read_barcodes(image)
+    # QR codes only: a QR's modules can read as a stray one-dimensional code.
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     assert len(found) == 1, f"{len(found)} codes found"
     assert found[0].format == zxingcpp.BarcodeFormat.QRCode
     return found[0].text, image
