@@ -24,3 +24,13 @@ def test_what_cornice_hooked_in_still_holds(app, tenant):
     assert bad.headers["X-RateLimit-Limit"] == "100"
     missing = app.get("/api/v1/trackers/999/", headers=tenant.headers, status=404)
     assert int(missing.headers["X-RateLimit-Remaining"]) < 100
+
+
+def test_only_addresses_that_are_not_utf8_are_refused(app):
+    # tracee.encoding reads the path and query only when they could fail to decode.
+    app.get("/track/%C3%A9", status=404)
+    app.get("/nowhere?q=%C3%A9", status=404)
+    app.get("/nowhere", status=404)
+    app.get("/track/%FF", status=400)
+    app.get("/nowhere?q=%FF", status=400)
+    app.get("/nowhere?%FF", status=400)

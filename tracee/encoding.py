@@ -15,9 +15,14 @@ MESSAGE = "the request address (path or query string) is not valid UTF-8"
 
 
 def _decodes(request) -> bool:
+    environ = request.environ
     try:
-        request.path_info  # noqa: B018  (decoding is the point)
-        request.GET  # noqa: B018
+        # An ASCII path and an empty query string always decode: most requests
+        # are spared WebOb's decoding and query parsing here.
+        if not environ.get("PATH_INFO", "").isascii():
+            request.path_info  # noqa: B018  (decoding is the point)
+        if environ.get("QUERY_STRING"):
+            request.GET  # noqa: B018
     except UnicodeDecodeError:
         return False
     return True

@@ -42,45 +42,61 @@ def hsts_value(settings) -> str | None:
 
 def security_headers_tween_factory(handler, registry):
     hsts = hsts_value(registry.settings)
+    first = (("X-Content-Type-Options", "nosniff"),)
+    if hsts is not None:
+        first += (("Strict-Transport-Security", hsts),)
+    api = (*first, ("Content-Security-Policy", API_CSP), ("Cache-Control", "no-store"),
+           ("Referrer-Policy", "no-referrer"), ("X-Frame-Options", "DENY"))
 
     def tween(request):
         response = handler(request)
-        headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        if hsts is not None:
-            headers.setdefault("Strict-Transport-Security", hsts)
+        # Each header only where the response has none of that name, as
+        # ``headers.setdefault`` would, from one pass over the list: each
+        # setdefault lowers every header name again.
+        headerlist = response.headerlist
+        present = {name.lower() for name, _ in headerlist}
         # The raw PATH_INFO, resolved as traversal will: "/./track/<t>" is a tracking
         # page too. Raw, because request.path_info raises on an address that is not
         # UTF-8 (tracee.encoding answers those below).
         path = request.environ.get("PATH_INFO", "")
         root = first_segment(path)
         if root == "api":
-            headers.setdefault("Content-Security-Policy", API_CSP)
-            headers.setdefault("Cache-Control", "no-store")
-            headers.setdefault("Referrer-Policy", "no-referrer")
-            headers.setdefault("X-Frame-Options", "DENY")
+            _add_missing(headerlist, present, api)
             return response
+        _add_missing(headerlist, present, first)
         embeddable = getattr(request, "embeddable", False)
         nonce = request.__dict__.get("csp_nonce", "unused")
-        headers.setdefault(
-            "Content-Security-Policy",
-            BASE_CSP.format(nonce=nonce, ancestors="*" if embeddable else "'none'")
-            + (LIVE_CSP if getattr(request, "live_updates", False) else ""),
-        )
+        _add_missing(headerlist, present, (
+            ("Content-Security-Policy",
+             BASE_CSP.format(nonce=nonce, ancestors="*" if embeddable else "'none'")
+             + (LIVE_CSP if getattr(request, "live_updates", False) else "")),
+        ))
         if not embeddable:
-            headers.setdefault("X-Frame-Options", "DENY")
+            _add_missing(headerlist, present, (("X-Frame-Options", "DENY"),))
         # Resolved or as spelled: "/track/<t>/../.." resolves elsewhere, but its
         # address still holds the token.
         if root in CAPABILITY_ROOTS or path.startswith(CAPABILITY_PATHS):
-            headers["Referrer-Policy"] = "no-referrer"
+            if "referrer-policy" in present:  # replaced, not kept
+                headerlist[:] = [h for h in headerlist if h[0].lower() != "referrer-policy"]
+            headerlist.append(("Referrer-Policy", "no-referrer"))
         else:
-            headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+            _add_missing(headerlist, present,
+                         (("Referrer-Policy", "strict-origin-when-cross-origin"),))
         if response.status_code >= 400:
             # A refusal or a failure is about this moment: no cache may replay it.
-            headers.setdefault("Cache-Control", "no-store")
+            _add_missing(headerlist, present, (("Cache-Control", "no-store"),))
         return response
 
     return tween
+
+
+def _add_missing(headerlist: list, present: set, headers) -> None:
+    """Append each (name, value) whose lowercased name is not in ``present``."""
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered not in present:
+            headerlist.append((name, value))
+            present.add(lowered)
 
 
 def includeme(config):

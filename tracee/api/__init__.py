@@ -1,6 +1,9 @@
 """The versioned REST API: Cornice services under /api/v1."""
 
 
+RATE_LIMIT_NAMES = frozenset({"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"})
+
+
 def rate_limit_headers_tween_factory(handler, registry):
     """``X-RateLimit-*`` on every answer to a counted request, errors included.
 
@@ -12,7 +15,12 @@ def rate_limit_headers_tween_factory(handler, registry):
         response = handler(request)
         verdict = getattr(request, "rate_limit", None)
         if verdict is not None:
-            response.headers.update(verdict.headers())
+            # As ``headers.update`` would (any of these names already there is
+            # replaced), with one pass over the list instead of one per name.
+            headerlist = response.headerlist
+            if not RATE_LIMIT_NAMES.isdisjoint({name.lower() for name, _ in headerlist}):
+                headerlist[:] = [h for h in headerlist if h[0].lower() not in RATE_LIMIT_NAMES]
+            headerlist.extend(verdict.headers().items())
         return response
 
     return tween
@@ -21,6 +29,7 @@ def rate_limit_headers_tween_factory(handler, registry):
 def includeme(config):
     from pyramid.tweens import INGRESS
 
+    from tracee.api.json_renderer import ApiJsonRenderer
     from tracee.api.keys import KeyCache
     from tracee.cache_epoch import EpochCache
     from tracee.idempotency.store import keep_period
@@ -31,6 +40,9 @@ def includeme(config):
     config.registry["api.tracker_tokens"] = EpochCache(seconds)
     config.registry["idempotency.keep"] = keep_period(config.get_settings())
     config.include("cornice")
+    # Here, not in an include of its own: an include beside cornice's would
+    # conflict with the renderer it registers under that name; this one wins.
+    config.add_renderer("cornicejson", ApiJsonRenderer())
     config.add_tween("tracee.api.rate_limit_headers_tween_factory", under=INGRESS)
     with config.route_prefix_context("/api/v1"):
         config.scan("tracee.api.v1")

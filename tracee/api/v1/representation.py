@@ -6,7 +6,7 @@ they share TrackerState and StepState.
 
 from tracee.db import utcnow
 from tracee.tracking.estimates import estimate
-from tracee.tracking.models import StepState, TrackerState
+from tracee.tracking.models import TrackerState
 
 
 def iso(value):
@@ -15,33 +15,12 @@ def iso(value):
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _step(step: StepState) -> dict:
-    shown = {
-        "name": step.name,
-        "order": step.position,
-        "visible": step.visible,
-        "status": step.status,
-        "started_at": iso(step.started_at),
-        "completed_at": iso(step.completed_at),
-    }
-    return _with_expected(shown, step.expected_minutes)
-
-
 def _with_expected(shown: dict, minutes: int | None) -> dict:
     """A step's expected duration only where one is set: the steps of the
     documented examples (which have none) stay exactly as documented."""
     if minutes is not None:
         shown["expected_minutes"] = minutes
     return shown
-
-
-def _history_entry(step: StepState) -> dict:
-    return {
-        "process": step.name,
-        "status": step.status,
-        "started_at": iso(step.started_at),
-        "completed_at": iso(step.completed_at),
-    }
 
 
 def tracker_summary(tracker: TrackerState, urls) -> dict:
@@ -69,11 +48,26 @@ def tracker_summary(tracker: TrackerState, urls) -> dict:
 
 
 def tracker_detail(tracker: TrackerState, urls) -> dict:
-    return {
-        **tracker_summary(tracker, urls),
-        "history": [_history_entry(s) for s in tracker.started_steps()],
-        "steps": [_step(s) for s in tracker.steps],
-    }
+    """The summary, ``history`` (the steps started, in order) and every step.
+
+    One walk over the steps for both lists: a started step is shown in each,
+    its status and times worked out once.
+    """
+    history, steps = [], []
+    for step in tracker.steps:
+        status, started, completed = step.status, iso(step.started_at), iso(step.completed_at)
+        if step.started_at is not None:
+            history.append({"process": step.name, "status": status,
+                            "started_at": started, "completed_at": completed})
+        steps.append(_with_expected({
+            "name": step.name,
+            "order": step.position,
+            "visible": step.visible,
+            "status": status,
+            "started_at": started,
+            "completed_at": completed,
+        }, step.expected_minutes))
+    return {**tracker_summary(tracker, urls), "history": history, "steps": steps}
 
 
 def template_json(spec) -> dict:
