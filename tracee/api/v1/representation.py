@@ -25,14 +25,14 @@ def _with_expected(shown: dict, minutes: int | None) -> dict:
 
 def tracker_summary(tracker: TrackerState, urls) -> dict:
     current = tracker.current_step()
-    token = tracker.tracking_token
+    token = str(tracker.tracking_token)  # a UUID: formatted once, not once per address
     promised = estimate(tracker, utcnow())
     return {
         "id": tracker.id,
         "number": tracker.number,
         "name": tracker.name,
         "template": tracker.template_slug,
-        "tracking_token": str(token),
+        "tracking_token": token,
         "tracking_url": urls.tracking(token),
         "api_url": urls.api(tracker.id),
         "embed_code": urls.embed_code(token),
