@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 from conftest import make_app
+from limits import parse
 from test_hostile_input import assert_json_error
 from webtest import TestApp
 
@@ -433,3 +434,26 @@ def test_redis_hit_is_one_round_trip_and_survives_lost_scripts(redis_url, monkey
     second, third = limiter.hit("key", key), limiter.hit("key", key)
     assert [(v.allowed, v.remaining) for v in (second, third)] == [(True, 0), (False, 0)]
     assert 59 <= third.reset_at - time.time() <= 60
+
+
+def test_redis_counts_under_the_keys_limits_names_and_remembers_them_bounded(
+        redis_url, monkeypatch):
+    url, client = redis_url
+    limiter = RateLimiter(url, "3/minute", "2/minute")
+    key, own = f"named-{uuid.uuid4()}", f"own-{uuid.uuid4()}"
+    limiter.hit("key", key)
+    limiter.hit("key", own, "1/hour")
+    for identity, item in ((key, limiter.defaults["key"]), (own, parse("1/hour"))):
+        name = limiter.storage.prefixed_key(item.key_for("key", identity))
+        assert client.llen(name) == 1  # the window limits' own strategy reads
+        assert 0 < client.ttl(name) <= item.get_expiry()
+    # The same identity under another rate is another window.
+    assert limiter.hit("key", own, "5/hour").remaining == 4
+    # Bounded: a full memory starts again, and counting goes on in Redis.
+    monkeypatch.setattr(RateLimiter, "MAX_REMEMBERED", 3)
+    others = [f"many-{uuid.uuid4()}" for _ in range(3)]
+    for identity in others:
+        limiter.hit("addr", identity)
+    assert len(limiter._windows) <= 3
+    assert limiter.hit("key", key).remaining == 1
+    assert limiter.hit("addr", others[0]).remaining == 0

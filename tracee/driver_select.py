@@ -25,7 +25,7 @@ from sqlalchemy.sql import Select
 
 from tracee.db import UTCDateTime
 
-_CURSOR = "tracee.driver_select.cursor"  # one cursor per pooled connection, reused
+_CURSOR = "tracee.driver_select.cursor"  # (driver connection, its cursor) per pooled connection
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu"})
 
 
@@ -51,10 +51,15 @@ class DriverSelect:
             values = compiled.parameters(params)
         except Exception as error:  # a bind value its type refuses, as SQLAlchemy reports it
             raise StatementError(str(error), compiled.sql, params, error) from error
-        cursor = connection.info.get(_CURSOR)
-        driver = connection.connection.driver_connection
-        if cursor is None or cursor.connection is not driver:
-            cursor = connection.info[_CURSOR] = driver.cursor()
+        # The pool's own handles, not Connection.info and .driver_connection:
+        # those reach the same dict and (for sync psycopg) the same object
+        # through seven property calls, twice per keyed read.
+        pooled = connection.connection
+        driver = pooled.dbapi_connection
+        held = pooled.info.get(_CURSOR)
+        if held is None or held[0] is not driver:
+            held = pooled.info[_CURSOR] = (driver, driver.cursor())
+        cursor = held[1]
         # Listeners on the engine (tracing, statement counts) see it as any statement.
         observed = connection._has_events or connection.engine._has_events
         if observed:

@@ -109,6 +109,8 @@ class RateLimiter:
             "unknown-key": parse(unknown_key_default),
         }
         self._parsed = {}
+        # (namespace, identity, rate) -> (Redis key, amount, expiry); see _window
+        self._windows: dict[tuple[str, str, str | None], tuple[str, int, int]] = {}
         # (namespace, identity) -> epoch when a slot frees; see hit_remembering_refusal
         self._refusals: dict[tuple[str, str], float] = {}
 
@@ -122,17 +124,16 @@ class RateLimiter:
     def hit(self, namespace: str, identity: str, rate: str | None = None) -> Verdict | None:
         """Count one request; the verdict carries the figures for the headers and
         the cache epoch. None: Redis could not count it, and it is let through."""
-        item = self._item(namespace, rate)
         if self.wire is None:
+            item = self._item(namespace, rate)
             allowed = self.strategy.hit(item, namespace, identity)
             stats = self.strategy.get_window_stats(item, namespace, identity)
             return Verdict(allowed, item.amount, stats.remaining, stats.reset_time,
                            self.epoch.current())
-        expiry, now = item.get_expiry(), time.time()
-        key = self.storage.prefixed_key(item.key_for(namespace, identity))
+        key, amount, expiry = self._window(namespace, identity, rate)
         try:
             allowed, count, oldest, epoch = self.wire.run(
-                ONE_CALL, [key, EPOCH_KEY], [now, item.amount, expiry])
+                ONE_CALL, [key, EPOCH_KEY], [time.time(), amount, expiry])
         except RedisUnavailable as exc:
             if not self._uncounted:  # once per outage, not once per request
                 log.warning("requests are served uncounted: Redis did not answer (%s)", exc)
@@ -141,8 +142,23 @@ class RateLimiter:
         if self._uncounted:
             self._uncounted = False
             log.warning("Redis answers again: requests are counted")
-        return Verdict(allowed == 1, item.amount, item.amount - count, float(oldest) + expiry,
-                       int(epoch))
+        return Verdict(allowed == 1, amount, amount - count, float(oldest) + expiry, int(epoch))
+
+    def _window(self, namespace: str, identity: str, rate: str | None) -> tuple[str, int, int]:
+        """The Redis key, limit and expiry of one budget, as ``limits`` names them.
+
+        Worked out once per key or address and remembered: ``limits`` builds the
+        key through five calls, the same every time for the same budget.
+        """
+        window = self._windows.get((namespace, identity, rate))
+        if window is None:
+            item = self._item(namespace, rate)
+            window = (self.storage.prefixed_key(item.key_for(namespace, identity)),
+                      item.amount, item.get_expiry())
+            if len(self._windows) >= self.MAX_REMEMBERED:
+                self._windows.clear()  # bounded; worked out again on need
+            self._windows[namespace, identity, rate] = window
+        return window
 
     def allow(self, namespace: str, identity: str, rate: str | None = None) -> bool:
         """Count one request and only say whether it is within the limit."""

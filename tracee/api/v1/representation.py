@@ -25,14 +25,14 @@ def _with_expected(shown: dict, minutes: int | None) -> dict:
 
 def tracker_summary(tracker: TrackerState, urls) -> dict:
     current = tracker.current_step()
-    token = tracker.tracking_token
+    token = str(tracker.tracking_token)  # a UUID: formatted once, not once per address
     promised = estimate(tracker, utcnow())
     return {
         "id": tracker.id,
         "number": tracker.number,
         "name": tracker.name,
         "template": tracker.template_slug,
-        "tracking_token": str(token),
+        "tracking_token": token,
         "tracking_url": urls.tracking(token),
         "api_url": urls.api(tracker.id),
         "embed_code": urls.embed_code(token),
@@ -55,8 +55,13 @@ def tracker_detail(tracker: TrackerState, urls) -> dict:
     """
     history, steps = [], []
     for step in tracker.steps:
-        status, started, completed = step.status, iso(step.started_at), iso(step.completed_at)
-        if step.started_at is not None:
+        # No call for a time the step does not have yet: most steps of an open
+        # order have neither (two calls per step on every keyed GET).
+        started_at, completed_at = step.started_at, step.completed_at
+        started = None if started_at is None else iso(started_at)
+        completed = None if completed_at is None else iso(completed_at)
+        status = step.status
+        if started_at is not None:
             history.append({"process": step.name, "status": status,
                             "started_at": started, "completed_at": completed})
         steps.append(_with_expected({
