@@ -2,7 +2,7 @@
 in one transaction with the Session a request may need after all."""
 
 import uuid
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -61,17 +61,19 @@ def watching(engine):
             sa.event.remove(target, name, listener)
 
 
-def _remembered(worker, tenant, path):
+def _remembered_tracker(worker, tenant, name) -> tuple[dict, str]:
+    """A new tracker and its address, read until the worker remembers the key."""
+    created = worker.post_json("/api/v1/trackers/", {"name": name, "template": "3d-printing"},
+                               headers=tenant.headers, status=201).json
+    path = f"/api/v1/trackers/{created['id']}/"
     for _ in range(3):  # the first learns the cache epoch, the second keeps the key
         worker.get(path, headers=tenant.headers, status=200)
+    return created, path
 
 
 def test_a_keyed_read_takes_no_orm_session(workers, tenant, database):  # noqa: F811
     worker = workers[0]
-    created = worker.post_json("/api/v1/trackers/", {"name": "Order 1", "template": "3d-printing"},
-                               headers=tenant.headers, status=201).json
-    path = f"/api/v1/trackers/{created['id']}/"
-    _remembered(worker, tenant, path)
+    created, path = _remembered_tracker(worker, tenant, "Order 1")
     with watching(worker.app.registry["db.engine"]) as seen:
         read = worker.get(path, headers=tenant.headers, status=200).json
     assert read["id"] == created["id"] and read["name"] == "Order 1"
@@ -83,10 +85,7 @@ def test_a_keyed_read_takes_no_orm_session(workers, tenant, database):  # noqa: 
 
 def test_a_write_after_the_key_joins_the_same_transaction(workers, tenant, database):  # noqa: F811
     worker = workers[0]
-    created = worker.post_json("/api/v1/trackers/", {"name": "Order 2", "template": "3d-printing"},
-                               headers=tenant.headers, status=201).json
-    path = f"/api/v1/trackers/{created['id']}/"
-    _remembered(worker, tenant, path)
+    created, path = _remembered_tracker(worker, tenant, "Order 2")
     with watching(worker.app.registry["db.engine"]) as seen:
         changed = worker.patch_json(path, {"estimated_ready_at": READY},
                                     headers=tenant.headers, status=200).json
@@ -116,8 +115,8 @@ def test_a_read_of_another_tenants_tracker_finds_none(app, create, other_tenant)
 def test_the_session_made_after_shares_connection_tenant_and_transaction(
         registry, tenant, other_tenant, create, database):
     tracker_id = create()["id"]
-    reads = TenantConnection(registry["db.session_factory"])
-    try:
+    # Closed without a commit: rolled back, as the second connection sees.
+    with closing(TenantConnection(registry["db.session_factory"])) as reads:
         bind_tenant(reads, tenant.id)
         assert read_tracker(reads, tracker_id).id == tracker_id
         session = reads.session()
@@ -134,29 +133,21 @@ def test_the_session_made_after_shares_connection_tenant_and_transaction(
         if database.kind == "postgresql":
             setting = reads.connection().execute(sa.text("SELECT current_setting('app.tenant_id')"))
             assert setting.scalar() == str(tenant.id)
-    finally:
-        reads.close()  # not committed: rolled back
-    again = TenantConnection(registry["db.session_factory"])
-    try:
+    with closing(TenantConnection(registry["db.session_factory"])) as again:
         bind_tenant(again, tenant.id)
         assert read_tracker(again, tracker_id).name != "Renamed"
         assert again.get(Tenant, tenant.id).slug == "acme"  # anything else: the Session's
-    finally:
-        again.close()
 
 
 def test_a_directory_row_binds_row_level_security_for_the_session_after(
         registry, tenant, create, database):
     token = create()["tracking_token"]
-    reads = TenantConnection(registry["db.session_factory"])
-    try:
+    with closing(TenantConnection(registry["db.session_factory"])) as reads:
         with watching(registry["db.engine"]) as seen:
             found = read_directory_row(reads, LINK_WITH_TENANTS, {"token": uuid.UUID(token)})
             bind_tenant(reads, found.tenant_id)
             assert reads.session().get(Tracker, (tenant.id, found.tracker_id)) is not None
         assert seen.set_configs == 0 and seen.sessions == 1
-    finally:
-        reads.close()
 
 
 
