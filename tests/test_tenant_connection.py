@@ -175,8 +175,11 @@ def test_a_connection_lost_under_a_keyed_read_is_replaced_for_the_next(database,
         tracker_id = app.post_json("/api/v1/trackers/", {"name": "Order 3"},
                                    headers=tenant.headers, status=201).json["id"]
         path = f"/api/v1/trackers/{tracker_id}/"
-        with engine.connect() as conn:
-            pid = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        # The connection this worker keeps for its next read (tracee.kept_connection).
+        keeper = wsgi.registry["db.keeper"]
+        kept = keeper.take()
+        pid = kept.connection.dbapi_connection.info.backend_pid
+        keeper.give_back(kept)
         with database.admin_engine.connect() as admin:
             admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         app.get(path, headers=tenant.headers, status=500)

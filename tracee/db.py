@@ -13,6 +13,8 @@ from sqlalchemy import DateTime, MetaData, engine_from_config, event, exc
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from tracee.kept_connection import ConnectionKeeper
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -159,6 +161,8 @@ def includeme(config):
     engine = make_engine(settings)
     config.registry["db.engine"] = engine
     config.registry["db.session_factory"] = make_session_factory(engine)
+    config.registry["db.keeper"] = ConnectionKeeper(
+        engine, float(settings.get("tracee.db.ping_after_idle_seconds") or 0))
     config.add_request_method(request_db, "db", reify=True)
     # By dotted name: the tenant scope imports this module.
     config.add_request_method("tracee.tenancy.scope.request_reads", "reads", reify=True)

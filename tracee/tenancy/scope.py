@@ -210,8 +210,9 @@ class TenantConnection:
     one connection and one transaction, and the transaction tween ends both.
     """
 
-    def __init__(self, session_factory):
+    def __init__(self, session_factory, keeper=None):
         self._factory = session_factory
+        self._keeper = keeper  # tracee.kept_connection: the worker's connection, kept
         self.info = {}
         self._connection = None
         self._session = None
@@ -223,7 +224,8 @@ class TenantConnection:
         if self._session is not None:
             return self._session.connection()
         if self._connection is None:
-            connection = self.get_bind().connect()
+            connection = (self._keeper.take() if self._keeper is not None
+                          else self.get_bind().connect())
             try:
                 connection.begin()
             except BaseException:
@@ -274,7 +276,10 @@ class TenantConnection:
                 session.close()  # rolls back whatever was not committed
         finally:
             if connection is not None:
-                connection.close()
+                if self._keeper is not None:
+                    self._keeper.give_back(connection)
+                else:
+                    connection.close()
 
 
 def _tenant_tables_in(statement) -> set[str]:
@@ -338,4 +343,5 @@ def request_reads(request):
     session = request.__dict__.get("db")  # where reify keeps it
     if session is not None:
         return session
-    return TenantConnection(request.registry["db.session_factory"])
+    registry = request.registry
+    return TenantConnection(registry["db.session_factory"], registry["db.keeper"])
