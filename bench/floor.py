@@ -31,7 +31,7 @@ import secrets
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,8 +46,11 @@ PUBLIC = os.environ["TRACEE_PUBLIC_URL"].rstrip("/")
 QR_FILE = Path(os.environ.get("BENCH_QR_PNG", "/nonexistent"))
 QR_PNG = QR_FILE.read_bytes() if QR_FILE.is_file() else b""
 
+# As production.ini has the app send (tracee.hsts_seconds, with an https public URL).
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
 API_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
+    HSTS,
     ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
     ("Cache-Control", "no-store"),
     ("Referrer-Policy", "no-referrer"),
@@ -60,8 +63,8 @@ PAGE_CSP = (
 
 JOINED_SQL = (  # a tracker, its token and its steps in one query, as the app loads one
     "SELECT t.id, t.number, t.name, t.template_slug, t.created_at, t.updated_at, "
-    "t.completed_at, t.event_seq, l.token, s.position, s.name, s.visible, s.started_at, "
-    "s.completed_at FROM trackers t "
+    "t.completed_at, t.event_seq, l.token, t.ready_by, t.step_due_at, s.position, s.name, "
+    "s.visible, s.started_at, s.completed_at, s.expected_minutes FROM trackers t "
     "JOIN tracking_links l ON l.tenant_id = t.tenant_id AND l.tracker_id = t.id "
     "LEFT JOIN tracker_steps s ON s.tenant_id = t.tenant_id AND s.tracker_id = t.id "
     "WHERE t.tenant_id = %s AND t.id = %s ORDER BY s.position"
@@ -203,15 +206,40 @@ def authenticate(cur, environ, limited=True):
 
 
 def load_tracker(cur, tenant_id, tracker_id):
+    """(tracker, steps, timing): timing is what the estimate needs (``estimate``)."""
     cur.execute(JOINED_SQL, (tenant_id, tracker_id))
     rows = cur.fetchall()
-    steps = [r[9:] for r in rows if r[9] is not None]
-    return rows[0][:9], steps
+    steps = [r[11:16] for r in rows if r[11] is not None]
+    timing = (rows[0][9], rows[0][10], [r[16] for r in rows if r[11] is not None])
+    return rows[0][:9], steps, timing
 
 
-def tracker_json(row, steps):
+NO_TIMING = (None, None, None)  # no date set, no step due, no durations: no estimate
+
+
+def estimate(completed, steps, timing, now):
+    """(ready_at, source, late) as the app shows them (tracee.tracking.estimates), plainly."""
+    ready_by, due, expected = timing
+    if completed is not None or expected is None:
+        return None, None, False
+    active = next((i for i, s in enumerate(steps) if s[4] is None), None)
+    if ready_by is not None:
+        return (None, "set", True) if ready_by < now else (ready_by, "set", False)
+    if active is None:
+        return None, None, False
+    if due is not None and due < now:
+        return None, "expected", True
+    after = expected[active + 1:]
+    if due is None or None in after:
+        return None, None, False
+    return due + timedelta(minutes=sum(after)), "expected", False
+
+
+def tracker_json(row, steps, timing=NO_TIMING):
     tracker_id, number, name, template, created, updated, completed, _seq, token = row
     started = [s for s in steps if s[3] is not None]
+    ready_at, source, late = estimate(completed, steps, timing, datetime.now(UTC))
+    minutes = timing[2] or [None] * len(steps)
     return {
         "id": tracker_id,
         "number": number,
@@ -226,6 +254,9 @@ def tracker_json(row, steps):
         "qr_code_url": f"{PUBLIC}/api/v1/trackers/{tracker_id}/qr/",
         "current_process": started[-1][1] if started else None,
         "is_completed": completed is not None,
+        "estimated_ready_at": iso(ready_at),
+        "estimate_source": source,
+        "is_late": late,
         "created_at": iso(created),
         "updated_at": iso(updated),
         "history": [
@@ -235,8 +266,9 @@ def tracker_json(row, steps):
         ],
         "steps": [
             {"name": s[1], "order": s[0], "visible": s[2], "status": status_of(s),
-             "started_at": iso(s[3]), "completed_at": iso(s[4])}
-            for s in steps
+             "started_at": iso(s[3]), "completed_at": iso(s[4]),
+             **({} if m is None else {"expected_minutes": m})}
+            for s, m in zip(steps, minutes, strict=True)
         ],
     }
 
@@ -244,8 +276,8 @@ def tracker_json(row, steps):
 def get_tracker(environ, tracker_id, limited):
     with connection().transaction(), connection().cursor() as cur:
         key, headers = authenticate(cur, environ, limited)
-        row, steps = load_tracker(cur, key[1], tracker_id)
-    return "200 OK", tracker_json(row, steps), headers
+        row, steps, timing = load_tracker(cur, key[1], tracker_id)
+    return "200 OK", tracker_json(row, steps, timing), headers
 
 
 def create_tracker(environ, limited):
@@ -386,7 +418,7 @@ def load_public(token):
         found = cur.fetchone()
         tenant_id, tracker_id = found[:2]
         chain = [found[i:i + 3] for i in (2, 5, 8) if found[i] is not None]
-        row, steps = load_tracker(cur, tenant_id, tracker_id)
+        row, steps, _timing = load_tracker(cur, tenant_id, tracker_id)
     return row, steps, chain
 
 
@@ -466,6 +498,7 @@ def page_html(token, embed):
     headers = [
         ("Content-Type", "text/html; charset=UTF-8"),
         ("X-Content-Type-Options", "nosniff"),
+        HSTS,
         ("Content-Security-Policy",
          PAGE_CSP.format(nonce=nonce, ancestors="*" if embed else "'none'")),
         ("Referrer-Policy", "no-referrer"),
