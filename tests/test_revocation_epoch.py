@@ -20,7 +20,7 @@ from webtest import TestApp
 from tracee.api.keys import ActiveKey, KeyCache
 from tracee.cache_epoch import EPOCH_KEY
 from tracee.ratelimit import ONE_CALL, RateLimiter
-from tracee.resp import RedisUnavailable, RespClient
+from tracee.resp import PreparedCall, RedisUnavailable, RespClient, _command
 
 LIST = "/api/v1/trackers/"
 
@@ -189,6 +189,17 @@ def test_a_down_redis_is_not_asked_again_within_a_second():
             with pytest.raises(RedisUnavailable):
                 client.run(ONE_CALL, ["k", "e"], [1.0, 1, 60])
     assert connects == [1]
+
+
+@pytest.mark.parametrize("keys, args, value", [
+    (["LIMITS:LIMITER/key/7/100/1/minute", "tracee:epoch"], [None, 100, 60], 1733212800.123456),
+    (["one"], [3, None], b"bytes"),
+    ([], [None], "text: \u00e9"),
+])
+def test_a_prepared_call_sends_the_bytes_of_the_whole_command(keys, args, value):
+    whole = [value if a is None else a for a in args]
+    assert (PreparedCall(ONE_CALL, keys, args).command(value)
+            == _command(b"EVALSHA", ONE_CALL.sha, b"%d" % len(keys), *keys, *whole))
 
 
 def test_only_redis_urls_are_spoken():

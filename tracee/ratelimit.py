@@ -31,7 +31,7 @@ from pyramid.httpexceptions import HTTPTooManyRequests
 from tracee.cache_epoch import EPOCH_KEY, bump_after_commit, cache_epoch_for
 from tracee.paths import first_segment
 from tracee.proxies import TrustedProxies
-from tracee.resp import RedisUnavailable, RespClient, Script
+from tracee.resp import PreparedCall, RedisUnavailable, RespClient, Script
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,8 @@ class RateLimiter:
             "unknown-key": parse(unknown_key_default),
         }
         self._parsed = {}
-        # (namespace, identity, rate) -> (Redis key, amount, expiry); see _window
-        self._windows: dict[tuple[str, str, str | None], tuple[str, int, int]] = {}
+        # (namespace, identity, rate) -> (its call, amount, expiry); see _window
+        self._windows: dict[tuple[str, str, str | None], tuple[PreparedCall, int, int]] = {}
         # (namespace, identity) -> epoch when a slot frees; see hit_remembering_refusal
         self._refusals: dict[tuple[str, str], float] = {}
 
@@ -130,10 +130,9 @@ class RateLimiter:
             stats = self.strategy.get_window_stats(item, namespace, identity)
             return Verdict(allowed, item.amount, stats.remaining, stats.reset_time,
                            self.epoch.current())
-        key, amount, expiry = self._window(namespace, identity, rate)
+        call, amount, expiry = self._window(namespace, identity, rate)
         try:
-            allowed, count, oldest, epoch = self.wire.run(
-                ONE_CALL, [key, EPOCH_KEY], [time.time(), amount, expiry])
+            allowed, count, oldest, epoch = self.wire.run_prepared(call, time.time())
         except RedisUnavailable as exc:
             if not self._uncounted:  # once per outage, not once per request
                 log.warning("requests are served uncounted: Redis did not answer (%s)", exc)
@@ -144,17 +143,22 @@ class RateLimiter:
             log.warning("Redis answers again: requests are counted")
         return Verdict(allowed == 1, amount, amount - count, float(oldest) + expiry, int(epoch))
 
-    def _window(self, namespace: str, identity: str, rate: str | None) -> tuple[str, int, int]:
-        """The Redis key, limit and expiry of one budget, as ``limits`` names them.
+    def _window(self, namespace: str, identity: str,
+                rate: str | None) -> tuple[PreparedCall, int, int]:
+        """The call counting one budget (its Redis key as ``limits`` names it,
+        the limit and expiry; the time is added per request), limit and expiry.
 
         Worked out once per key or address and remembered: ``limits`` builds the
-        key through five calls, the same every time for the same budget.
+        key through five calls, the same every time for the same budget, and
+        the command's bytes are the same but for the time.
         """
         window = self._windows.get((namespace, identity, rate))
         if window is None:
             item = self._item(namespace, rate)
-            window = (self.storage.prefixed_key(item.key_for(namespace, identity)),
-                      item.amount, item.get_expiry())
+            key, amount, expiry = (self.storage.prefixed_key(item.key_for(namespace, identity)),
+                                   item.amount, item.get_expiry())
+            window = (PreparedCall(ONE_CALL, [key, EPOCH_KEY], [None, amount, expiry]),
+                      amount, expiry)
             if len(self._windows) >= self.MAX_REMEMBERED:
                 self._windows.clear()  # bounded; worked out again on need
             self._windows[namespace, identity, rate] = window

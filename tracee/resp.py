@@ -87,6 +87,26 @@ class Script:
         self.sha = hashlib.sha1(self.source).hexdigest().encode()
 
 
+class PreparedCall:
+    """A script's EVALSHA with its keys and every argument but one encoded once,
+    for a call made again and again with one value changing (a rate limit's
+    window and the time): ``args`` holds None where that value goes."""
+
+    def __init__(self, script: Script, keys: list, args: list):
+        at = args.index(None)
+        parts = [b"EVALSHA", script.sha, b"%d" % len(keys), *keys, *args]
+        split = 3 + len(keys) + at
+        # Each part encoded as _command does, less the count _command puts first.
+        self.head = b"*%d\r\n" % len(parts) + _command(*parts[:split]).split(b"\r\n", 1)[1]
+        self.tail = _command(*parts[split + 1:]).split(b"\r\n", 1)[1]
+        self.script = script
+
+    def command(self, value) -> bytes:
+        if value.__class__ is not bytes:
+            value = (repr(value) if isinstance(value, float) else str(value)).encode()
+        return b"%s$%d\r\n%s\r\n%s" % (self.head, len(value), value, self.tail)
+
+
 class RespClient:
     def __init__(self, url: str, timeout: float = 1.0, retry_after: float = 1.0):
         parts = urlsplit(url)
@@ -111,7 +131,13 @@ class RespClient:
         A connection that broke while idle (Redis restarted, a timeout on its
         side) is replaced once, at once; only a failed connect waits.
         """
-        command = _command(b"EVALSHA", script.sha, b"%d" % len(keys), *keys, *args)
+        return self._send(script, _command(b"EVALSHA", script.sha, b"%d" % len(keys), *keys, *args))
+
+    def run_prepared(self, call: PreparedCall, value):
+        """``run`` of a :class:`PreparedCall` with ``value`` in its open place."""
+        return self._send(call.script, call.command(value))
+
+    def _send(self, script: Script, command: bytes):
         with self._lock:
             for retry in (self._socket is not None, False):
                 try:

@@ -65,9 +65,6 @@ def _authenticate(request, secret):
     if not secret:
         raise _unauthorized("an API key is required in the X-API-Key header")
     secret = secret.strip()
-    # A mistyped or made-up key fails its checksum: refused without a lookup.
-    if not is_well_formed(secret):
-        raise _unauthorized("the API key is not valid or has been revoked")
     limiter = request.registry["ratelimiter"]
     # An address over its budget of unknown keys is refused before the database is asked;
     # with no refusal remembered (the usual case) this costs one attribute read.
@@ -79,6 +76,10 @@ def _authenticate(request, secret):
     key_hash, key = cached_key(secret, cache)
     remembered = key is not None
     if key is None:
+        # A mistyped or made-up key fails its checksum: refused without a lookup.
+        # Only here: a remembered key passed it when it was looked up.
+        if not is_well_formed(secret):
+            raise _unauthorized("the API key is not valid or has been revoked")
         key = lookup_key(request.reads, key_hash, cache)
         if key is None:
             raise _unknown_key(request, limiter)

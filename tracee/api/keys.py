@@ -189,8 +189,8 @@ def cached_key(secret: str, cache: KeyCache) -> tuple[str, ActiveKey | None]:
     """The key's hash, and the active key if this worker remembers it: to be
     trusted only once ``cache.confirm`` has accepted the request's epoch.
 
-    ``secret`` is one that passed :func:`is_well_formed`: checking that is the
-    caller's first step, as it costs no lookup.
+    Only keys that passed :func:`is_well_formed` are remembered, so a caller
+    checks that on a miss, before the lookup.
     """
     key_hash = hash_key(secret)
     return key_hash, cache.get(key_hash)
