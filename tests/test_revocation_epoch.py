@@ -20,7 +20,15 @@ from webtest import TestApp
 from tracee.api.keys import ActiveKey, KeyCache
 from tracee.cache_epoch import EPOCH_KEY
 from tracee.ratelimit import ONE_CALL, RateLimiter
-from tracee.resp import PreparedCall, RedisUnavailable, RespClient, _command
+from tracee.resp import (
+    PreparedCall,
+    RedisUnavailable,
+    RespClient,
+    _command,
+    _Incomplete,
+    _parse,
+    _parse_reply,
+)
 
 LIST = "/api/v1/trackers/"
 
@@ -200,6 +208,28 @@ def test_a_prepared_call_sends_the_bytes_of_the_whole_command(keys, args, value)
     whole = [value if a is None else a for a in args]
     assert (PreparedCall(ONE_CALL, keys, args).command(value)
             == _command(b"EVALSHA", ONE_CALL.sha, b"%d" % len(keys), *keys, *whole))
+
+
+REPLIES = [
+    b"*4\r\n:1\r\n:5\r\n$17\r\n1733212800.123456\r\n$16\r\n1733212800123456\r\n",
+    b"*0\r\n", b"*-1\r\n", b"*2\r\n$-1\r\n:3\r\n", b"*2\r\n$4\r\na\r\nb\r\n:3\r\n",
+    b"*1\r\n*1\r\n:2\r\n", b"+OK\r\n", b":12\r\n", b"$2\r\nab\r\n", b"*2\r\n:1\r\n+OK\r\n",
+    b"*2\r\n$0\r\n\r\n:1\r\n", b"*1\r\n$4\r\n$1\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("reply", REPLIES)
+def test_a_reply_and_every_cut_of_it_read_as_the_general_parser_reads_them(reply):
+    """The shortcut for flat arrays (strings with CRLF inside, nulls and nesting
+    included) gives what _parse gives, and waits for more where it would."""
+    def read(parser, buffer):
+        try:
+            return parser(buffer)
+        except _Incomplete:
+            return "incomplete"
+
+    for cut in range(1, len(reply) + 1):
+        assert read(_parse_reply, reply[:cut]) == read(lambda b: _parse(b, 0)[0], reply[:cut])
 
 
 def test_only_redis_urls_are_spoken():

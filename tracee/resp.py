@@ -79,6 +79,36 @@ def _parse(buffer: bytes, at: int):
     raise RedisUnavailable(f"unexpected reply {kind!r}")
 
 
+def _parse_reply(buffer: bytes):
+    """The whole reply in ``buffer``: :func:`_parse`, or for the usual reply (an
+    array of integers and bulk strings, as the limiter's script returns) one
+    split instead of a call per element."""
+    if buffer[:1] == b"*" and buffer[-2:] == b"\r\n":
+        lines = buffer.split(b"\r\n")
+        count = int(lines[0][1:])
+        items, at = [], 1
+        last = len(lines) - 1  # the empty piece after the final CRLF
+        for _ in range(count):
+            if at >= last:
+                break
+            line = lines[at]
+            kind = line[:1]
+            if kind == b":":
+                items.append(int(line[1:]))
+                at += 1
+            # A string holding CRLF was split: its first piece is shorter than its length.
+            elif kind == b"$" and len(lines[at + 1]) == int(line[1:]):
+                items.append(lines[at + 1])
+                at += 2
+            else:  # a null, a nested array, a split string, or the reply not all here
+                break
+        else:
+            if at == last:  # every line read: the whole reply, nothing after
+                return None if count < 0 else items
+    value, _ = _parse(buffer, 0)
+    return value
+
+
 class Script:
     """A Lua script run over :class:`RespClient`: ``client.run(script, keys, args)``."""
 
@@ -166,8 +196,7 @@ class RespClient:
             if not buffer:
                 raise ConnectionError("Redis closed the connection")
             try:
-                value, _ = _parse(buffer, 0)
-                return value
+                return _parse_reply(buffer)
             except _Incomplete:
                 more = sock.recv(65536)
                 if not more:
