@@ -566,7 +566,7 @@ def main(argv=None) -> int:
                         lineup["floor@10k"] = (floor10k, small_s.floor)
                         lineup["free@10k"] = (free10k, small_s.floor)
                         small_warmups = dict.fromkeys(("app@10k", "floor@10k", "free@10k"),
-                                              small_s.warmup)
+                                                      small_s.warmup)
                     measured = runner.interleaved(s.name, lineup, s.warmup, small_warmups)
                     results[s.name] = {"label": s.label, "target": s.target,
                                        **{k: asdict(v) for k, v in measured.items()}}
