@@ -64,10 +64,6 @@ MINE = held(_queue, "delivery")
 # row's tenant_id sets the transaction's tenant for row-level security as it
 # is read (rls_tenant_of), which saves binding a round trip of its own.
 STILL_MINE = select(_queue.c.id, rls_tenant_of(_queue.c.tenant_id)).where(MINE)
-ENDPOINT = select(
-    _endpoints.c.url, _endpoints.c.enabled, _endpoints.c.secret, _endpoints.c.previous_secret,
-    _endpoints.c.previous_secret_until, _endpoints.c.failing_since,
-).where(_endpoints.c.tenant_id == bindparam("tenant"), _endpoints.c.id == bindparam("endpoint"))
 
 
 @dataclass(frozen=True)
@@ -144,8 +140,9 @@ def prepare(session, box: SecretBox, urls, claimed: Claimed) -> Outgoing | None:
                           {"delivery": claimed.id, "token": claimed.token}) is None:
         return None  # the claim expired and was taken, or the endpoint was deleted
     bind_tenant(session, claimed.tenant_id)
-    endpoint = session.connection().execute(
-        ENDPOINT, {"tenant": claimed.tenant_id, "endpoint": claimed.endpoint_id}).first()
+    # The endpoint, the tracker and its events in one statement (no tracker for a test event).
+    endpoint, tracker, trail = events.read_delivery_rows(
+        session, claimed.endpoint_id, claimed.tracker_id, claimed.seq)
     if endpoint is None:
         return None
     if not endpoint.enabled:
@@ -154,8 +151,7 @@ def prepare(session, box: SecretBox, urls, claimed: Claimed) -> Outgoing | None:
     if claimed.event_type == TEST_EVENT:
         body = events.test_body(claimed.endpoint_id, claimed.created_at)
     else:
-        body = events.tracker_body(session, urls, claimed.event_type, claimed.tracker_id,
-                                   claimed.seq)
+        body = events.tracker_body(session, urls, claimed.event_type, tracker, trail, claimed.seq)
     if body is None:
         _release(session, claimed, state=FAILED, finished_at=utcnow())
         return None
@@ -163,7 +159,7 @@ def prepare(session, box: SecretBox, urls, claimed: Claimed) -> Outgoing | None:
 
 
 def outgoing(box: SecretBox, endpoint, body: bytes) -> Outgoing:
-    """The request to send, from an ``ENDPOINT`` row and the body."""
+    """The request to send, from an ``events.Endpoint`` and the body."""
     keys = [box.open_cached(endpoint.secret)]
     if endpoint.previous_secret and endpoint.previous_secret_until > utcnow():
         keys.append(box.open_cached(endpoint.previous_secret))

@@ -3,14 +3,15 @@
 The body is rebuilt from the audit trail as of the event (replaying the
 tracker's events up to the end of the change it belongs to), so the tracker
 shown is the tracker as the change left it, identical on every retry, and
-nothing beyond the event row is written while the request runs.
+nothing beyond the event row is written while the request runs. The
+endpoint it goes to is read in the same statement.
 """
 
 import json
 import uuid
 from collections import namedtuple
 
-from sqlalchemy import and_, bindparam, literal_column, or_, select, union_all
+from sqlalchemy import and_, bindparam, cast, literal_column, null, or_, select, union_all
 
 from tracee.api.v1.representation import iso, tracker_detail
 from tracee.driver_select import DriverSelect
@@ -19,7 +20,7 @@ from tracee.messages.service import RECEIVED
 from tracee.tenancy.scope import require_tenant
 from tracee.tracking.models import TrackerEvent
 from tracee.tracking.reads import TRACKER_WITH_STEPS, tracker_from_rows
-from tracee.webhooks.models import TEST_EVENT
+from tracee.webhooks.models import TEST_EVENT, WebhookEndpoint
 
 # Fixed forever: event ids must not change between retries or releases.
 _EVENT_NAMESPACE = uuid.UUID("4f1d3c2e-9a57-4b7e-8a44-2b8f1f0c6d11")
@@ -42,39 +43,74 @@ EVENTS_UP_TO = (
 Event = namedtuple("Event", "seq type process created_at action")
 
 
-def _nulls(columns) -> list:
-    return [literal_column("NULL", type_=c.type).label(f"null_{i}")
+_endpoints = WebhookEndpoint.__table__
+ENDPOINT = select(
+    _endpoints.c.url, _endpoints.c.enabled, _endpoints.c.secret, _endpoints.c.previous_secret,
+    _endpoints.c.previous_secret_until, _endpoints.c.failing_since,
+).where(_endpoints.c.tenant_id == bindparam("tenant"), _endpoints.c.id == bindparam("endpoint"))
+Endpoint = namedtuple("Endpoint", "url enabled secret previous_secret previous_secret_until "
+                                  "failing_since")
+
+
+def _nulls(columns, part: str, typed: bool = False) -> list:
+    # Typed in the first part: PostgreSQL resolves a union's column types two
+    # parts at a time, and two untyped NULLs make text, which the third
+    # part's column may not be. Short labels: psycopg parses a statement
+    # longer than 4,096 bytes afresh on every execution (no cache).
+    return [(cast(null(), c.type) if typed else null()).label(f"{part}{i}")
             for i, c in enumerate(columns)]
 
 
-# The tracker with its steps, then its events up to this one, in one
-# statement: a union, each part padded with NULLs in the other's columns and
-# told apart by ``part``. Preparing a delivery is mostly per-statement work
-# (the driver's and the database's), so this is a statement fewer each.
+# The tracker with its steps, its events up to this one, then the endpoint,
+# in one statement: a union, each part padded with NULLs in the others'
+# columns and told apart by ``part``. Preparing a delivery is mostly
+# per-statement work (the driver's and the database's), so each part joined
+# is a statement fewer.
 _TRACKER_WIDTH = len(TRACKER_WITH_STEPS.selected_columns)
+_EVENTS_AT = _TRACKER_WIDTH + 1
+_ENDPOINT_AT = _EVENTS_AT + len(EVENTS_UP_TO.selected_columns)
 _STEP_POSITION = 1 + [c.name for c in TRACKER_WITH_STEPS.selected_columns].index("position")
-TRACKER_AND_EVENTS = union_all(
+DELIVERY_ROWS = union_all(
     TRACKER_WITH_STEPS.order_by(None).add_columns(
-        literal_column("0").label("part"), *_nulls(EVENTS_UP_TO.selected_columns)),
+        literal_column("0").label("part"), *_nulls(EVENTS_UP_TO.selected_columns, "e", True),
+        *_nulls(ENDPOINT.selected_columns, "w", True)),
     EVENTS_UP_TO.order_by(None).with_only_columns(
-        *_nulls(TRACKER_WITH_STEPS.selected_columns), literal_column("1"),
-        *EVENTS_UP_TO.selected_columns),
+        *_nulls(TRACKER_WITH_STEPS.selected_columns, "t"), literal_column("1"),
+        *EVENTS_UP_TO.selected_columns, *_nulls(ENDPOINT.selected_columns, "w")),
+    ENDPOINT.with_only_columns(
+        *_nulls(TRACKER_WITH_STEPS.selected_columns, "t"), literal_column("2"),
+        *_nulls(EVENTS_UP_TO.selected_columns, "e"), *ENDPOINT.selected_columns),
 ).order_by(*(literal_column(str(n)) for n in (
-    _TRACKER_WIDTH + 1, _STEP_POSITION, _TRACKER_WIDTH + 2)))  # part, step, event seq
-_READ_TRACKER_AND_EVENTS = DriverSelect(TRACKER_AND_EVENTS)
+    _EVENTS_AT, _STEP_POSITION, _EVENTS_AT + 1)))  # part, step, event seq
+_READ_DELIVERY_ROWS = DriverSelect(DELIVERY_ROWS)
 
 
-def tracker_and_events(rows) -> tuple:
-    """The tracker record (None if gone) and its events (``Event``) from
-    ``TRACKER_AND_EVENTS``'s rows."""
-    tracker = tracker_from_rows([row[:_TRACKER_WIDTH] for row in rows if row[_TRACKER_WIDTH] == 0])
-    return tracker, [Event._make(row[_TRACKER_WIDTH + 1:]) for row in rows
-                     if row[_TRACKER_WIDTH] == 1]
+def from_delivery_rows(rows) -> tuple:
+    """The endpoint (``Endpoint``), the tracker record and its events (``Event``)
+    from ``DELIVERY_ROWS``'s rows; None for an endpoint or a tracker that is gone."""
+    tracker_rows, trail, endpoint = [], [], None
+    for row in rows:
+        part = row[_TRACKER_WIDTH]
+        if part == 0:
+            tracker_rows.append(row[:_TRACKER_WIDTH])
+        elif part == 1:
+            trail.append(Event._make(row[_EVENTS_AT:_ENDPOINT_AT]))
+        else:
+            endpoint = Endpoint._make(row[_ENDPOINT_AT:])
+    return endpoint, tracker_from_rows(tracker_rows), trail
 
 
-def tracker_and_events_params(tenant_id: int, tracker_id: int, seq: int) -> dict:
+def delivery_rows_params(tenant_id: int, endpoint_id: int, tracker_id: int | None,
+                         seq: int | None) -> dict:
     return {"tenant_id": tenant_id, "id": tracker_id, "tenant": tenant_id, "tracker": tracker_id,
-            "seq": seq}
+            "seq": seq, "endpoint": endpoint_id}
+
+
+def read_delivery_rows(session, endpoint_id: int, tracker_id: int | None,
+                       seq: int | None) -> tuple:
+    """``from_delivery_rows`` of the bound tenant's endpoint, tracker and events."""
+    return from_delivery_rows(_READ_DELIVERY_ROWS.rows(session.connection(), delivery_rows_params(
+        require_tenant(session), endpoint_id, tracker_id, seq)))
 
 
 def event_id(tenant_id: int, tracker_id: int | None, seq: int | None, delivery_id: int) -> str:
@@ -114,21 +150,20 @@ def _replay(tracker, events):
     return tracker
 
 
-def tracker_body(session, urls, event_type: str, tracker_id: int, seq: int) -> bytes | None:
-    """The body of a tracker event, or None if the tracker or event is gone."""
-    tracker, events = tracker_and_events(_READ_TRACKER_AND_EVENTS.rows(
-        session.connection(), tracker_and_events_params(require_tenant(session), tracker_id, seq)))
+def tracker_body(session, urls, event_type: str, tracker, events, seq: int) -> bytes | None:
+    """The body of a tracker event from its ``read_delivery_rows``, or None if the
+    tracker or event is gone."""
     if tracker is None:
         return None
     message = None
     if event_type == RECEIVED:
-        message = message_payload(session, tracker_id, seq)
+        message = message_payload(session, tracker.id, seq)
     return body_from_rows(urls, event_type, tracker, events, seq, message)
 
 
 def body_from_rows(urls, event_type: str, tracker, events, seq: int,
                    message: dict | None = None) -> bytes | None:
-    """The body of a tracker event from its tracker and events (``tracker_and_events``)
+    """The body of a tracker event from its tracker and events (``from_delivery_rows``)
     (and, for ``tracker.message_received``, the message as its payload shows it)."""
     event = next((e for e in events if e.seq == seq), None)
     if event is None:

@@ -3,8 +3,8 @@
 Through the Session, a delivery waited for the database eleven times: BEGIN,
 the claim check, the endpoint, the tracker, its events, COMMIT, then BEGIN,
 the queue row moved on, the attempt, COMMIT. Here the worker's loop prepares
-every delivery it has just claimed in one psycopg pipeline (three reads
-each: the claim check, the endpoint, the tracker with its events), and
+every delivery it has just claimed in one psycopg pipeline (two reads
+each: the claim check, then the endpoint and the tracker with its events), and
 records the attempts that have come back in another (one statement each, and
 one for the endpoint when its failing streak starts or ends): a round trip
 per batch, and one pooled connection, instead of two per delivery. The reads
@@ -28,7 +28,6 @@ handles every case.
 """
 
 import logging
-from collections import namedtuple
 from contextlib import contextmanager
 from functools import cache
 
@@ -43,8 +42,6 @@ from tracee.webhooks.models import PENDING, TEST_EVENT, WebhookAttempt, WebhookD
 log = logging.getLogger(__name__)
 
 _queue = WebhookDelivery.__table__
-_Endpoint = namedtuple("_Endpoint", "url enabled secret previous_secret previous_secret_until "
-                                    "failing_since")
 
 # The queue row moved on and its attempt logged, in one statement: no
 # attempt is written unless this claim still held the row. The tenant is
@@ -77,8 +74,7 @@ def _sql(dialect) -> dict:
 
     return {
         "held": compiled(delivery.STILL_MINE),
-        "endpoint": compiled(delivery.ENDPOINT),
-        "tracker_and_events": compiled(events.TRACKER_AND_EVENTS),
+        "delivery_rows": compiled(events.DELIVERY_ROWS),
         delivery.START_STREAK: compiled(delivery.START_STREAK),
         delivery.END_STREAK: compiled(delivery.END_STREAK),
     }
@@ -174,11 +170,9 @@ def _prepare(dialect, conn, cursors, box, urls, batch):
                 sent.append((i, (
                     cursors("held", place).execute(
                         sql["held"], {"delivery": claimed.id, "token": claimed.token}),
-                    cursors("endpoint", place).execute(
-                        sql["endpoint"], {"tenant": tenant, "endpoint": claimed.endpoint_id}),
-                    cursors("tracker_and_events", place).execute(
-                        sql["tracker_and_events"],
-                        events.tracker_and_events_params(tenant, tracker, claimed.seq)),
+                    cursors("delivery_rows", place).execute(
+                        sql["delivery_rows"], events.delivery_rows_params(
+                            tenant, claimed.endpoint_id, tracker, claimed.seq)),
                 )))
                 pipeline.sync()  # the end of this delivery's transaction and tenant
         utc = utc_rows(conn)
@@ -191,13 +185,12 @@ def _prepare(dialect, conn, cursors, box, urls, batch):
     return ready
 
 
-def _outgoing(box, urls, claimed, utc, held, endpoint, tracker_and_events):
-    held, endpoint = held.fetchone(), endpoint.fetchone()
-    if held is None or endpoint is None:
+def _outgoing(box, urls, claimed, utc, held, delivery_rows):
+    if held.fetchone() is None:
         return None
-    endpoint = _Endpoint._make(utc(endpoint))
-    tracker, trail = events.tracker_and_events([utc(row) for row in tracker_and_events.fetchall()])
-    if not endpoint.enabled or tracker is None:
+    endpoint, tracker, trail = events.from_delivery_rows(
+        [utc(row) for row in delivery_rows.fetchall()])
+    if endpoint is None or not endpoint.enabled or tracker is None:
         return None
     body = events.body_from_rows(urls, claimed.event_type, tracker, trail, claimed.seq)
     if body is None:
