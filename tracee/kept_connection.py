@@ -12,6 +12,9 @@ What the pool did at checkout still happens where it matters: a connection
 kept longer than ``tracee.db.ping_after_idle_seconds`` goes back to the
 pool, whose checkout pings it (tracee.db.ping_after_idle); one that failed
 (invalidated) is dropped; one inherited across a fork is left to the parent.
+Threads are expected to live as long as their server (gunicorn's sync
+worker, waitress's pool): a thread that ends with a connection kept leaves
+it to the garbage collector, which SQLAlchemy then drops with a warning.
 """
 
 import os
