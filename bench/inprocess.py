@@ -42,6 +42,8 @@ def environ_for(request: Request) -> dict:
         environ["HTTP_X_API_KEY"] = request.key
     if request.forwarded_for:
         environ["HTTP_X_FORWARDED_FOR"] = request.forwarded_for
+    if request.if_none_match:
+        environ["HTTP_IF_NONE_MATCH"] = request.if_none_match
     return environ
 
 
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
         workloads = {
             "get": w.get(w.links[:2000]), "page": w.page(w.links[:2000]),
             "embed": w.embed(w.links[:2000]), "qr_repeat": w.qr(w.repeat()),
-            "public_qr": w.public_qr(w.repeat()),
+            "public_qr": w.public_qr(w.repeat()), "poll": w.poll(w.links[:2000]),
         }
         for name in args.scenarios.split(","):
             requests = workloads[name]

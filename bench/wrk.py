@@ -69,6 +69,7 @@ local items = {
 %(items)s
 }
 local rate = %(rate)s
+local once = %(once)s
 local requests, n, i = {}, 0, 0
 
 function init(args)
@@ -115,6 +116,19 @@ if rate > 0 then
   end
 end
 
+if once then
+  -- Every request of the list answered once: say so, and the caller stops
+  -- wrk (its main thread sleeps for the whole duration whatever a thread does).
+  local answered = 0
+  function response(status, headers, body)
+    answered = answered + 1
+    if answered == n then
+      io.write("EACH DONE\\n")
+      io.flush()
+    end
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -127,14 +141,18 @@ end
 """
 
 
-def write_script(path: Path, requests: list[Request], rate: float = 0) -> Path:
+def write_script(path: Path, requests: list[Request], rate: float = 0,
+                 once: bool = False) -> Path:
+    """A script cycling through ``requests``; at ``rate`` per second if given;
+    with ``once``, stopping when each has been answered once."""
     items = ",\n".join(
         "{" + ", ".join(_lua_string(v or "") for v in
                         (r.method, r.path, r.key, r.body, r.forwarded_for,
                          r.if_none_match)) + "}"
         for r in requests
     )
-    path.write_text(SCRIPT % {"items": items, "rate": repr(float(rate))})
+    path.write_text(SCRIPT % {"items": items, "rate": repr(float(rate)),
+                              "once": "true" if once else "false"})
     return path
 
 
@@ -161,6 +179,26 @@ def run(url: str, script: Path, seconds: float, connections: int, cpu: int | Non
         errors={k: data[k] for k in ("connect", "read", "write", "status", "timeout") if data[k]},
         wrk_cpu_s=cpu_s,
     )
+
+
+def run_each_once(url: str, script: Path, cap_seconds: float, connections: int,
+                  cpu: int | None) -> None:
+    """Run a ``once`` script until each of its requests has been answered
+    (or ``cap_seconds`` have passed), then stop wrk."""
+    command = [WRK, "-t1", f"-c{connections}", f"-d{max(1, round(cap_seconds))}s",
+               "--timeout", "10s", "-s", str(script), url]
+    if cpu is not None and TASKSET:
+        command = [TASKSET, "-c", str(cpu), *command]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            for line in process.stdout:
+                if line.startswith("EACH DONE"):
+                    break
+            else:
+                raise RuntimeError(f"wrk ended before each request was answered once: {command}")
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def last_cpu() -> int:
