@@ -21,7 +21,9 @@ neither floor counts them.
 Nothing here is production code; it is deliberately simple and unchecked.
 """
 
+import base64
 import hashlib
+import hmac
 import html
 import json
 import math
@@ -418,26 +420,52 @@ def load_public(token):
         found = cur.fetchone()
         tenant_id, tracker_id = found[:2]
         chain = [found[i:i + 3] for i in (2, 5, 8) if found[i] is not None]
-        row, steps, _timing = load_tracker(cur, tenant_id, tracker_id)
-    return row, steps, chain
+        row, steps, timing = load_tracker(cur, tenant_id, tracker_id)
+    return row, steps, chain, timing
 
 
 LABELS = {"pending": "Waiting", "in_progress": "In progress", "completed": "Done"}
+# Signs the page's two forms, as tracee.form_tokens does (the app's key is another).
+FORM_SECRET = b"floor form secret"
+FONT = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif')
+LIVE_CSP = "; script-src 'self'; connect-src 'self'"
+ESTIMATE_TEXTS = (
+    '   data-ready-text="Estimated ready:"\n'
+    '   data-late-text="This is taking longer than expected. The estimate will be updated as '
+    'your order moves."'
+)
+LATE_TEXT = "This is taking longer than expected. The estimate will be updated as your order moves."
 
 
 def display_time(value):
-    return value.strftime("%d %b %Y, %H:%M UTC")
+    """As Babel's medium English format, with the zone (the app's format_datetime)."""
+    hour = value.hour % 12 or 12
+    return (f"{value:%b} {value.day}, {value.year}, {hour}:{value:%M}\u202f"
+            f"{'AM' if value.hour < 12 else 'PM'} UTC")
+
+
+def time_element(value, relative=False):
+    return (f'<time datetime="{iso(value)}"{" data-relative" if relative else ""}>'
+            f"{display_time(value)}</time>")
+
+
+def form_token(purpose, token, issued):
+    digest = hmac.digest(FORM_SECRET, f"{purpose}\n{token}\n{issued}".encode(), "sha256")
+    return f"{issued}." + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def page_html(token, embed):
-    row, steps, chain = load_public(token)
+    """The page (or embed) the app renders for this token, byte for byte but
+    for the nonce and the form tokens' keys."""
+    row, steps, chain, timing = load_public(token)
     name = chain[0][0]
     logo = next((t[1] for t in chain if t[1]), None)
     color = next((t[2] for t in chain if t[2]), "#4f46e5")
     visible = [s for s in steps if s[2]]
     done = sum(1 for s in visible if s[4] is not None)
     current = next((s for s in reversed(visible) if status_of(s) == "in_progress"), None)
-    headline = ("Complete" if row[6] else current[1] if current else
+    completed = row[6] is not None
+    headline = ("Complete" if completed else current[1] if current else
                 f"{next(s for s in reversed(visible) if s[4])[1]} done" if done else
                 "Order received")
     nonce = secrets.token_urlsafe(16)
@@ -447,64 +475,132 @@ def page_html(token, embed):
         status = status_of(s)
         when = ""
         if not embed and s[4]:
-            when = f' · <time datetime="{iso(s[4])}">{display_time(s[4])}</time>'
+            when = f" · {time_element(s[4], relative=True)}"
         elif not embed and s[3]:
-            when = f' · since <time datetime="{iso(s[3])}">{display_time(s[3])}</time>'
+            when = f" · since {time_element(s[3])}"
+        current_attr = ' aria-current="step"' if status == "in_progress" else ""
         items.append(
-            f'  <li class="step step-{status}">\n    <span class="marker" aria-hidden="true">'
-            f'</span>\n    <span class="step-body">\n      <span class="step-name">{e(s[1])}'
-            f'</span>\n      <span class="step-status">{LABELS[status]}{when}</span>\n'
-            "    </span>\n  </li>\n"
+            f'  \n  <li class="step step-{status}"{current_attr}>\n    <span class="marker" '
+            f'aria-hidden="true"></span>\n    <span class="step-body">\n      <span '
+            f'class="step-name">{e(s[1])}</span>\n      \n      <span class="step-status">'
+            f"{LABELS[status]}{when}</span>\n    </span>\n  </li>\n"
         )
-    tracking_url = f"{PUBLIC}/track/{token}"
+    ready_at, _source, late = estimate(row[6], steps, timing, datetime.now(UTC))
+    if late:
+        estimate_p = (f'<p class="estimate estimate-late" data-estimate\n{ESTIMATE_TEXTS}>'
+                      f"{LATE_TEXT}</p>")
+    elif ready_at:
+        estimate_p = (f'<p class="estimate" data-estimate\n{ESTIMATE_TEXTS}>Estimated ready: '
+                      f"{time_element(ready_at)}</p>")
+    else:
+        estimate_p = f'<p class="estimate" data-estimate\n{ESTIMATE_TEXTS} hidden></p>'
+    meter = (
+        f'\n  <div class="meter">\n    <progress id="progress" max="{len(visible)}" '
+        f'value="{done}">{done} of {len(visible)} steps done</progress>\n    <label '
+        f'for="progress" class="meter-label">{done} of {len(visible)} steps done</label>\n'
+        "  </div>\n  " if visible else "")
     progress = (
-        '<section class="status" aria-labelledby="status-heading">\n'
-        '  <p class="status-label" id="status-heading">Current step</p>\n'
-        f'  <p class="headline">{e(headline)}</p>\n  <div class="meter">\n'
-        f'    <progress id="progress" max="{len(visible)}" value="{done}">{done} of '
-        f'{len(visible)}</progress>\n    <label for="progress" class="meter-label">{done} of '
-        f'{len(visible)} steps done</label>\n  </div>\n</section>\n'
-        f'<ol class="steps" aria-label="Steps">\n{"".join(items)}</ol>\n'
+        '\n\n<section class="status" aria-labelledby="status-heading">\n'
+        f'  <p class="status-label" id="status-heading">{"Status" if completed else "Current step"}'
+        f'</p>\n  <p class="headline{" headline-done" if completed else ""}">{e(headline)}</p>\n'
+        f"  {meter}\n</section>\n\n{estimate_p}\n"
+        f'<ol class="steps{" steps-compact" if embed else ""}" aria-label="Steps">\n'
+        f'{"".join(items)}  \n</ol>\n'
     )
+    kind = "embed" if embed else "track"
+    live = (f'data-progress="/{kind}/{token}/progress.json?lang=en" data-etag="p1-{row[7]}" '
+            'data-text-live="This page updates itself." data-text-status="Status" '
+            'data-text-current="Current step" data-text-since="since %(when)s"')
+    tracking_url = f"{PUBLIC}/track/{token}"
     if embed:
         body = (
-            f'<main class="card compact">\n  <p class="eyebrow">{e(name)} · Order #{row[1]}</p>\n'
-            f"  <h1>{e(row[2])}</h1>\n{progress}  <p class=\"card-foot\"><a href=\""
-            f'{tracking_url}" target="_blank" rel="noopener noreferrer">Open full tracking '
-            "page</a></p>\n</main>\n"
+            f'<main class="card compact" {live}>\n  <p class="eyebrow">{e(name)} · Order '
+            f"#{row[1]}</p>\n  <h1>{e(row[2])}</h1>\n  \n  {progress}"
+            f'  <p class="card-foot"><a href="{tracking_url}" target="_blank" '
+            'rel="noopener noreferrer">Open full tracking page<span class="visually-hidden"> '
+            "(opens in a new tab)</span></a></p>\n</main>\n"
         )
     else:
+        issued = int(time.time())
         brand = (f'<img class="logo" src="{e(logo)}" alt="{e(name)}">' if logo else
                  f'<span class="brand-name">{e(name)}</span>')
         body = (
-            f'<header class="brand-bar">\n  {brand}\n</header>\n<main class="card" id="main">\n'
-            f'  <p class="eyebrow">Order #{row[1]}</p>\n  <h1>{e(row[2])}</h1>\n{progress}'
-            f'  <footer class="card-foot">\n    <p>Last update <time datetime="{iso(row[5])}">'
-            f"{display_time(row[5])}</time>. Reload this page to see new progress.</p>\n"
-            '    <details class="qr">\n      <summary>Show QR code for this page</summary>\n'
-            f'      <img src="{tracking_url}/qr.png?size=240" width="240" height="240" '
-            'alt="QR code linking to this tracking page">\n    </details>\n  </footer>\n'
-            f'</main>\n<p class="powered">Tracking by {e(name)}</p>\n'
+            f'<header class="brand-bar">\n  {brand}\n  \n</header>\n<main class="card" id="main" '
+            f'{live}>\n  <p class="eyebrow">Order #{row[1]}</p>\n  <h1>{e(row[2])}</h1>\n  '
+            f'{progress}  <footer class="card-foot">\n    <p>Last update: '
+            f'{time_element(row[5], relative=True)}. <span class="live-note">Reload this page to '
+            'see new progress.</span></p>\n    <details class="qr">\n      <summary>Show QR code '
+            f'for this page</summary>\n      <img src="{tracking_url}/qr.png?size=240" '
+            'width="240" height="240" loading="lazy" alt="QR code linking to this tracking '
+            'page">\n    </details>\n  </footer>\n</main>\n\n\n\n\n'
+            '<section class="card subscribe" aria-labelledby="subscribe-title">\n'
+            '  <h2 id="subscribe-title">Email me updates</h2>\n'
+            '  <p class="subscribe-note">We will email you when your order moves on. You confirm '
+            "your address first, and every email lets you stop with one click.</p>\n"
+            f'  <form method="post" action="/track/{token}/subscribe" id="subscribe-form" '
+            "novalidate>\n"
+            f'    <input type="hidden" name="form_token" value="'
+            f'{form_token("subscribe", token, issued)}">\n'
+            '    <input type="hidden" name="lang" value="en">\n    <div class="hp">\n'
+            '      <label for="subscribe-website">Leave this field empty</label>\n'
+            '      <input type="text" id="subscribe-website" name="website" tabindex="-1" '
+            'autocomplete="off">\n    </div>\n'
+            '    <label for="subscribe-email">Your email address</label>\n'
+            '    <div class="subscribe-row">\n'
+            '      <input type="email" id="subscribe-email" name="email" maxlength="254" '
+            'autocomplete="email" inputmode="email" required\n             value="">\n'
+            '      <button type="submit">Email me updates</button>\n    </div>\n    \n'
+            "  </form>\n</section>\n\n"
+            '<section class="card conversation" id="conversation" aria-labelledby="ask-title">\n'
+            '  \n  <h2 id="ask-title">Ask a question</h2>\n  \n  \n  \n'
+            f'  <form method="post" action="/track/{token}/ask" class="ask-form" id="ask-form" '
+            "novalidate>\n"
+            '    <input type="hidden" name="form_token" value="'
+            f'{form_token("ask", token, issued)}">\n'
+            '    <input type="hidden" name="lang" value="en">\n    \n'
+            '    <div class="hp" aria-hidden="true">\n'
+            '      <label for="ask-website">Leave this field empty</label>\n'
+            '      <input type="text" id="ask-website" name="website" value="" tabindex="-1" '
+            'autocomplete="off">\n    </div>\n    \n    <div class="ask-field">\n'
+            '      <label for="ask-name">Your name (optional)</label>\n'
+            '      <input type="text" id="ask-name" name="name" value="" autocomplete="name" '
+            'maxlength="100">\n      \n    </div>\n    <div class="ask-field">\n'
+            '      <label for="ask-email">Your email (optional)</label>\n'
+            '      <span class="ask-hint" id="ask-email-hint">Give it to get the answer by email '
+            "too.</span>\n"
+            '      <input type="email" id="ask-email" name="email" value="" autocomplete="email" '
+            'maxlength="254" aria-describedby="ask-email-hint">\n      \n    </div>\n'
+            '    <div class="ask-field">\n      <label for="ask-text">Your question</label>\n'
+            '      <span class="ask-hint" id="ask-text-hint">Up to 2,000 characters.</span>\n'
+            '      <textarea id="ask-text" name="text" rows="4" maxlength="2000" required '
+            'aria-describedby="ask-text-hint"></textarea>\n      \n    </div>\n'
+            '    <button type="submit">Send question</button>\n  </form>\n</section>\n\n\n\n'
+            f'<p class="powered">Tracking by {e(name)}</p>\n'
         )
     document = (
         '<!doctype html>\n<html lang="en">\n<head>\n  <meta charset="utf-8">\n'
         '  <meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '  <meta name="robots" content="noindex, nofollow">\n'
         f"  <title>{e(row[2])} · {e(name)}</title>\n"
+        '  <link rel="icon" href="data:,">\n  \n'
         '  <link rel="stylesheet" href="/static/tracee.css">\n'
-        f'  <style nonce="{nonce}">:root {{ --brand: {color}; }}</style>\n</head>\n'
-        f'<body class="{"embed" if embed else "page"}">\n{body}</body>\n</html>'
+        f'  <style nonce="{nonce}">:root {{ --brand: {color}; --brand-text: {color}; '
+        f"--on-brand: #ffffff; --accent: {color}; --radius: 12px; --font: {FONT}; }}</style>\n"
+        f'</head>\n<body class="{"embed" if embed else "page"}">\n\n{body}'
+        '<script src="/static/live.js" defer></script>\n\n</body>\n</html>'
     )
     headers = [
+        ("Cache-Control", "private, no-cache"),
+        ("Vary", "Accept-Language"),
         ("Content-Type", "text/html; charset=UTF-8"),
         ("X-Content-Type-Options", "nosniff"),
         HSTS,
         ("Content-Security-Policy",
-         PAGE_CSP.format(nonce=nonce, ancestors="*" if embed else "'none'")),
-        ("Referrer-Policy", "no-referrer"),
+         PAGE_CSP.format(nonce=nonce, ancestors="*" if embed else "'none'") + LIVE_CSP),
     ]
     if not embed:
         headers.append(("X-Frame-Options", "DENY"))
+    headers.append(("Referrer-Policy", "no-referrer"))
     return headers, document.encode()
 
 
@@ -534,10 +630,10 @@ def redis_client():
 
 
 PROGRESS_HEADERS = [
-    ("Cache-Control", "private, no-cache"), ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "private, no-cache"), ("Vary", "Accept-Language"),
+    ("X-Content-Type-Options", "nosniff"), HSTS,
     ("Content-Security-Policy", PAGE_CSP.format(nonce="unused", ancestors="'none'")),
-    ("X-Frame-Options", "DENY"),
+    ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer"),
 ]
 
 
@@ -565,7 +661,7 @@ def progress(environ, token):
     headers = [("ETag", etag), *PROGRESS_HEADERS]
     if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
         return "304 Not Modified", headers, b""
-    row, steps, _ = load_public(token)
+    row, steps, _chain, _timing = load_public(token)
     visible = [s for s in steps if s[2]]
     body = {"steps": [{"name": s[1], "status": status_of(s), "label": LABELS[status_of(s)],
                        "started_at": iso(s[3]), "completed_at": iso(s[4])} for s in visible]}
