@@ -583,3 +583,38 @@ def test_a_connection_keeps_its_cursors_and_each_place_in_a_batch_its_own(api, d
     assert {c.tracker_id for c in again} < {c.tracker_id for c in claimed}
     assert kept() == (conn, cursors) and cursors("held", 0) is held
     loop.engine.dispose()
+
+
+def test_each_delivery_of_a_batch_is_read_under_its_own_tenant(
+        api, other_tenant, hooks_wsgi, database):
+    """A batch is prepared in one transaction: each delivery's claim check binds
+    its tenant before its reads. A lost claim between two tenants' deliveries
+    gives nothing, and the delivery after it still reads its own tenant's rows."""
+    from tracee.webhooks import delivery, pipelined
+
+    if database.kind != "postgresql":
+        pytest.skip("the pipelined path is PostgreSQL's")
+    other = TestApp(hooks_wsgi, extra_environ={"HTTP_X_API_KEY": other_tenant.key})
+    loop = Worker(make_settings(database, **FAST))
+    subscribe(api, "http://127.0.0.1:9/acme")
+    subscribe(other, "http://127.0.0.1:9/globex")
+    api.post_json("/api/v1/trackers/", {"name": "Acme vase"}, status=201)
+    other.post_json("/api/v1/trackers/", {"name": "Globex gear"}, status=201)
+    with loop.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        claimed = {c.tenant_id: c for c in delivery.claim(conn, loop.hooks, 10)}
+    acme, globex = claimed[api.tenant.id], claimed[other_tenant.id]
+    expected = {}
+    for one in (acme, globex):
+        with loop.sessions() as session:
+            expected[one.id] = delivery.prepare(session, loop.box, loop.urls, one)
+            session.rollback()
+
+    def lost(one):
+        return delivery.Claimed(**{**one.__dict__, "token": "0" * 32})
+
+    ready = pipelined.prepare(loop.engine, loop.box, loop.urls,
+                              [acme, lost(globex), globex, lost(acme)])
+    assert ready == [expected[acme.id], None, expected[globex.id], None]
+    assert ready[0].url.endswith("/acme") and b"Acme vase" in ready[0].body
+    assert ready[2].url.endswith("/globex") and b"Globex gear" in ready[2].body
+    loop.engine.dispose()
