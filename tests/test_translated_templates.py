@@ -1,8 +1,9 @@
 """Customer pages' templates, translated as they compile (tracee.translated_templates)."""
 
 import pytest
-from jinja2 import DictLoader, Environment, Template
+from jinja2 import DictLoader, Environment, Template, pass_context
 from jinja2.compiler import CodeGenerator
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from tracee import translated_templates
@@ -208,3 +209,34 @@ def test_templates_are_remembered_only_where_they_do_not_reload():
     for n in range(translated_templates.MAX_REMEMBERED + 5):  # bounded
         loader.mapping[f"t{n}"] = str(n)
         assert get(f"t{n}").render() == str(n)
+
+
+@pass_context
+def loop_item(context):
+    return context.get("i", "none")
+
+
+class Counter:
+    @pass_context
+    def __call__(self, context, step):
+        return f"{context['x']}+{step}"
+
+
+CALLS = ("{{ plain(x) }}|{{ loop_item() }}|{{ x.upper() }}|{{ len(items) }}|{{ counter(1) }}"
+         "{% for i in items %}{{ loop_item() }}{{ plain(i, sep='-') }}{% endfor %}")
+
+
+def test_plain_functions_are_called_straight_and_the_rest_as_stock_calls_them(monkeypatch):
+    stock, joined = environments()
+    values = {"x": "<a>", "items": ["1", "2"], "plain": lambda v, sep="+": f"{v}{sep}",
+              "loop_item": loop_item, "len": len, "counter": Counter()}
+    expected = stock.from_string(CALLS).render(values)
+    assert expected == "&lt;a&gt;+|none|&lt;A&gt;|2|&lt;a&gt;+1" "none1-none2-"
+    through_context = []
+    call = Context.call
+    monkeypatch.setattr(Context, "call", lambda *a, **k: (through_context.append(a[1]),
+                                                           call(*a, **k))[1])
+    assert joined.from_string(CALLS).render(values) == expected
+    # marked for a context (a function, a callable object's __call__): as Jinja2 calls them
+    assert [getattr(f, "__name__", type(f).__name__) for f in through_context] == [
+        "loop_item", "Counter", "loop_item", "loop_item"]

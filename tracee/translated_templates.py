@@ -20,6 +20,9 @@ render), and ``make messages`` extracts from the same sources either way.
 """
 
 import re
+from io import StringIO
+from keyword import iskeyword
+from types import BuiltinFunctionType, FunctionType, MethodType
 
 import markupsafe
 from jinja2 import Environment, nodes
@@ -122,6 +125,8 @@ def _split(text: str, variables: dict) -> list | None:
 
 
 _ESCAPE_INNER = hasattr(markupsafe, "_escape_inner")
+# What Context.call hands over as it is, unless marked pass_context & co.
+PLAIN_CALLABLES = frozenset({FunctionType, BuiltinFunctionType, MethodType})
 
 
 class JoinedOutput(CodeGenerator):
@@ -138,14 +143,17 @@ class JoinedOutput(CodeGenerator):
     Only what a streamed render would hand out at a time changes, and the
     customer pages render whole (``Template.render``).
 
-    Three lookups are also written out where stock Jinja2 calls a Python
+    Four lookups are also written out where stock Jinja2 calls a Python
     function for each (some 50 each on a page): ``{{ value }}`` escapes a
     plain string straight to text (markupsafe's own escaping, without making
     a Markup of a piece that is only joined) and passes Markup as it is; ``a.b``
     tries the attribute with the builtin ``getattr``, calling
     ``Environment.getattr`` (an item, else undefined) only when there is none;
-    and a template's variables are read from its context's two dicts as
-    ``Context.resolve_or_missing`` reads them."""
+    a template's variables are read from its context's two dicts as
+    ``Context.resolve_or_missing`` reads them; and ``f(x)`` calls a plain
+    function straight, where ``Context.call`` would look twice for a
+    ``pass_context`` mark it does not have (anything else, marked or not,
+    still goes through it)."""
 
     def enter_frame(self, frame: Frame) -> None:
         if self.get_resolve_func() != "resolve" or self.environment.context_class is not Context:
@@ -165,6 +173,7 @@ class JoinedOutput(CodeGenerator):
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         if _ESCAPE_INNER:
             self.writeline("from markupsafe import _escape_inner")
+        self.writeline("from tracee.translated_templates import PLAIN_CALLABLES as _plain")
         super().visit_Template(node, frame)
 
     def _escapes_inline(self, frame: Frame) -> bool:
@@ -196,6 +205,34 @@ class JoinedOutput(CodeGenerator):
         self.visit(node.node, frame)
         self.write(f"), {node.attr!r}, missing)) is not missing"
                    f" else environment.getattr(_of, {node.attr!r}))")
+
+    @optimizeconst
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        if (forward_caller or self.environment.is_async or self.environment.sandboxed
+                or any(iskeyword(k.key) for k in node.kwargs)):
+            return super().visit_Call(node, frame, forward_caller=forward_caller)
+        # Context.call's other work, passing _loop_vars on and turning a StopIteration
+        # into undefined, matters only to pass_context callables and to generators
+        # (the page's functions are neither): a plain one is simply called.
+        extra = {key: key for key in ("_loop_vars", "_block_vars")
+                 if getattr(frame, key[1:-5] + "_frame")}
+        self.write("(_callee(")
+        self.write(self._signature_text(node, frame, None)[2:])
+        self.write(") if type(_callee := ")
+        self.visit(node.node, frame)
+        self.write(") in _plain and not hasattr(_callee, 'jinja_pass_arg')"
+                   " else context.call(_callee")
+        self.write(self._signature_text(node, frame, extra or None))
+        self.write("))")
+
+    def _signature_text(self, node: nodes.Call, frame: Frame, extra_kwargs) -> str:
+        """What ``signature`` writes (its arguments, each after a comma), as text."""
+        stream, self.stream = self.stream, StringIO()
+        try:
+            self.signature(node, frame, extra_kwargs)
+            return self.stream.getvalue()
+        finally:
+            self.stream = stream
 
     def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
         if frame.buffer is not None or frame.require_output_check:
