@@ -332,3 +332,12 @@ def test_tracking_tokens_are_random_uuid4(app, tenant):
     gaps = [abs(b - a) for a, b in zip(tokens, tokens[1:], strict=False)]
     assert min(gaps) > 2**64, "consecutive tokens are close together: sequential?"
     assert tokens != sorted(tokens) and tokens != sorted(tokens, reverse=True)
+
+
+@pytest.mark.parametrize("page", ["/track/{token}", "/embed/{token}/"])
+def test_pages_are_utf8_and_say_so(app, create, page):
+    made = create(name="Vase für Zoë · № 7")
+    response = app.get(page.format(token=made["tracking_token"]))
+    assert response.headers["Content-Type"] == "text/html; charset=UTF-8"
+    assert "Vase für Zoë · № 7".encode() in response.body
+    assert int(response.headers["Content-Length"]) == len(response.body)

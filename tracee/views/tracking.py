@@ -163,10 +163,7 @@ def _page(context: TrackerResource, request, kind: str, presentation=None):
         html = render_custom(request, view["presentation"], kind,
                              template_context(view, view["brand"], urls, request.csp_nonce))
         if html is not None:
-            response = request.response
-            response.content_type = "text/html"
-            response.text = html
-            return response
+            return html_response(request, html)
     request.live_updates = True  # tracee.headers lets its script run
     # What tracee/static/live.js polls, and the version this page shows.
     # Same origin as the page, whichever host served it (platform or custom domain).
@@ -187,9 +184,16 @@ def render_page(request, template: str, view: dict):
     environment of the page's language (tracee.translated_templates)."""
     html = translated_templates.environment(request.registry, view["lang"]) \
         .get_template(template).render(view, request=request)
+    return html_response(request, html)
+
+
+def html_response(request, html: str):
+    """``request.response`` carrying ``html``, as ``text/html; charset=UTF-8``."""
     response = request.response
-    response.content_type = "text/html"
-    response.text = html
+    response.content_type = "text/html"  # WebOb adds its default charset, UTF-8
+    # Encoded here, not through ``response.text``, which would parse the charset
+    # back out of the Content-Type header just written (some 10 us a page).
+    response.body = html.encode()
     return response
 
 
