@@ -240,3 +240,35 @@ def test_plain_functions_are_called_straight_and_the_rest_as_stock_calls_them(mo
     # marked for a context (a function, a callable object's __call__): as Jinja2 calls them
     assert [getattr(f, "__name__", type(f).__name__) for f in through_context] == [
         "loop_item", "Counter", "loop_item", "loop_item"]
+
+
+def test_an_include_after_a_trans_shares_the_context_it_was_given(monkeypatch):
+    """A ``{% trans %}`` whose variable is a call leaves its value in ``_trans``;
+    the included template reads the page's names, not that one, and its context
+    is made over the page's own dict instead of a copy of it."""
+    layout = {
+        "page": "{% block body %}{% trans when=at(1) %}At {{ when }}{% endtrans %}|"
+                "{% include 'part' %}{% endblock %}",
+        "part": "{{ x }}|{% trans n=at(2) %}{{ n }} more{% endtrans %}",
+    }
+    parents = []
+    made = Context.__init__
+
+    def spy(self, environment, parent, *args, **kwargs):
+        parents.append(parent)
+        made(self, environment, parent, *args, **kwargs)
+
+    monkeypatch.setattr(Context, "__init__", spy)
+    texts = {}
+    for name, generator in (("stock", CodeGenerator), ("joined", JoinedOutput)):
+        env = Environment(loader=DictLoader(layout), autoescape=True,
+                          extensions=[CompiledTranslations])
+        env.install_null_translations(newstyle=False)
+        env.code_generator_class = generator
+        parents.clear()
+        texts[name] = env.get_template("page").render(x="<x>", at=lambda n: f"#{n}")
+        if name == "joined":
+            assert len(parents) == 2 and parents[0] is parents[1]
+        else:  # what it was before: the include's context over a copy
+            assert len(parents) == 2 and parents[0] is not parents[1]
+    assert texts["joined"] == texts["stock"] == "At #1|&lt;x&gt;|#2 more"

@@ -287,7 +287,18 @@ class JoinedOutput(CodeGenerator):
         self.write(f", {self.name!r})")
         self.writeline("yield environment.concat(template.root_render_func("
                        "template.new_context(context.get_all(), True,"
-                       f" {self.dump_local_context(frame)})))")
+                       f" {self._include_locals(frame)})))")
+
+    @staticmethod
+    def _include_locals(frame: Frame) -> str:
+        """The locals an included template sees, as ``dump_local_context`` writes
+        them but for ``_trans``: the i18n extension's own name for a ``{% trans %}``
+        variable's value, which no included template reads before setting it. With
+        it, every include after a ``{% trans %}`` copied the page's context twice
+        (``new_context`` copies a shared parent to add locals to it)."""
+        stores = frame.symbols.dump_stores()
+        return "{" + ", ".join(f"{name!r}: {target}" for name, target in stores.items()
+                               if name != "_trans") + "}"
 
 
 MAX_REMEMBERED = 256  # templates are few (the pages' and their parts); this bounds a surprise
