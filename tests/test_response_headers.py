@@ -6,6 +6,7 @@ show here."""
 import json
 
 import pytest
+from pyramid.renderers import RendererHelper
 
 API = ["Content-Type", "Content-Length", "X-Content-Type-Options", "Content-Security-Policy",
        "Cache-Control", "Referrer-Policy", "X-Frame-Options", "X-RateLimit-Limit",
@@ -87,3 +88,27 @@ def test_content_type_by_accept(app, tenant, tracker, accept, content_type):
     plain = app.get(tracker["api_url"], headers=tenant.headers)
     assert json.loads(response.body) == json.loads(plain.body)
     assert len(response.body) == len(plain.body)
+
+
+def test_a_keyed_read_answers_as_the_renderer_would_without_it(app, tenant, tracker,
+                                                               monkeypatch):
+    """GET a tracker makes its JSON answer itself (tracee.api.json_renderer.json_answer);
+    asked with another Accept, the renderer makes it: the same bytes, the same headers."""
+    rendered = []
+    render_view = RendererHelper.render_view
+
+    def spy(self, *args, **kwargs):
+        rendered.append(self.name)
+        return render_view(self, *args, **kwargs)
+
+    monkeypatch.setattr(RendererHelper, "render_view", spy)
+    made = app.get(tracker["api_url"], headers=tenant.headers)
+    assert rendered == []
+    negotiated = app.get(tracker["api_url"], headers={**tenant.headers, "Accept": "*/*"})
+    assert rendered == ["cornicejson"]
+    assert made.body == negotiated.body
+
+    def steady(response):  # the count moves on with each request
+        return [h for h in response.headerlist if h[0] != "X-RateLimit-Remaining"]
+
+    assert steady(made) == steady(negotiated)

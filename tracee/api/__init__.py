@@ -29,7 +29,7 @@ def rate_limit_headers_tween_factory(handler, registry):
 def includeme(config):
     from pyramid.tweens import INGRESS
 
-    from tracee.api.json_renderer import ApiJsonRenderer
+    from tracee.api.json_renderer import REGISTRY_KEY, ApiJsonRenderer
     from tracee.api.keys import KeyCache
     from tracee.cache_epoch import EpochCache
     from tracee.idempotency.store import keep_period
@@ -42,7 +42,8 @@ def includeme(config):
     config.include("cornice")
     # Here, not in an include of its own: an include beside cornice's would
     # conflict with the renderer it registers under that name; this one wins.
-    config.add_renderer("cornicejson", ApiJsonRenderer())
+    renderer = config.registry[REGISTRY_KEY] = ApiJsonRenderer()  # also for json_answer
+    config.add_renderer("cornicejson", renderer)
     config.add_tween("tracee.api.rate_limit_headers_tween_factory", under=INGRESS)
     with config.route_prefix_context("/api/v1"):
         config.scan("tracee.api.v1")

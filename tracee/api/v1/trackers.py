@@ -3,6 +3,7 @@
 import colander
 
 from tracee.api.errors import api_error
+from tracee.api.json_renderer import json_answer
 from tracee.api.openapi import operation
 from tracee.api.pagination import PageQuery, paginate
 from tracee.api.schemas import (
@@ -174,7 +175,7 @@ def list_trackers(request):
 @operation(200, ref("Tracker"), "Get a tracker", example=TRACKER_EXAMPLE)
 def read(request):
     """The tracker with its ``history`` (the steps started, in order) and every step."""
-    return tracker_detail(load_tracker(request), request.urls)
+    return json_answer(request, tracker_detail(load_tracker(request), request.urls))
 
 
 @tracker.patch(validators=(json_merge_body(TrackerUpdate()),))
