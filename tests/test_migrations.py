@@ -57,3 +57,10 @@ def test_tenant_id_leads_every_key_of_tenant_data(database):
 def test_models_put_tenant_id_first_too():
     for table in TENANT_TABLES:
         assert Base.metadata.tables[table].primary_key.columns.values()[0].name == "tenant_id"
+
+
+def test_an_agency_finds_its_clients_by_an_index(database):
+    """tenants.parent_id is searched on every dashboard page of an agency, and
+    by the foreign key's check when a tenant is deleted."""
+    indexes = sa.inspect(database.admin_engine).get_indexes("tenants")
+    assert ["parent_id"] in [index["column_names"] for index in indexes]

@@ -20,7 +20,11 @@ class Tenant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    # Indexed: an agency's clients are found by it, and so is whether a tenant
+    # has any (on every dashboard page of an agency), and deleting a tenant
+    # checks it has none.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="RESTRICT"), index=True)
     domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     logo_url: Mapped[str | None] = mapped_column(String(2000))
     brand_color: Mapped[str | None] = mapped_column(String(7))
