@@ -1,11 +1,14 @@
 """Users, memberships and passwords: the domain and the ``tracee user`` commands."""
 
+import hashlib
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from conftest import make_settings
 from logins import cheap_hashing  # noqa: F401  (fixture)
 from test_cli import assert_fails, rows
 from test_cli import ini as ini  # noqa: F401  (fixture)
@@ -23,7 +26,9 @@ from tracee.accounts.service import (
     memberships_of_user,
     set_password,
 )
+from tracee.accounts.tokens import RESET_PASSWORD, SECOND_STEP, issue_token, valid_token
 from tracee.tenancy.scope import TenantScopeError
+from tracee.worker import Worker
 
 GOOD = "correct horse battery"
 
@@ -248,3 +253,36 @@ def test_every_refusal_costs_one_hash_check(db_session, monkeypatch):
     for email in ("ann@example.com", "bob@example.com", "nobody@example.com"):
         assert authenticate(db_session, email, "wrong password!") is None
     assert len(checked) == 3 and all(checked)
+
+
+def test_the_worker_purges_ended_sessions_and_expired_links(db_session, database, registry):
+    """Ended sessions (in the database store) and mailed links past their expiry
+    are refused already; the worker's hourly purge removes them, and only them."""
+    store = registry["sessions"]
+    user = create_user(db_session, "ann@example.com")
+    db_session.flush()
+    live_token, live = store.start(db_session, user.id)
+    _, idle = store.start(db_session, user.id)
+    _, old = store.start(db_session, user.id)
+    fresh_link = issue_token(db_session, user, RESET_PASSWORD)
+    issue_token(db_session, user, RESET_PASSWORD)
+    issue_token(db_session, user, SECOND_STEP)
+    db_session.commit()
+    now = datetime.now(UTC)
+    with database.admin_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE user_sessions SET last_seen_at = :t WHERE key_hash = :k"),
+                     {"t": now - store.idle - timedelta(minutes=1), "k": idle.key_hash})
+        conn.execute(sa.text("UPDATE user_sessions SET created_at = :t WHERE key_hash = :k"),
+                     {"t": now - store.max_age - timedelta(minutes=1), "k": old.key_hash})
+        conn.execute(sa.text("UPDATE user_tokens SET expires_at = :t WHERE token_hash <> :h"),
+                     {"t": now - timedelta(seconds=1), "h": hashlib.sha256(
+                         fresh_link.encode()).hexdigest()})
+    worker = Worker(make_settings(database))
+    try:
+        worker.purge_now_and_then()
+    finally:
+        worker.engine.dispose()
+    assert rows(database, "SELECT key_hash FROM user_sessions") == [(live.key_hash,)]
+    assert len(rows(database, "SELECT token_hash FROM user_tokens")) == 1
+    assert store.load(db_session, live_token) is not None
+    assert valid_token(db_session, fresh_link, RESET_PASSWORD) is not None

@@ -18,6 +18,10 @@ webhook-id).
 Customer mails (tracee.customer_mail.sending) are claimed the same way,
 into the same threads, once the webhook deliveries have had their turn.
 
+Hourly, it purges what is kept only for a while: finished deliveries and
+mail jobs past their retention, ended dashboard sessions (in the database
+store; Redis expires its own) and mailed links past their expiry.
+
 SIGTERM or SIGINT stops claiming and lets the deliveries under way finish
 (each is bounded by the timeout). A worker killed outright loses nothing:
 its claims expire after ``tracee.webhooks.claim_seconds`` and another
@@ -32,6 +36,8 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 
+from tracee.accounts import tokens
+from tracee.accounts.sessions import make_store
 from tracee.customer_mail import sending as customer_mail
 from tracee.customer_mail.config import CustomerMailSettings
 from tracee.db import make_engine, make_session_factory
@@ -97,6 +103,7 @@ class Worker:
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
         self.reply_mails = ReplyMails(settings)
+        self.logins = make_store(settings)  # only to purge ended sessions
 
     def _http(self):
         # requests.Session is not documented as thread-safe: one per thread.
@@ -213,6 +220,9 @@ class Worker:
         with self.engine.begin() as connection:
             purged = delivery.purge(connection, self.hooks)
             self.reply_mails.purge(connection, self.hooks.keep_days)
+            logins = self.logins.purge_ended(connection) + tokens.purge_expired(connection)
+        if logins:
+            log.info("purged %d ended dashboard sessions and expired mailed links", logins)
         if purged:
             log.info("purged %d finished deliveries older than %g days", purged,
                      self.hooks.keep_days)

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from tracee.accounts.models import User, UserSession
 from tracee.accounts.service import TenantRole, memberships_of_user
@@ -78,6 +78,10 @@ class SessionStore:
         """End every session of the user (but ``keep``): after a password change."""
         self._end_others(db, user_id, keep)
 
+    def purge_ended(self, connection, now: datetime | None = None) -> int:
+        """Remove the sessions that have ended; how many. Redis expires its own."""
+        return 0
+
 
 class DatabaseSessions(SessionStore):
     _table = UserSession.__table__
@@ -105,6 +109,14 @@ class DatabaseSessions(SessionStore):
         if keep is not None:
             statement = statement.where(self._table.c.key_hash != keep)
         db.connection().execute(statement)
+
+    def purge_ended(self, connection, now: datetime | None = None) -> int:
+        # load() refuses these already, but deletes only the ones a browser brings back.
+        now = now or utcnow()
+        table = self._table
+        return connection.execute(delete(table).where(or_(
+            table.c.last_seen_at < now - self.idle, table.c.created_at < now - self.max_age,
+        ))).rowcount
 
 
 class RedisSessions(SessionStore):

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from tracee.accounts.models import User, UserToken
 from tracee.db import utcnow
@@ -41,6 +41,13 @@ def valid_token(session, token: str, purpose: str) -> UserToken | None:
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
     return row
+
+
+def purge_expired(connection, now=None) -> int:
+    """Remove the tokens past their expiry, used or not (a link that old is refused
+    either way, as an unknown one is); how many. Every two-factor login leaves one."""
+    table = UserToken.__table__
+    return connection.execute(delete(table).where(table.c.expires_at < (now or utcnow()))).rowcount
 
 
 def use_token(session, token: str, purpose: str) -> User | None:
