@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from conftest import make_app
 from webtest import TestApp
 
-from tracee.front_cache import MARK, FrontCache
+from tracee.front_cache import MARK, FrontCache, is_file_path, mark_immutable
 
 
 @pytest.fixture
@@ -20,7 +20,8 @@ def front(database):
         reached.append(environ["PATH_INFO"])
         return router(environ, start_response)
 
-    front.app = counting
+    for layer in (front, front.files, front.progress, front.keyed_qr):
+        layer.app = counting
     return front, TestApp(front), reached
 
 
@@ -111,3 +112,52 @@ def test_the_cache_holds_at_most_its_bytes_least_recent_out():
     assert [key[1] for key in cache._kept] == ["/a", "/b"] and cache._bytes == 40
     client.post("/a")  # only GET is ever answered from it
     assert served[-1] == ("POST", "/a")
+
+
+def test_only_a_front_that_may_answer_sees_a_request(database, tenant):
+    """tracee.fronts: a keyed read and a tracking page go straight to the framework;
+    each front sees only the addresses of its kind."""
+    app = make_app(database)
+    seen = []
+
+    def recording(name, front):
+        def record(environ, start_response):
+            seen.append((name, environ["PATH_INFO"]))
+            return front(environ, start_response)
+        return record
+
+    for name in ("files", "progress", "keyed_qr"):
+        setattr(app, name, recording(name, getattr(app, name)))
+    client = TestApp(app)
+    tracker = created(client, tenant)
+    token, api = tracker["tracking_token"], f"/api/v1/trackers/{tracker['id']}/"
+    client.get(api, headers=tenant.headers, status=200)
+    client.get(f"/track/{token}", status=200)
+    client.get(f"/embed/{token}/", status=200)
+    client.post_json(f"{api}status/", {"process": "Preparing/Slicing", "action": "start"},
+                     headers=tenant.headers, status=200)
+    assert seen == []
+    client.get(f"{api}qr/", headers=tenant.headers, status=200)
+    client.get(f"/track/{token}/progress.json", status=200)
+    client.get(f"/track/{token}/qr.png", status=200)
+    client.head(f"/track/{token}/qr.png", status=200)  # HEAD: the framework's
+    assert seen == [("keyed_qr", f"{api}qr/"), ("progress", f"/track/{token}/progress.json"),
+                    ("files", f"/track/{token}/qr.png")]
+
+
+@pytest.mark.parametrize(("path", "kept"), [
+    ("/assets/" + "a" * 64 + ".png", True), ("/track/t/qr.png", True),
+    ("/track/t", False), ("/embed/t/", False), ("/api/v1/trackers/1/", False),
+    ("/api/v1/trackers/1/qr/", False), ("/", False), ("", False),
+])
+def test_a_response_may_be_kept_only_at_a_files_address(path, kept):
+    assert is_file_path(path) is kept
+    environ = {"PATH_INFO": path}
+    request = type("Request", (), {"path_info": path, "environ": environ})()
+    if kept:
+        mark_immutable(request)
+        assert environ[MARK] is True
+    else:
+        with pytest.raises(ValueError, match="not a file's address"):
+            mark_immutable(request)
+        assert MARK not in environ

@@ -3,10 +3,8 @@
 from pyramid.config import Configurator
 
 from tracee import settings as settings_module
-from tracee.api.qr_front import KeyedQrFront
 from tracee.config import configure
-from tracee.front_cache import FrontCache
-from tracee.progress_front import ProgressFront
+from tracee.fronts import Fronts
 
 
 def main(global_config, **settings):
@@ -14,8 +12,7 @@ def main(global_config, **settings):
     settings = settings_module.resolve(settings)
     with Configurator(settings=settings) as config:
         configure(config)
-    app = FrontCache(ProgressFront(KeyedQrFront(config.make_wsgi_app(), config.registry),
-                                   config.registry["progress_versions"]))
+    app = Fronts(config.make_wsgi_app(), config.registry)
     if settings.get("tracee.check_schema", "true").lower() == "true":
         from tracee.migrations import SchemaOutOfDate, check_schema
 

@@ -23,8 +23,18 @@ MARK = "tracee.immutable"
 _CONTENT_HEADERS = {"content-type", "content-length"}
 
 
+def is_file_path(path: str) -> bool:
+    """An address whose last segment names a file (``/assets/<hash>.png``,
+    ``/track/<token>/qr.png``): the only kind tracee.fronts sends here."""
+    return "." in path[path.rfind("/") + 1:]
+
+
 def mark_immutable(request) -> None:
     """Let the front cache keep this response for the request's host and address."""
+    if not is_file_path(request.path_info):
+        # Never asked for through the cache: keeping it would be a silent no-op.
+        raise ValueError(f"{request.path_info} is not a file's address; the front cache "
+                         "keeps only those")
     request.environ[MARK] = True
 
 
