@@ -4,6 +4,7 @@ in one transaction with the Session a request may need after all."""
 import uuid
 from contextlib import closing, contextmanager
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from conftest import make_app
@@ -186,3 +187,54 @@ def test_a_connection_lost_under_a_keyed_read_is_replaced_for_the_next(database,
         assert app.get(path, headers=tenant.headers, status=200).json["id"] == tracker_id
     finally:
         engine.dispose()
+
+
+def _driver_in_transaction(connection) -> bool:
+    driver = connection.connection.dbapi_connection
+    if isinstance(driver, psycopg.Connection):
+        return driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    return driver.in_transaction
+
+
+def test_closed_without_a_commit_the_kept_connection_holds_no_transaction_nor_tenant(
+        registry, tenant, create, database):
+    """The transaction is the driver's own: closing rolls it back, tenant setting and all,
+    before the connection is kept for the next request."""
+    tracker_id = create()["id"]
+    keeper = registry["db.keeper"]
+    reads = TenantConnection(registry["db.session_factory"], keeper)
+    bind_tenant(reads, tenant.id)
+    assert read_tracker(reads, tracker_id).id == tracker_id
+    used = reads.connection()
+    if database.kind == "postgresql":
+        assert _driver_in_transaction(used)
+    reads.close()
+    kept = keeper.take()
+    try:
+        assert kept is used and not _driver_in_transaction(kept) and not kept.in_transaction()
+        if database.kind == "postgresql":
+            setting = kept.exec_driver_sql("SELECT current_setting('app.tenant_id', true)")
+            assert setting.scalar() in (None, "")
+            kept.rollback()
+    finally:
+        keeper.give_back(kept)
+
+
+@pytest.mark.parametrize("through", ["reads", "session"])
+def test_after_a_commit_the_next_transaction_is_bound_to_the_tenant_again(
+        registry, tenant, create, database, through):
+    """Row-level security's setting dies with each transaction: one begun after a
+    commit gets it again, whether the reads or a joined Session committed."""
+    tracker_id = create()["id"]
+    with closing(TenantConnection(registry["db.session_factory"], registry["db.keeper"])) as reads:
+        bind_tenant(reads, tenant.id)
+        assert read_tracker(reads, tracker_id).id == tracker_id
+        if through == "session":
+            reads.session().get(Tenant, tenant.id)
+            reads.session().commit()
+        else:
+            reads.commit()
+        with watching(registry["db.engine"]) as seen:
+            assert read_tracker(reads, tracker_id).id == tracker_id
+        assert seen.set_configs == (1 if database.kind == "postgresql" else 0)
+        reads.commit()

@@ -108,13 +108,20 @@ def _set_rls_tenant(session, connection, tenant_id: int | str) -> None:
 def _note_rls_tenant(session, connection, tenant: str) -> None:
     """Note which tenant ``app.tenant_id`` holds, and in which transaction (the
     setting dies with it): the connection's, which a Session that joins a
-    :class:`TenantConnection` shares with it, so neither sets it twice."""
-    session.info[_RLS_SET] = (connection.get_transaction(), tenant)
+    :class:`TenantConnection` shares with it, so neither sets it twice.
+    Under a TenantConnection that is the driver's transaction
+    (:data:`_DRIVER_TRANSACTION`, in the ``info`` both share): SQLAlchemy may
+    begin its own over it, or not at all."""
+    session.info[_RLS_SET] = (_transaction_of(session, connection), tenant)
 
 
 def _ensure_rls_tenant(session, connection, tenant_id: int) -> None:
-    if session.info.get(_RLS_SET) != (connection.get_transaction(), str(tenant_id)):
+    if session.info.get(_RLS_SET) != (_transaction_of(session, connection), str(tenant_id)):
         _set_rls_tenant(session, connection, tenant_id)
+
+
+def _transaction_of(session, connection):
+    return session.info.get(_DRIVER_TRANSACTION) or connection.get_transaction()
 
 
 class _SetRlsTenant(FunctionElement):
@@ -135,6 +142,8 @@ def _set_rls_from_row(element, compiler, **kw):
 
 
 _RLS_SET = "rls_set"
+# info: the driver transaction a TenantConnection's statements run in, until it ends.
+_DRIVER_TRANSACTION = "driver_transaction"
 RLS_COLUMN = "rls_tenant"
 
 
@@ -208,6 +217,15 @@ class TenantConnection:
     objects) goes to a Session made on first need that joins this
     connection's transaction and shares its tenant binding: the request keeps
     one connection and one transaction, and the transaction tween ends both.
+
+    The transaction is the driver's own, begun by its first statement
+    (psycopg and sqlite3 begin one implicitly), and ended here by the
+    driver's commit or rollback: SQLAlchemy's begin and commit of a
+    Connection send nothing more, and their bookkeeping (a transaction
+    object, its events and state checks) was a fiftieth of a keyed read's
+    CPU. SQLAlchemy begins its own over the same driver transaction only
+    where it is asked to run something (a Core execute, or the Session),
+    and then ends it itself.
     """
 
     def __init__(self, session_factory, keeper=None):
@@ -216,6 +234,7 @@ class TenantConnection:
         self.info = {}
         self._connection = None
         self._session = None
+        self._settled = True  # no driver transaction may be open
 
     def get_bind(self):
         return self._factory.kw["bind"]
@@ -223,18 +242,15 @@ class TenantConnection:
     def connection(self):
         if self._session is not None:
             return self._session.connection()
-        if self._connection is None:
-            connection = (self._keeper.take() if self._keeper is not None
-                          else self.get_bind().connect())
-            try:
-                connection.begin()
-            except BaseException:
-                connection.close()
-                raise
-            self._connection = connection
+        if self._settled:  # no transaction under way: the next statement begins one
+            self._settled = False
+            self.info[_DRIVER_TRANSACTION] = _DriverTransaction()
+            if self._connection is None:
+                self._connection = (self._keeper.take() if self._keeper is not None
+                                    else self.get_bind().connect())
             tenant_id = self.info.get(TENANT_KEY)
-            if tenant_id is not None and connection.dialect.name == "postgresql":
-                _set_rls_tenant(self, connection, tenant_id)
+            if tenant_id is not None and self._connection.dialect.name == "postgresql":
+                _set_rls_tenant(self, self._connection, tenant_id)
         return self._connection
 
     def in_transaction(self) -> bool:
@@ -250,7 +266,10 @@ class TenantConnection:
     def session(self) -> Session:
         """The request's Session, joined to this connection and its transaction."""
         if self._session is None:
-            session = self._factory(bind=self.connection(), join_transaction_mode="control_fully")
+            connection = self.connection()
+            if not connection.in_transaction():
+                connection.begin()  # over the driver's (it sends nothing), for the Session to join
+            session = self._factory(bind=connection, join_transaction_mode="control_fully")
             session.info.update(self.info)
             self.info = session.info  # one binding from now on, whichever is used
             self._session = session
@@ -265,21 +284,65 @@ class TenantConnection:
         if self._session is not None:
             self._session.commit()
         elif self._connection is not None:
-            self._connection.commit()
+            connection = self._connection
+            if connection.in_transaction():
+                connection.commit()
+            else:
+                _end_driver_transaction(connection, "commit")
+        self._settled = True
+        self.info.pop(_DRIVER_TRANSACTION, None)
 
     def close(self) -> None:
         """Return the connection; used again, like a closed Session, it takes another."""
         session, connection = self._session, self._connection
+        settled = self._settled
         self._session = self._connection = None
+        self._settled = True
+        self.info.pop(_DRIVER_TRANSACTION, None)
         try:
             if session is not None:
                 session.close()  # rolls back whatever was not committed
         finally:
             if connection is not None:
-                if self._keeper is not None:
-                    self._keeper.give_back(connection)
-                else:
-                    connection.close()
+                try:
+                    if not settled and not connection.in_transaction():
+                        _end_driver_transaction(connection, "rollback")
+                finally:
+                    if self._keeper is not None:
+                        self._keeper.give_back(connection)
+                    else:
+                        connection.close()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _driver_transaction_ended(session, transaction):
+    # A Session joined to a TenantConnection ended the transaction (a commit
+    # in the middle of a request): the next one is SQLAlchemy's, and a new
+    # tenant setting is due in it.
+    if transaction.parent is None and _DRIVER_TRANSACTION in session.info:
+        del session.info[_DRIVER_TRANSACTION]
+
+
+class _DriverTransaction:
+    """Stands for a transaction the driver began and SQLAlchemy does not know of."""
+
+    __slots__ = ()
+
+
+def _end_driver_transaction(connection, how: str) -> None:
+    """Commit or roll back the driver's transaction under ``connection``; a
+    failure is handled as SQLAlchemy handles one (a lost connection is
+    invalidated, so it is never kept) and raised as SQLAlchemy raises it.
+    Listeners on the engine see it as they see SQLAlchemy's own."""
+    if connection.invalidated:
+        return  # nothing to end: the database ended it with the connection
+    if connection._has_events or connection.engine._has_events:
+        getattr(connection.dispatch, how)(connection)
+    driver = connection.connection.dbapi_connection
+    try:
+        getattr(driver, how)()
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, how.upper(), None, None, None)
 
 
 def _tenant_tables_in(statement) -> set[str]:
