@@ -8,7 +8,12 @@ import pytest
 from pyramid.interfaces import IRoutesMapper
 from pyramid.urldispatch import RoutesMapper
 
-from tracee.routing import SegmentRoutesMapper, first_literal_segment, literal_prefix
+from tracee.routing import (
+    SegmentRoutesMapper,
+    first_literal_segment,
+    literal_prefix,
+    literal_segments,
+)
 
 
 @pytest.mark.parametrize(("pattern", "segment"), [
@@ -37,6 +42,20 @@ def test_first_literal_segment(pattern, segment):
 ])
 def test_literal_prefix(pattern, literal):
     assert literal_prefix(pattern) == literal
+
+
+@pytest.mark.parametrize(("pattern", "segments"), [
+    ("api/v1/trackers/{id}{_slash:/?}", ("api", "v1", "trackers")),
+    ("api/v1/branding{_slash:/?}", ("api", "v1")),
+    ("/login/two-factor", ("login", "two-factor")),
+    ("/dashboard/", ("dashboard", "")),
+    ("/account/*traverse", ("account",)),
+    ("/", ("",)),
+    ("/*traverse", ()),
+    ("/dash{rest}/x", ()),
+])
+def test_literal_segments(pattern, segments):
+    assert literal_segments(pattern) == segments
 
 
 def plain_copy(mapper) -> RoutesMapper:
@@ -81,7 +100,7 @@ def test_hot_paths_try_only_their_own_routes(registry):
     everything = len(mapper.get_routes())
     api = mapper.candidates("/api/v1/trackers/1/")
     assert 0 < len(api) < everything
-    assert all(route.pattern.lstrip("/").startswith("api/") for _, route in api)
+    assert all(route.pattern.lstrip("/").startswith("api/v1/") for _, route in api)
     assert ("/api/v1/trackers/", mapper.get_route("tracker")) in api
     # Tracking pages and the embed are traversal's: no route can match them.
     assert mapper.candidates(f"/track/{uuid.uuid4()}") == []

@@ -1,21 +1,24 @@
-"""Route matching that tries only the routes a path's first segment can match.
+"""Route matching that tries only the routes a path's leading segments can match.
 
 Pyramid's mapper tries every route in the order added until one matches: an
 API address went through about twenty patterns, and a tracking page, which
 no route matches (traversal serves it), through all of them. A route's
 pattern starts with a literal text, and a path it matches starts with that
-text; so a route whose literal names a whole first segment (``/api/...``,
-``/login``) can only match a path with that first segment. The mapper keeps,
-for each such segment, the routes that may match it, in the order added
-(routes without a literal first segment are in every list), and tries only
-those: the same route wins for every path, with fewer patterns tried.
+text; so a route whose literal names whole leading segments
+(``/api/v1/trackers/...``, ``/login``) can only match a path that starts
+with those segments. The mapper files each route under the segments its
+literal fixes, in a tree of segments, and keeps at each node the routes
+filed there or above it (routes that fix no segment are in every list), in
+the order added; a path walks the tree as far as its own segments lead and
+tries only that node's routes: the same route wins for every path, with
+fewer patterns tried.
 """
 
 from pyramid.exceptions import URLDecodeError
 from pyramid.interfaces import IRoutesMapper
 from pyramid.urldispatch import RoutesMapper, old_route_re, route_re, star_at_end, update_pattern
 
-ANY = None  # the first segment of a route that may match any
+ANY = None  # the first segment of a route that fixes none
 
 
 def literal_prefix(pattern: str) -> str:
@@ -30,43 +33,69 @@ def literal_prefix(pattern: str) -> str:
     return literal if remainder is None else literal[:remainder.start()]
 
 
+def literal_segments(pattern: str) -> tuple[str, ...]:
+    """The whole leading segments every path the pattern matches has."""
+    literal = literal_prefix(pattern)
+    segments = literal[1:].split("/")
+    if literal != "/" + pattern.lstrip("/"):
+        segments.pop()  # a placeholder may continue the last one
+    return tuple(segments)
+
+
 def first_literal_segment(pattern: str) -> str | None:
     """The first path segment every path the pattern matches has, if the pattern fixes it."""
-    literal = literal_prefix(pattern)
-    segment, slash, _ = literal[1:].partition("/")
-    if slash or literal == "/" + pattern.lstrip("/"):  # the literal ends the segment
-        return segment
-    return ANY
+    segments = literal_segments(pattern)
+    return segments[0] if segments else ANY
+
+
+class _Node:
+    __slots__ = ("children", "routes")
+
+    def __init__(self):
+        self.children: dict[str, _Node] = {}
+        self.routes: list = []  # (literal prefix, route) that may match a path reaching here
 
 
 class SegmentRoutesMapper(RoutesMapper):
     def __init__(self):
         super().__init__()
-        self._by_segment: dict[str, list] | None = None
-        self._any_segment: list = []
+        self._root: _Node | None = None
 
     def connect(self, *args, **kw):
-        self._by_segment = None  # rebuilt at the next match
+        self._root = None  # rebuilt at the next match
         return super().connect(*args, **kw)
 
-    def _index(self) -> dict[str, list]:
-        routes = [(first_literal_segment(r.pattern), (literal_prefix(r.pattern), r))
-                  for r in self.routelist]
-        self._any_segment = [pair for s, pair in routes if s is ANY]
-        self._by_segment = {
-            segment: [pair for s, pair in routes if s in (segment, ANY)]
-            for segment in {s for s, _ in routes} - {ANY}
-        }
-        return self._by_segment
+    def _index(self) -> _Node:
+        filed = [(literal_segments(r.pattern), (literal_prefix(r.pattern), r))
+                 for r in self.routelist]
+        root = _Node()
+        for segments, _ in filed:
+            node = root
+            for segment in segments:
+                node = node.children.setdefault(segment, _Node())
+
+        def fill(node: _Node, path: tuple[str, ...]) -> None:
+            node.routes = [pair for segments, pair in filed if path[:len(segments)] == segments]
+            for segment, child in node.children.items():
+                fill(child, (*path, segment))
+
+        fill(root, ())
+        self._root = root
+        return root
 
     def candidates(self, path: str) -> list:
         """(literal prefix, route) of the routes that may match ``path``, in the order added."""
-        by_segment = self._by_segment
-        if by_segment is None:
-            by_segment = self._index()
-        if not path.startswith("/"):
-            return self._any_segment
-        return by_segment.get(path[1:].partition("/")[0], self._any_segment)
+        node = self._root
+        if node is None:
+            node = self._index()
+        if path.startswith("/"):
+            children = node.children
+            for segment in path[1:].split("/"):
+                child = children.get(segment)
+                if child is None:
+                    break
+                node, children = child, child.children
+        return node.routes
 
     def __call__(self, request):
         # RoutesMapper.__call__, over the candidates only; a route's pattern is
