@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from tracee import translated_templates
 from tracee.i18n import translations
-from tracee.translated_templates import CompiledTranslations, JoinedOutput
+from tracee.translated_templates import CompiledTranslations, InlinedIncludes, JoinedOutput
 
 CATALOG = {
     "Ask a question": "Eine Frage stellen",
@@ -188,7 +188,9 @@ def test_the_customer_pages_read_as_stock_jinja2_writes_them(app, tenant, create
     lang = args[0]["lang"]
     joined = translated_templates.environment(registry, lang)
     assert template.environment is joined and joined.code_generator_class is JoinedOutput
-    stock = joined.overlay(cache_size=10)
+    assert isinstance(joined.loader, InlinedIncludes)
+    assert "{% include" not in joined.loader.get_source(joined, template.name)[0]
+    stock = joined.overlay(cache_size=10, loader=joined.loader.loader)  # includes as written
     stock.code_generator_class = CodeGenerator
     vars(stock).pop("get_template", None)  # its own templates, not those the page env kept
     again = stock.get_template(template.name)
@@ -272,3 +274,40 @@ def test_an_include_after_a_trans_shares_the_context_it_was_given(monkeypatch):
         else:  # what it was before: the include's context over a copy
             assert len(parents) == 2 and parents[0] is not parents[1]
     assert texts["joined"] == texts["stock"] == "At #1|&lt;x&gt;|#2 more"
+
+
+PARTS = {
+    "sets": '{% set x = "inner" %}<i>{{ x }} {{ y }}</i>\n',
+    "nested": '[{% include "sets" %}]\n',
+    "macro": '{% macro m() %}m{% endmacro %}{{ m() }}',
+    "self": 'once{% if deep %}{% include "self" %}{% endif %}',
+}
+
+
+@pytest.mark.parametrize("page", [
+    '{% set x = "outer" %}{% include "sets" %}{{ x }}',
+    '{% for y in [1, 2] %}{% include "sets" %}{% endfor %}',
+    'a\n  {%- include "nested" -%}\n  b',
+    '{% include "macro" %}|{% include "self" %}',
+])
+def test_a_pasted_include_renders_as_the_include(page):
+    """tracee.translated_templates.InlinedIncludes: a partial's sets stay in it, it reads
+    the page's variables and loop, whitespace control holds; blocks, macros and cycles
+    stay includes."""
+    loader = DictLoader({**PARTS, "page": page})
+    plain = Environment(loader=loader, autoescape=True)
+    pasted = Environment(loader=InlinedIncludes(loader), autoescape=True)
+    values = {"y": "<y>", "deep": False}
+    assert pasted.get_template("page").render(values) == plain.get_template("page").render(values)
+    source = pasted.loader.get_source(pasted, "page")[0]
+    assert 'include "sets"' not in source and 'include "nested"' not in source
+    assert ('include "macro"' in source) == ("macro" in page)
+    assert ('include "self"' in source) == ("self" in page)
+
+
+def test_a_pasted_include_reloads_with_its_partial():
+    loader = DictLoader({"page": '<{% include "part" %}>', "part": "one"})
+    env = Environment(loader=InlinedIncludes(loader), auto_reload=True)
+    assert env.get_template("page").render() == "<one>"
+    loader.mapping["part"] = "two"
+    assert env.get_template("page").render() == "<two>"

@@ -14,6 +14,11 @@ dynamic is what differs between trackers and tenants; a phrase that is not
 a literal (a form's error, named in Python) is still looked up at render
 time, as is every plural, through the context's ``gettext``/``ngettext``.
 
+Its loader also pastes each plain ``{% include "<name>" %}`` in, as a
+``{% with %}`` block of its own (:class:`InlinedIncludes`): an include made
+a context of its own for the partial, copying the page's, three times a
+tracking page; a block scopes the partial's ``{% set %}`` alike.
+
 The shared environment keeps this extension too, without a catalog: there it
 behaves as Jinja2's own (the dashboard and mail templates translate as they
 render), and ``make messages`` extracts from the same sources either way.
@@ -25,7 +30,7 @@ from keyword import iskeyword
 from types import BuiltinFunctionType, FunctionType, MethodType
 
 import markupsafe
-from jinja2 import Environment, nodes
+from jinja2 import BaseLoader, Environment, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.ext import InternationalizationExtension
 from jinja2.idtracking import VAR_LOAD_RESOLVE
@@ -301,6 +306,48 @@ class JoinedOutput(CodeGenerator):
                                if name != "_trans") + "}"
 
 
+# An include naming its template plainly, with Jinja2's defaults (the context
+# passed, the template required), and its whitespace control.
+_INCLUDE = re.compile(r'{%(-?)\s*include\s+"([^"{}%]+)"\s*(-?)%}')
+# What a pasted partial must not hold: these mean something else outside a template of its own.
+_ONLY_IN_A_TEMPLATE = re.compile(r"{%-?\s*(?:extends|block|macro|import|from)\b")
+
+
+class InlinedIncludes(BaseLoader):
+    """``loader``'s sources with each plain include replaced by the included
+    source, in a ``{% with %}`` block: what the partial sets stays in it, and
+    it reads the page's variables, as an include's template would. A partial
+    with blocks, macros or imports is left an include."""
+
+    def __init__(self, loader: BaseLoader):
+        self.loader = loader
+
+    def get_source(self, environment, template):
+        return self._source(environment, template, (template,))
+
+    def _source(self, environment, template, within: tuple):
+        source, filename, uptodate = self.loader.get_source(environment, template)
+        checks = [uptodate]
+
+        def paste(match):
+            open_dash, name, close_dash = match.groups()
+            if name in within:
+                return match.group(0)  # a cycle: Jinja2 reports it as it would
+            part, _, part_uptodate = self._source(environment, name, (*within, name))
+            if _ONLY_IN_A_TEMPLATE.search(part):
+                return match.group(0)
+            if not environment.keep_trailing_newline:  # as Jinja2 reads a template
+                part = part.removesuffix("\n")
+            checks.append(part_uptodate)
+            return f"{{%{open_dash} with %}}{part}{{% endwith {close_dash}%}}"
+
+        source = _INCLUDE.sub(paste, source)
+        return source, filename, lambda: all(check() for check in checks if check is not None)
+
+    def list_templates(self):
+        return self.loader.list_templates()
+
+
 MAX_REMEMBERED = 256  # templates are few (the pages' and their parts); this bounds a surprise
 
 
@@ -335,7 +382,8 @@ def environment(registry, lang: str):
         # A cache of its own (an overlay would otherwise start with a copy of the
         # shared one, whose templates translate at render time), and no bytecode
         # cache, which keys compiled code by source alone, not by language.
-        found = shared.overlay(cache_size=shared.cache.capacity if shared.cache else 400)
+        found = shared.overlay(cache_size=shared.cache.capacity if shared.cache else 400,
+                               loader=InlinedIncludes(shared.loader))
         found.bytecode_cache = None
         found.code_generator_class = JoinedOutput
         if not found.auto_reload:
