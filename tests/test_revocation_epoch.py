@@ -19,7 +19,7 @@ from webtest import TestApp
 
 from tracee.api.keys import ActiveKey, KeyCache
 from tracee.cache_epoch import EPOCH_KEY
-from tracee.ratelimit import ONE_CALL, RateLimiter
+from tracee.ratelimit import ONE_CALL, ONE_CALL_REPLY, RateLimiter
 from tracee.resp import (
     PreparedCall,
     RedisUnavailable,
@@ -230,6 +230,26 @@ def test_a_reply_and_every_cut_of_it_read_as_the_general_parser_reads_them(reply
 
     for cut in range(1, len(reply) + 1):
         assert read(_parse_reply, reply[:cut]) == read(lambda b: _parse(b, 0)[0], reply[:cut])
+
+
+@pytest.mark.parametrize("reply", [
+    REPLIES[0], b"*4\r\n:0\r\n:100\r\n$13\r\n1.7332128e+09\r\n$1\r\n7\r\n",
+])
+def test_the_limiters_usual_reply_is_matched_whole_to_what_the_parser_reads(reply):
+    """Its groups, converted as the limiter converts them, are the parser's values;
+    no cut of the reply matches, so the client waits for the rest as the parser would."""
+    allowed, count, oldest, epoch = _parse_reply(reply)
+    found = ONE_CALL_REPLY.fullmatch(reply)
+    assert found is not None
+    assert ([int(found[1]), int(found[2]), float(found[3]), int(found[4])]
+            == [allowed, count, float(oldest), int(epoch)])
+    assert not any(ONE_CALL_REPLY.fullmatch(reply[:cut]) for cut in range(len(reply)))
+
+
+@pytest.mark.parametrize("reply", [*REPLIES[1:], b"-NOSCRIPT No matching script\r\n",
+                                   b"*4\r\n:1\r\n:5\r\n$-1\r\n$1\r\n7\r\n"])
+def test_any_other_reply_is_left_to_the_parser(reply):
+    assert ONE_CALL_REPLY.fullmatch(reply) is None
 
 
 def test_only_redis_urls_are_spoken():

@@ -22,6 +22,7 @@ nothing is served from a worker's cache meanwhile (no epoch was read).
 
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -72,6 +73,11 @@ if not epoch then
 end
 return {allowed, found + 1, oldest, epoch}
 """)
+# ONE_CALL's reply, matched whole: two integers, then the oldest entry (a time
+# as Python wrote it) and the epoch as bulk strings. Neither can hold a line
+# break, so a match is the reply; anything else is parsed (tracee.resp).
+ONE_CALL_REPLY = re.compile(
+    rb"\*4\r\n:(\d+)\r\n:(\d+)\r\n\$\d+\r\n([0-9.eE+-]+)\r\n\$\d+\r\n(\d+)\r\n")
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,9 @@ class RateLimiter:
         if self._uncounted:
             self._uncounted = False
             log.warning("Redis answers again: requests are counted")
-        return Verdict(allowed == 1, amount, amount - count, float(oldest) + expiry, int(epoch))
+        # Bytes from ONE_CALL_REPLY, or integers and bytes from a parse: int() takes both.
+        return Verdict(int(allowed) == 1, amount, amount - int(count), float(oldest) + expiry,
+                       int(epoch))
 
     def _window(self, namespace: str, identity: str,
                 rate: str | None) -> tuple[PreparedCall, int, int]:
@@ -157,7 +165,8 @@ class RateLimiter:
             item = self._item(namespace, rate)
             key, amount, expiry = (self.storage.prefixed_key(item.key_for(namespace, identity)),
                                    item.amount, item.get_expiry())
-            window = (PreparedCall(ONE_CALL, [key, EPOCH_KEY], [None, amount, expiry]),
+            window = (PreparedCall(ONE_CALL, [key, EPOCH_KEY], [None, amount, expiry],
+                                   ONE_CALL_REPLY),
                       amount, expiry)
             if len(self._windows) >= self.MAX_REMEMBERED:
                 self._windows.clear()  # bounded; worked out again on need

@@ -14,6 +14,7 @@ ago, so a Redis that is down costs a request nothing but a clock read.
 
 import hashlib
 import os
+import re
 import socket
 import ssl
 import threading
@@ -120,9 +121,15 @@ class Script:
 class PreparedCall:
     """A script's EVALSHA with its keys and every argument but one encoded once,
     for a call made again and again with one value changing (a rate limit's
-    window and the time): ``args`` holds None where that value goes."""
+    window and the time): ``args`` holds None where that value goes.
 
-    def __init__(self, script: Script, keys: list, args: list):
+    ``reply``, if given, is a pattern the script's usual reply matches whole:
+    such a reply is answered with the pattern's groups, as bytes, from one
+    match in C rather than a parse element by element (some 200 bytecodes).
+    Any other (an error, a string holding a line break, a reply not all
+    received yet) is parsed as :func:`_parse_reply` parses it."""
+
+    def __init__(self, script: Script, keys: list, args: list, reply: re.Pattern | None = None):
         at = args.index(None)
         parts = [b"EVALSHA", script.sha, b"%d" % len(keys), *keys, *args]
         split = 3 + len(keys) + at
@@ -130,6 +137,7 @@ class PreparedCall:
         self.head = b"*%d\r\n" % len(parts) + _command(*parts[:split]).split(b"\r\n", 1)[1]
         self.tail = _command(*parts[split + 1:]).split(b"\r\n", 1)[1]
         self.script = script
+        self.reply = reply
 
     def command(self, value) -> bytes:
         if value.__class__ is not bytes:
@@ -165,17 +173,17 @@ class RespClient:
 
     def run_prepared(self, call: PreparedCall, value):
         """``run`` of a :class:`PreparedCall` with ``value`` in its open place."""
-        return self._send(call.script, call.command(value))
+        return self._send(call.script, call.command(value), call.reply)
 
-    def _send(self, script: Script, command: bytes):
+    def _send(self, script: Script, command: bytes, reply: re.Pattern | None = None):
         with self._lock:
             for retry in (self._socket is not None, False):
                 try:
                     try:
-                        return self._call(command)
+                        return self._call(command, reply)
                     except _NoScript:  # a restart or SCRIPT FLUSH: load it, run it again
                         self._call(_command(b"SCRIPT", b"LOAD", script.source))
-                        return self._call(command)
+                        return self._call(command, reply)
                 except (OSError, ValueError, _NoScript, _Incomplete) as exc:
                     self._drop()
                     if not retry:
@@ -185,16 +193,18 @@ class RespClient:
                     raise
         raise AssertionError("unreachable")
 
-    def _call(self, command: bytes):
-        return self._exchange(self._socket or self._connect(), command)
+    def _call(self, command: bytes, reply: re.Pattern | None = None):
+        return self._exchange(self._socket or self._connect(), command, reply)
 
     @staticmethod
-    def _exchange(sock: socket.socket, command: bytes):
+    def _exchange(sock: socket.socket, command: bytes, reply: re.Pattern | None = None):
         sock.sendall(command)
         buffer = sock.recv(65536)
         while True:
             if not buffer:
                 raise ConnectionError("Redis closed the connection")
+            if reply is not None and (found := reply.fullmatch(buffer)) is not None:
+                return found.groups()
             try:
                 return _parse_reply(buffer)
             except _Incomplete:
