@@ -5,6 +5,7 @@ from tracee.tenancy.resources import PlatformRoot
 INCLUDES = (
     "tracee.routing",  # route matching by first segment; before any route is added
     "tracee.request",  # one request class with every request attribute, made at start
+    "tracee.response",  # one response class, handing its headers over without a rewrite
     "pyramid_jinja2",  # page templates; autoescaping on for every .jinja2 file
     "tracee.i18n",  # the customer's languages: one localizer each, made at start
     "tracee.static_paths",  # templates' static_path(): each file's address built once

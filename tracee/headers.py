@@ -8,6 +8,7 @@ only.
 """
 
 import secrets
+from operator import itemgetter
 from urllib.parse import urlsplit
 
 from tracee.paths import first_segment
@@ -54,7 +55,7 @@ def security_headers_tween_factory(handler, registry):
         # ``headers.setdefault`` would, from one pass over the list: each
         # setdefault lowers every header name again.
         headerlist = response.headerlist
-        present = {name.lower() for name, _ in headerlist}
+        present = set(map(str.lower, map(_NAME, headerlist)))
         # The raw PATH_INFO, resolved as traversal will: "/./track/<t>" is a tracking
         # page too. Raw, because request.path_info raises on an address that is not
         # UTF-8 (tracee.encoding answers those below).
@@ -63,16 +64,13 @@ def security_headers_tween_factory(handler, registry):
         if root == "api":
             _add_missing(headerlist, present, api)
             return response
-        _add_missing(headerlist, present, first)
         embeddable = getattr(request, "embeddable", False)
         nonce = request.__dict__.get("csp_nonce", "unused")
-        _add_missing(headerlist, present, (
-            ("Content-Security-Policy",
-             BASE_CSP.format(nonce=nonce, ancestors="*" if embeddable else "'none'")
-             + (LIVE_CSP if getattr(request, "live_updates", False) else "")),
-        ))
-        if not embeddable:
-            _add_missing(headerlist, present, (("X-Frame-Options", "DENY"),))
+        csp = (BASE_CSP.format(nonce=nonce, ancestors="*" if embeddable else "'none'")
+               + (LIVE_CSP if getattr(request, "live_updates", False) else ""))
+        _add_missing(headerlist, present, (*first, ("Content-Security-Policy", csp))
+                     if embeddable else (*first, ("Content-Security-Policy", csp),
+                                         ("X-Frame-Options", "DENY")))
         # Resolved or as spelled: "/track/<t>/../.." resolves elsewhere, but its
         # address still holds the token.
         if root in CAPABILITY_ROOTS or path.startswith(CAPABILITY_PATHS):
@@ -90,10 +88,17 @@ def security_headers_tween_factory(handler, registry):
     return tween
 
 
+_NAME = itemgetter(0)
+
+
 def _add_missing(headerlist: list, present: set, headers) -> None:
     """Append each (name, value) whose lowercased name is not in ``present``."""
-    for name, value in headers:
-        lowered = name.lower()
+    names = [name.lower() for name, _ in headers]
+    if present.isdisjoint(names):  # the usual case: the view set none of them
+        headerlist.extend(headers)
+        present.update(names)
+        return
+    for (name, value), lowered in zip(headers, names, strict=True):
         if lowered not in present:
             headerlist.append((name, value))
             present.add(lowered)

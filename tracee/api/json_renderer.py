@@ -13,7 +13,8 @@ same bytes and headers, made without Pyramid's rendering around them.
 """
 
 from cornice.renderer import CorniceRenderer
-from pyramid.response import Response
+
+from tracee.response import Response
 
 JSON = "application/json"
 REGISTRY_KEY = "api.json_renderer"

@@ -7,13 +7,13 @@ the sequence is the ETag; a poll that finds nothing new is answered 304
 after the traversal's read, without building the body.
 """
 
-from pyramid.response import Response
 from pyramid.view import view_config
 
 from tracee.api.v1.representation import iso
 from tracee.messages.models import QUESTION
 from tracee.messages.service import thread
 from tracee.progress_front import ANY_TOKEN
+from tracee.response import Response
 from tracee.tenancy.resources import TrackerResource
 from tracee.views.tracking import PAGE_CACHE_CONTROL, _public_view, progress_etag
 

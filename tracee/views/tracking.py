@@ -152,8 +152,8 @@ def _public_view(context: TrackerResource, request, presentation=None) -> dict:
 
 def _page(context: TrackerResource, request, kind: str, presentation=None):
     """The tenant's own template for this kind of page, else the built-in one."""
-    request.response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
-    request.response.vary = ("Accept-Language",)  # the page's language may follow it
+    # Vary: the page's language may follow Accept-Language.
+    request.response.put_headers(("Cache-Control", PAGE_CACHE_CONTROL), ("Vary", "Accept-Language"))
     view = _public_view(context, request, presentation)
     if view["presentation"].templates:
         token = context.tracker.tracking_token
