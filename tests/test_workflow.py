@@ -15,6 +15,8 @@ from sqlalchemy import func, select, text
 from webtest import TestApp
 
 from tracee.tracking.models import Tracker, TrackerEvent
+from tracee.tracking.reads import read_tracker
+from tracee.tracking.writes import lock_tracker, save_changes
 from tracee.tracking.workflow import (
     UnknownProcess,
     UnknownTemplate,
@@ -232,6 +234,21 @@ def test_process_names_match_any_white_space_in_the_domain(tenant, tenant_sessio
     assert apply_action(session, tracker, "\t3d\n printing ", "start", TEST_ACTOR) is True
     assert apply_action(session, tracker, "3D PRINTING", "start", TEST_ACTOR) is False
     assert [s.status for s in tracker.steps][:2] == ["completed", "in_progress"]
+
+
+def test_only_a_tracker_read_for_update_or_inserted_can_be_saved(tenant, tenant_session):
+    """A record read only to be shown keeps no snapshot of its stored steps, so
+    saving one would not know what changed: it is refused, not half-written."""
+    session = tenant_session(tenant.id)
+    created = create_tracker(session, tenant.id, "Order #1", TEST_ACTOR, template="3d-printing")
+    assert apply_action(session, created, "3d printing", "start", TEST_ACTOR) is True
+    session.commit()
+    shown = read_tracker(session, created.id)
+    assert shown.stored is None
+    with pytest.raises(ValueError, match="lock_tracker"):
+        save_changes(session, shown, [])
+    locked = lock_tracker(session, created.id)
+    assert locked.stored == {s.position: (s.started_at, s.completed_at) for s in shown.steps}
 
 
 def test_unknown_process_lists_the_valid_names(create, act, read, events):

@@ -39,11 +39,10 @@ class TrackerRecord(TrackerState):
     steps: list[StepRecord]
     message_count: int = 0
     # Each step's times as stored, by position: what writes.save_changes
-    # compares against to write only the steps that changed.
-    stored: dict[int, tuple] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        self.mark_stored()
+    # compares against to write only the steps that changed. Noted by the
+    # writes that read or save a record; a record read only to be shown (an
+    # API read, a page) never needs it.
+    stored: dict[int, tuple] | None = field(default=None, init=False, repr=False, compare=False)
 
     def mark_stored(self) -> None:
         self.stored = {s.position: (s.started_at, s.completed_at) for s in self.steps}

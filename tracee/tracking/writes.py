@@ -194,6 +194,7 @@ def insert_tracker(session, tracker: TrackerRecord, first_event: dict) -> None:
     steps.append((_INSERT_LINK, {**owner, "token": tracker.tracking_token}))
     steps.append((_INSERT_EVENTS, {**owner, **first_event}))
     run_together(session, steps)
+    tracker.mark_stored()
 
 
 def lock_tracker(session, tracker_id: int) -> TrackerRecord | None:
@@ -205,12 +206,16 @@ def lock_tracker(session, tracker_id: int) -> TrackerRecord | None:
     *_, tracker_rows, step_rows = run_together(session, steps)
     if not tracker_rows:
         return None
-    return TrackerRecord(*tracker_rows[0], steps=[StepRecord(*row) for row in step_rows])
+    tracker = TrackerRecord(*tracker_rows[0], steps=[StepRecord(*row) for row in step_rows])
+    tracker.mark_stored()
+    return tracker
 
 
 def save_changes(session, tracker: TrackerRecord, events: list[dict]) -> None:
     """Write what changed in ``tracker`` since it was read or last saved, with
     ``events`` (one round trip)."""
+    if tracker.stored is None:
+        raise ValueError("save_changes takes a tracker read with lock_tracker or inserted")
     owner = {"tenant_id": require_tenant(session), "tracker_id": tracker.id}
     where = {"owner_tenant": owner["tenant_id"], "owner_tracker": tracker.id}
     added = [s for s in tracker.steps if s.position not in tracker.stored]
