@@ -130,6 +130,11 @@ def _split(text: str, variables: dict) -> list | None:
 
 
 _ESCAPE_INNER = hasattr(markupsafe, "_escape_inner")
+
+
+def escaped_text(text: str) -> str:
+    """``str(markupsafe.escape(text))`` for a plain string, without the Markup made between."""
+    return markupsafe._escape_inner(text) if _ESCAPE_INNER else str(markupsafe.escape(text))
 # What Context.call hands over as it is, unless marked pass_context & co.
 PLAIN_CALLABLES = frozenset({FunctionType, BuiltinFunctionType, MethodType})
 
@@ -293,6 +298,14 @@ class JoinedOutput(CodeGenerator):
         self.writeline("yield environment.concat(template.root_render_func("
                        "template.new_context(context.get_all(), True,"
                        f" {self._include_locals(frame)})))")
+
+    def pop_assign_tracking(self, frame: Frame) -> None:
+        # ``_trans`` is the i18n extension's name for a {% trans %} block's first
+        # value when it is a call, read by that block alone. Kept as a block's
+        # variable, it made each later call of a context function in the block
+        # (a page's static_path) derive a whole new Context to carry it.
+        self._assign_stack[-1].discard("_trans")
+        super().pop_assign_tracking(frame)
 
     @staticmethod
     def _include_locals(frame: Frame) -> str:
