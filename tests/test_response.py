@@ -59,3 +59,14 @@ def test_pages_are_made_with_it(app, create):
     assert page.headers["Vary"] == "Accept-Language"
     assert len(page.headers.getall("Cache-Control")) == 1
     assert isinstance(app.app.registry.getUtility(IResponseFactory)(None), Response)
+
+
+def test_put_body_is_what_webob_makes_of_a_content_type_and_a_body():
+    ours, theirs = Response(), WebObResponse()
+    for response in (ours, theirs):
+        response.headerlist.extend([("content-length", "9"), ("Content-MD5", "stale")])
+    ours.put_body(b"<p>hi</p>", "text/html; charset=UTF-8")
+    theirs.content_type = "text/html"
+    theirs.body = b"<p>hi</p>"
+    assert sorted(ours.headerlist) == sorted(theirs.headerlist)
+    assert ours.body == theirs.body == b"<p>hi</p>"

@@ -8,7 +8,8 @@ Here the names are joined and lowered once, in C, and only where
 word) does WebOb's own run.
 
 :meth:`Response.put_headers` sets several headers in one pass where
-``response.headers[name] = value`` scans the list for each (a page sets two).
+``response.headers[name] = value`` scans the list for each (a page sets four:
+its caching, Vary, its type and its length).
 """
 
 from operator import itemgetter
@@ -25,13 +26,24 @@ class Response(response.Response):
             return super()._abs_headerlist(environ)
         return list(headerlist)  # a list of its own, as WebOb's
 
-    def put_headers(self, *headers: tuple[str, str]) -> None:
-        """As ``self.headers[name] = value`` for each: any header of that name replaced."""
-        names = {name.lower() for name, _ in headers}
+    def put_headers(self, *headers: tuple[str, str], dropping: tuple[str, ...] = ()) -> None:
+        """As ``self.headers[name] = value`` for each: any header of that name replaced;
+        and any named in ``dropping`` (lowercase) removed."""
+        names = {*dropping, *(name.lower() for name, _ in headers)}
         headerlist = self.headerlist
         if not names.isdisjoint(map(str.lower, map(_NAME, headerlist))):
             headerlist[:] = [h for h in headerlist if h[0].lower() not in names]
         headerlist.extend(headers)
+
+
+    def put_body(self, body: bytes, content_type: str) -> None:
+        """As ``self.content_type = content_type`` then ``self.body = body``, with
+        ``content_type`` in full (a text type names its charset): one pass over
+        the headers where WebOb makes three."""
+        self._app_iter = [body]
+        # Content-MD5 would be another body's, as WebOb's setter knows.
+        self.put_headers(("Content-Type", content_type), ("Content-Length", str(len(body))),
+                         dropping=("content-md5",))
 
 
 def response_factory(request) -> Response:

@@ -24,7 +24,7 @@ class SubscriptionForm:
 def subscription_form(request) -> SubscriptionForm:
     """What the tracking page's form needs: its address and a fresh form token.
     Computed, not read: the page gets no query for it."""
-    tracking_token = request.context.tracker.tracking_token
+    tracking_token = request.context.__name__  # the token as text (TrackerResource)
     return SubscriptionForm(
         f"{request.script_name}/track/{tracking_token}/subscribe",
         request.registry["customer_mail.form_tokens"].issue(tracking_token))

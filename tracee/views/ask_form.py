@@ -56,7 +56,7 @@ def ask_form(context, request, values=None, errors=None) -> AskForm:
     tracker = context.tracker
     return AskForm(
         action=page_path(request, context) + "/ask",
-        form_token=request.registry["messages.form_tokens"].issue(tracker.tracking_token),
+        form_token=request.registry["messages.form_tokens"].issue(context.__name__),
         typed=values or EMPTY,
         errors=FieldErrors(errors) if errors else NO_ERRORS,
         # The query is parsed only if there is one (nearly every view has none).

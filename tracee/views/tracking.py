@@ -17,6 +17,7 @@ from tracee.tenancy.resources import EmbedPage, TrackerPage, TrackerResource
 from tracee.tracking.estimates import estimate
 from tracee.tracking.models import COMPLETED, IN_PROGRESS
 from tracee.views.ask_form import ask_form
+from tracee.views.page_forms import blank_forms
 
 STATUS_LABELS = {"pending": N_("Waiting"), IN_PROGRESS: N_("In progress"), COMPLETED: N_("Done")}
 # The page changes with every step, so a browser asks again each time; and its
@@ -145,8 +146,9 @@ def _public_view(context: TrackerResource, request, presentation=None) -> dict:
         "iso": iso,
         "display_time": clock.display,
         "time_element": clock.element,
-        "tracking_url": request.urls.tracking(tracker.tracking_token),
-        "qr_url": request.urls.public_qr(tracker.tracking_token),
+        # context.__name__: the token as text, written once with the resource.
+        "tracking_url": request.urls.tracking(context.__name__),
+        "qr_url": request.urls.public_qr(context.__name__),
     }
 
 
@@ -190,10 +192,9 @@ def render_page(request, template: str, view: dict):
 def html_response(request, html: str):
     """``request.response`` carrying ``html``, as ``text/html; charset=UTF-8``."""
     response = request.response
-    response.content_type = "text/html"  # WebOb adds its default charset, UTF-8
     # Encoded here, not through ``response.text``, which would parse the charset
-    # back out of the Content-Type header just written (some 10 us a page).
-    response.body = html.encode()
+    # back out of the Content-Type header (some 10 us a page).
+    response.put_body(html.encode(), "text/html; charset=UTF-8")
     return response
 
 
@@ -209,7 +210,10 @@ def tracking_view(context, request):
 @view_config(context=TrackerPage, request_method="GET")
 def tracking_page(context, request):
     view = tracking_view(context, request)
-    return render_page(request, TRACKING_TEMPLATE, view) if isinstance(view, dict) else view
+    if not isinstance(view, dict):
+        return view
+    view["blank_forms"] = blank_forms(request, view)  # None: the template renders them
+    return render_page(request, TRACKING_TEMPLATE, view)
 
 
 def tracking_page_as(context: TrackerPage, request, presentation):
