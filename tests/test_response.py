@@ -70,3 +70,20 @@ def test_put_body_is_what_webob_makes_of_a_content_type_and_a_body():
     theirs.body = b"<p>hi</p>"
     assert sorted(ours.headerlist) == sorted(theirs.headerlist)
     assert ours.body == theirs.body == b"<p>hi</p>"
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (b"", "text/html; charset=UTF-8"), (b'{"id": 1}', "application/json"),
+    ("caf\u00e9".encode(), "text/plain; charset=UTF-8"),
+])
+def test_of_makes_what_webobs_constructor_makes(body, content_type):
+    ours, theirs = Response.of(body, content_type), WebObResponse(body=body,
+                                                                  content_type=content_type)
+    assert ours.__dict__ == theirs.__dict__
+    assert served(ours) == served(theirs)
+
+
+def test_the_factorys_response_is_webobs_default_one():
+    from tracee.response import response_factory
+
+    assert response_factory(None).__dict__ == WebObResponse().__dict__

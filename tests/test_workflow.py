@@ -16,7 +16,6 @@ from webtest import TestApp
 
 from tracee.tracking.models import Tracker, TrackerEvent
 from tracee.tracking.reads import read_tracker
-from tracee.tracking.writes import lock_tracker, save_changes
 from tracee.tracking.workflow import (
     UnknownProcess,
     UnknownTemplate,
@@ -24,6 +23,7 @@ from tracee.tracking.workflow import (
     apply_action,
     create_tracker,
 )
+from tracee.tracking.writes import lock_tracker, save_changes
 
 SIX_STEPS = [
     "Preparing/Slicing", "3D Printing", "Post-Processing",

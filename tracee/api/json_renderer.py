@@ -58,6 +58,5 @@ def json_answer(request, value):
     if request.environ.get("HTTP_ACCEPT", JSON) != JSON or "response" in request.__dict__:
         return value
     body = request.registry[REGISTRY_KEY].serialized(value, request)
-    return Response(body=body, headerlist=[("Content-Type", JSON),
-                                           ("Content-Length", str(len(body)))])
+    return Response.of(body, JSON)
 
