@@ -40,24 +40,28 @@ class Response(response.Response):
             return super()._abs_headerlist(environ)
         return list(headerlist)  # a list of its own, as WebOb's
 
-    def put_headers(self, *headers: tuple[str, str], dropping: tuple[str, ...] = ()) -> None:
-        """As ``self.headers[name] = value`` for each: any header of that name replaced;
-        and any named in ``dropping`` (lowercase) removed."""
-        names = {*dropping, *(name.lower() for name, _ in headers)}
-        headerlist = self.headerlist
-        if not names.isdisjoint(map(str.lower, map(_NAME, headerlist))):
-            headerlist[:] = [h for h in headerlist if h[0].lower() not in names]
-        headerlist.extend(headers)
-
+    def put_headers(self, *headers: tuple[str, str]) -> None:
+        """As ``self.headers[name] = value`` for each: any header of that name replaced."""
+        self._put(headers, {name.lower() for name, _ in headers})
 
     def put_body(self, body: bytes, content_type: str) -> None:
         """As ``self.content_type = content_type`` then ``self.body = body``, with
         ``content_type`` in full (a text type names its charset): one pass over
         the headers where WebOb makes three."""
         self._app_iter = [body]
-        # Content-MD5 would be another body's, as WebOb's setter knows.
-        self.put_headers(("Content-Type", content_type), ("Content-Length", str(len(body))),
-                         dropping=("content-md5",))
+        self._put((("Content-Type", content_type), ("Content-Length", str(len(body)))),
+                  _BODY_HEADERS)
+
+    def _put(self, headers, names) -> None:
+        """Add ``headers``, first removing any header whose lowered name is in ``names``."""
+        headerlist = self._headerlist
+        if not names.isdisjoint(map(str.lower, map(_NAME, headerlist))):
+            headerlist[:] = [h for h in headerlist if h[0].lower() not in names]
+        headerlist.extend(headers)
+
+
+# What a new body replaces; Content-MD5 would be another body's, as WebOb's setter knows.
+_BODY_HEADERS = frozenset({"content-type", "content-length", "content-md5"})
 
 
 EMPTY_PAGE = "text/html; charset=UTF-8"  # WebOb's default type, with its default charset
