@@ -218,6 +218,11 @@ def loop_item(context):
     return context.get("i", "none")
 
 
+@pass_context
+def set_here(context):
+    return context.get("j", "unset")
+
+
 class Counter:
     @pass_context
     def __call__(self, context, step):
@@ -225,23 +230,27 @@ class Counter:
 
 
 CALLS = ("{{ plain(x) }}|{{ loop_item() }}|{{ x.upper() }}|{{ len(items) }}|{{ counter(1) }}"
-         "{% for i in items %}{{ loop_item() }}{{ plain(i, sep='-') }}{% endfor %}")
+         "{% for i in items %}{{ loop_item() }}{{ plain(i, sep='-') }}{% endfor %}"
+         "{% for i in items %}{% set j = i * 2 %}{{ set_here() }}{% endfor %}"
+         "{% block b %}{{ set_here() }}{% set j = 'b' %}{{ set_here() }}{% endblock %}")
 
 
 def test_plain_functions_are_called_straight_and_the_rest_as_stock_calls_them(monkeypatch):
     stock, joined = environments()
     values = {"x": "<a>", "items": ["1", "2"], "plain": lambda v, sep="+": f"{v}{sep}",
-              "loop_item": loop_item, "len": len, "counter": Counter()}
+              "loop_item": loop_item, "set_here": set_here, "len": len, "counter": Counter()}
     expected = stock.from_string(CALLS).render(values)
-    assert expected == "&lt;a&gt;+|none|&lt;A&gt;|2|&lt;a&gt;+1" "none1-none2-"
+    assert expected == "&lt;a&gt;+|none|&lt;A&gt;|2|&lt;a&gt;+1" "none1-none2-" "1122" "unsetb"
     through_context = []
     call = Context.call
     monkeypatch.setattr(Context, "call", lambda *a, **k: (through_context.append(a[1]),
                                                            call(*a, **k))[1])
     assert joined.from_string(CALLS).render(values) == expected
-    # marked for a context (a function, a callable object's __call__): as Jinja2 calls them
+    # A function marked pass_context is called with the context as it is, unless a
+    # loop or a block has set a variable it must see: then as Jinja2 calls it (a
+    # derived context), as is a callable object whose __call__ is marked.
     assert [getattr(f, "__name__", type(f).__name__) for f in through_context] == [
-        "loop_item", "Counter", "loop_item", "loop_item"]
+        "Counter", "set_here", "set_here", "set_here"]
 
 
 def test_an_include_after_a_trans_shares_the_context_it_was_given(monkeypatch):

@@ -36,6 +36,7 @@ from jinja2.ext import InternationalizationExtension
 from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.lexer import Token, TokenStream
 from jinja2.runtime import Context
+from jinja2.utils import _PassArg
 from pyramid_jinja2 import IJinja2Environment
 
 from tracee.i18n import LANGUAGES, translations
@@ -137,6 +138,7 @@ def escaped_text(text: str) -> str:
     return markupsafe._escape_inner(text) if _ESCAPE_INNER else str(markupsafe.escape(text))
 # What Context.call hands over as it is, unless marked pass_context & co.
 PLAIN_CALLABLES = frozenset({FunctionType, BuiltinFunctionType, MethodType})
+PASS_CONTEXT = _PassArg.context  # what jinja2.pass_context marks a function with
 
 
 class JoinedOutput(CodeGenerator):
@@ -183,7 +185,9 @@ class JoinedOutput(CodeGenerator):
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         if _ESCAPE_INNER:
             self.writeline("from markupsafe import _escape_inner")
-        self.writeline("from tracee.translated_templates import PLAIN_CALLABLES as _plain")
+        self.writeline("from types import FunctionType as _function")
+        self.writeline("from tracee.translated_templates import PASS_CONTEXT as _pass_context,"
+                       " PLAIN_CALLABLES as _plain")
         super().visit_Template(node, frame)
 
     def _escapes_inline(self, frame: Frame) -> bool:
@@ -223,15 +227,20 @@ class JoinedOutput(CodeGenerator):
             return super().visit_Call(node, frame, forward_caller=forward_caller)
         # Context.call's other work, passing _loop_vars on and turning a StopIteration
         # into undefined, matters only to pass_context callables and to generators
-        # (the page's functions are neither): a plain one is simply called.
+        # (the page's functions are neither): a plain one is simply called. So is a
+        # function marked pass_context (static_path), with the context, while the
+        # loop and block variables Context.call would derive a context to carry
+        # are none.
         extra = {key: key for key in ("_loop_vars", "_block_vars")
                  if getattr(frame, key[1:-5] + "_frame")}
-        self.write("(_callee(")
-        self.write(self._signature_text(node, frame, None)[2:])
-        self.write(") if type(_callee := ")
+        arguments = self._signature_text(node, frame, None)
+        self.write(f"(_callee({arguments[2:]}) if type(_callee := ")
         self.visit(node.node, frame)
         self.write(") in _plain and not hasattr(_callee, 'jinja_pass_arg')"
-                   " else context.call(_callee")
+                   f" else _callee(context{arguments}) if type(_callee) is _function"
+                   " and getattr(_callee, 'jinja_pass_arg', None) is _pass_context")
+        self.write("".join(f" and not {key}" for key in extra))
+        self.write(" else context.call(_callee")
         self.write(self._signature_text(node, frame, extra or None))
         self.write("))")
 
