@@ -93,7 +93,7 @@ _NAME = itemgetter(0)
 
 def _add_missing(headerlist: list, present: set, headers) -> None:
     """Append each (name, value) whose lowercased name is not in ``present``."""
-    names = [name.lower() for name, _ in headers]
+    names = list(map(str.lower, map(_NAME, headers)))
     if present.isdisjoint(names):  # the usual case: the view set none of them
         headerlist.extend(headers)
         present.update(names)

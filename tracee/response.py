@@ -42,7 +42,7 @@ class Response(response.Response):
 
     def put_headers(self, *headers: tuple[str, str]) -> None:
         """As ``self.headers[name] = value`` for each: any header of that name replaced."""
-        self._put(headers, {name.lower() for name, _ in headers})
+        self._put(headers, set(map(str.lower, map(_NAME, headers))))
 
     def put_body(self, body: bytes, content_type: str) -> None:
         """As ``self.content_type = content_type`` then ``self.body = body``, with
