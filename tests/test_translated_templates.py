@@ -1,7 +1,7 @@
 """Customer pages' templates, translated as they compile (tracee.translated_templates)."""
 
 import pytest
-from jinja2 import DictLoader, Environment, Template, pass_context
+from jinja2 import DictLoader, Environment, StrictUndefined, Template, UndefinedError, pass_context
 from jinja2.compiler import CodeGenerator
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -116,6 +116,13 @@ LAYOUT = {
 {% for i in items %}{{ loop.index }}:{{ i }}{% if loop.last %}.{% endif %}{% else %}none{% endfor %}
 {% block inner %}<em>{{ x }}</em>{% endblock %}{{ self.inner() }}{% endblock %}""",
     "flat": "{% if x %}{{ x }}{% endif %}{{ y }}",
+    # names read from the context, set before being read, set in one branch only
+    "scopes": "{% with %}[{{ z }}|{{ z is defined }}|{{ z|default('d') }}]{% endwith %}"
+              "{% with %}{% if x %}{% set z = x %}{% endif %}[{{ z }}]{% endwith %}"
+              "{% with %}{% set z = 1 %}{{ z }}{% endwith %}"
+              "{% for i in items %}{% if loop.first %}{% set w = i %}{% endif %}{{ w }}"
+              "{% endfor %}{% macro n() %}{{ z }}{{ x }}{% endmacro %}{{ n() }}"
+              "{% set z = 'top' %}{{ n() }}{{ z }}{% if false %}{{ never }}{% endif %}",
     # an attribute, else an item, else undefined; markup kept as it is; values not text
     "lookup": "{% if d is defined %}{{ d.a }}|{{ d.keys is callable }}|{{ d.x.y }}|"
               "{{ d.nope|default('none') }}|{{ d.nope is defined }}|{{ d.m }}{{ d.n }}"
@@ -148,6 +155,18 @@ def test_joined_output_is_the_stock_output(name, values, inline_escape, monkeypa
     if name == "page":
         assert len(list(joined.get_template(name).generate(values))) < len(
             list(stock.get_template(name).generate(values))) / 2
+
+
+def test_a_strict_undefined_raises_where_it_is_used_and_only_there():
+    stock, joined = environments()
+    for environment in (stock, joined):
+        environment.undefined = StrictUndefined
+    unused = "{% if false %}{{ never }}{% endif %}{{ x }}{% with %}{{ q is defined }}{% endwith %}"
+    assert joined.from_string(unused).render(x="a") == stock.from_string(unused).render(
+        x="a") == "aFalse"
+    for environment in (stock, joined):
+        with pytest.raises(UndefinedError, match="'y' is undefined"):
+            environment.get_template("flat").render(x="a")
 
 
 @pytest.fixture

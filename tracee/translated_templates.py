@@ -175,12 +175,29 @@ class JoinedOutput(CodeGenerator):
         for target, name in resolved.items():
             self.writeline(f"{target} = context.vars[{name!r}] if {name!r} in context.vars"
                            f" else context.parent.get({name!r}, missing)")
+            # Made undefined here, once, rather than at each use (see visit_Name).
+            self.writeline(f"if {target} is missing: {target} = undefined(name={name!r})")
         # The other loads (parameters, aliases, undefined names) as Jinja2 writes them.
         frame.symbols.loads = {t: v for t, v in loads.items() if t not in resolved}
         try:
             super().enter_frame(frame)
         finally:
             frame.symbols.loads = loads
+
+    def visit_Name(self, node: nodes.Name, frame: Frame) -> None:
+        # Stock Jinja2 writes each use of a variable read from the context as
+        # ``(undefined(name=...) if ref is missing else ref)``. enter_frame above
+        # makes such a variable undefined where it is read, so a use is the
+        # variable alone. Only the context's variables: a name a frame sets
+        # before it is read starts as missing, and keeps Jinja2's test.
+        if (node.ctx == "load" and self.get_resolve_func() == "resolve"
+                and self.environment.context_class is Context):
+            ref = frame.symbols.ref(node.name)
+            load = frame.symbols.find_load(ref)
+            if load is not None and load[0] == VAR_LOAD_RESOLVE:
+                self.write(ref)
+                return
+        super().visit_Name(node, frame)
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         if _ESCAPE_INNER:
