@@ -46,6 +46,9 @@ _GETTEXT_NAMES = frozenset({"_", "gettext"})
 # What old-style gettext formatting does with a {% trans %} block's variables.
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
 REGISTRY_KEY = "i18n.page_environments"
+# The i18n extension's name for a {% trans %} block's first value when it is a
+# call; only that block reads it, and the compiled pages keep it out of contexts.
+TRANS = "_trans"
 
 
 class CompiledTranslations(InternationalizationExtension):
@@ -158,7 +161,8 @@ class JoinedOutput(CodeGenerator):
     Four lookups are also written out where stock Jinja2 calls a Python
     function for each (some 50 each on a page): ``{{ value }}`` escapes a
     plain string straight to text (markupsafe's own escaping, without making
-    a Markup of a piece that is only joined) and passes Markup as it is; ``a.b``
+    a Markup of a piece that is only joined), passes Markup as it is and
+    writes an int's digits as they are; ``a.b``
     tries the attribute with the builtin ``getattr``, calling
     ``Environment.getattr`` (an item, else undefined) only when there is none;
     a template's variables are read from its context's two dicts as
@@ -173,6 +177,9 @@ class JoinedOutput(CodeGenerator):
         loads = frame.symbols.loads
         resolved = {t: p for t, (action, p) in loads.items() if action == VAR_LOAD_RESOLVE}
         for target, name in resolved.items():
+            if name == TRANS:  # never in a context: see pop_assign_tracking
+                self.writeline(f"{target} = missing")
+                continue
             self.writeline(f"{target} = context.vars[{name!r}] if {name!r} in context.vars"
                            f" else context.parent.get({name!r}, missing)")
             # Made undefined here, once, rather than at each use (see visit_Name).
@@ -190,7 +197,7 @@ class JoinedOutput(CodeGenerator):
         # makes such a variable undefined where it is read, so a use is the
         # variable alone. Only the context's variables: a name a frame sets
         # before it is read starts as missing, and keeps Jinja2's test.
-        if (node.ctx == "load" and self.get_resolve_func() == "resolve"
+        if (node.ctx == "load" and node.name != TRANS and self.get_resolve_func() == "resolve"
                 and self.environment.context_class is Context):
             ref = frame.symbols.ref(node.name)
             load = frame.symbols.find_load(ref)
@@ -225,7 +232,9 @@ class JoinedOutput(CodeGenerator):
             return super()._output_child_post(node, frame, finalize)
         if finalize.src is not None:
             self.write(")")
-        self.write(")) is str else _text if type(_text) is Markup else escape(_text))")
+        # An int's text needs no escaping: escape() would make a Markup of the same digits.
+        self.write(")) is str else _text if type(_text) is Markup"
+                   " else str(_text) if type(_text) is int else escape(_text))")
 
     @optimizeconst
     def visit_Getattr(self, node: nodes.Getattr, frame: Frame) -> None:
@@ -330,7 +339,7 @@ class JoinedOutput(CodeGenerator):
         # value when it is a call, read by that block alone. Kept as a block's
         # variable, it made each later call of a context function in the block
         # (a page's static_path) derive a whole new Context to carry it.
-        self._assign_stack[-1].discard("_trans")
+        self._assign_stack[-1].discard(TRANS)
         super().pop_assign_tracking(frame)
 
     @staticmethod
@@ -342,7 +351,7 @@ class JoinedOutput(CodeGenerator):
         (``new_context`` copies a shared parent to add locals to it)."""
         stores = frame.symbols.dump_stores()
         return "{" + ", ".join(f"{name!r}: {target}" for name, target in stores.items()
-                               if name != "_trans") + "}"
+                               if name != TRANS) + "}"
 
 
 # An include naming its template plainly, with Jinja2's defaults (the context
