@@ -1,5 +1,6 @@
 """The migrations build exactly the schema the models describe, on both databases."""
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -32,6 +33,25 @@ def test_upgrade_and_downgrade_round_trip_on_sqlite(tmp_path):
     assert sa.inspect(engine).get_table_names() == ["alembic_version"]
     migrations.upgrade(url)
     assert "trackers" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_downgrading_past_sealed_two_factor_secrets_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'sealed.sqlite'}"
+    migrations.upgrade(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (email, totp_secret, created_at) "
+                             "VALUES ('ann@acme.test', :sealed, '2026-12-04 00:00:00')"),
+                     {"sealed": "gAAAAA" + "x" * 134})
+    config = migrations.alembic_config(url)
+    with pytest.raises(RuntimeError, match="1 users have a sealed two-factor secret"):
+        command.downgrade(config, "0014")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET totp_secret = NULL"))
+    command.downgrade(config, "0014")
+    totp = next(c for c in sa.inspect(engine).get_columns("users") if c["name"] == "totp_secret")
+    assert totp["type"].length == 32
     engine.dispose()
 
 

@@ -24,14 +24,17 @@ def code(secret: str, steps_ahead: int = 0) -> str:
     return pyotp.TOTP(secret).at(time.time() + 30 * steps_ahead)
 
 
-def turn_on(registry, email: str) -> str:
-    """Two-factor on for ``email`` (as if enrolled long ago); returns the secret."""
+def turn_on(registry, email: str, sealed: bool = True) -> str:
+    """Two-factor on for ``email`` (as if enrolled long ago); returns the secret.
+    Not ``sealed``: stored as it was before secrets were sealed."""
     session = registry["db.session_factory"]()
     try:
         user = find_user(session, email)
-        user.totp_secret, user.totp_enabled_at = pyotp.random_base32(), utcnow()
+        secret = pyotp.random_base32()
+        user.totp_secret = registry["two_factor.sealer"].seal(secret) if sealed else secret
+        user.totp_enabled_at = utcnow()
         session.commit()
-        return user.totp_secret
+        return secret
     finally:
         session.close()
 
@@ -90,6 +93,19 @@ def test_enrol_with_the_qr_code_and_get_recovery_codes_once(app, ann, database):
     assert not any(c in app.get("/account/").text for c in codes)
 
 
+def test_the_secret_is_sealed_at_rest(app, ann, registry, database):
+    log_in(app, "ann@acme.test")
+    page = app.get("/account/two-factor")
+    secret = page.html.find("code", class_="secret").get_text()
+    stored = user_row(database, "ann@acme.test").totp_secret
+    assert secret not in stored and len(stored) > 100  # a Fernet token, not the secret
+    assert registry["two_factor.sealer"].open(stored) == secret
+    form = page.forms["enrol"]
+    form["code"] = code(secret)
+    form.submit(status=200)
+    assert user_row(database, "ann@acme.test").totp_secret == stored
+
+
 def test_enrolling_without_the_csrf_token_changes_nothing(app, ann, database):
     log_in(app, "ann@acme.test")
     secret = app.get("/account/two-factor").html.find("code", class_="secret").get_text()
@@ -131,6 +147,22 @@ def test_login_asks_for_the_code_after_the_password(app, ann, registry):
     form = password_step(again).follow().forms["second-step"]
     form["code"] = used
     form.submit(status=400)
+
+
+def test_a_secret_stored_before_sealing_works_and_is_sealed_at_its_next_use(app, ann,
+                                                                            registry, database):
+    secret = turn_on(registry, "ann@acme.test", sealed=False)
+    assert user_row(database, "ann@acme.test").totp_secret == secret
+    form = password_step(app).follow().forms["second-step"]
+    form["code"] = code(secret)
+    form.submit(status=302)
+    stored = user_row(database, "ann@acme.test").totp_secret
+    assert secret not in stored and registry["two_factor.sealer"].open(stored) == secret
+    # and the next code of the same secret still signs in
+    again = TestApp(app.app)
+    form = password_step(again).follow().forms["second-step"]
+    form["code"] = code(secret, steps_ahead=1)
+    form.submit(status=302)
 
 
 def test_the_second_step_belongs_to_the_browser_that_gave_the_password(app, ann, registry):
@@ -280,6 +312,7 @@ def test_role_table(app, registry, tenant, other_tenant, who):
 def find_secret(registry, email) -> str:
     session = registry["db.session_factory"]()
     try:
-        return session.query(User).filter_by(email=email).one().totp_secret
+        stored = session.query(User).filter_by(email=email).one().totp_secret
+        return registry["two_factor.sealer"].open(stored)
     finally:
         session.close()

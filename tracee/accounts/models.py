@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracee.db import Base, UTCDateTime, utcnow
@@ -28,10 +28,11 @@ class User(Base):
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Two-factor (TOTP): the shared secret, kept while enrolling and after;
-    # on once ``totp_enabled_at`` is set. ``totp_last_step`` refuses a code
-    # that was used already (a replay within its 30 seconds).
-    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    # Two-factor (TOTP): the shared secret, sealed (tracee.accounts.two_factor),
+    # kept while enrolling and after; on once ``totp_enabled_at`` is set.
+    # ``totp_last_step`` refuses a code that was used already (a replay
+    # within its 30 seconds).
+    totp_secret: Mapped[str | None] = mapped_column(Text)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
 

@@ -4,6 +4,13 @@ pyotp does the RFC's arithmetic and builds the ``otpauth://`` URI that
 authenticator apps read from the QR code; what is ours is the state: the
 secret while enrolling and after, the last time step used (a code works
 once), and the recovery codes, stored as SHA-256.
+
+The secret must be read back to check a code, so it cannot be a hash: it
+is sealed at rest with the keys that seal webhook signing secrets
+(tracee.webhooks.signing_secrets, ``TRACEE_WEBHOOK_KEYS``), and a copy of
+the database alone makes no codes. One stored before secrets were sealed
+(32 base32 characters; a sealed one is some 140) is read as it is and
+sealed the next time it passes a code.
 """
 
 import base64
@@ -21,6 +28,7 @@ from tracee.db import utcnow
 ISSUER = "Tracee"
 RECOVERY_CODES = 10
 STEP = 30
+PLAIN_LENGTH = 32  # pyotp.random_base32()'s; a sealed secret is far longer
 
 
 def _normalise(code: str) -> str:
@@ -35,35 +43,56 @@ def enabled(user: User) -> bool:
     return user.totp_enabled_at is not None
 
 
-def start_enrolment(user: User) -> str:
-    """The secret to show (kept on the user, not yet in force); the same one
-    until enrolment is confirmed, so a reload shows the same QR code."""
+def secret_box(request):
+    """What seals the secrets at rest: the SecretBox of ``TRACEE_WEBHOOK_KEYS``."""
+    return request.registry["two_factor.sealer"]
+
+
+def secret(user: User, box) -> str | None:
+    """The user's TOTP secret in the clear (``box``: a SecretBox)."""
+    stored = user.totp_secret
+    if stored is None or len(stored) <= PLAIN_LENGTH:
+        return stored
+    return box.open(stored)
+
+
+def _seal_if_plain(user: User, box) -> None:
+    if user.totp_secret is not None and len(user.totp_secret) <= PLAIN_LENGTH:
+        user.totp_secret = box.seal(user.totp_secret)
+
+
+def start_enrolment(user: User, box) -> str:
+    """The secret to show (kept on the user, sealed, not yet in force); the
+    same one until enrolment is confirmed, so a reload shows the same QR code."""
     if user.totp_secret is None or enabled(user):
-        user.totp_secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
-    return user.totp_secret
+        plain = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
+        user.totp_secret = box.seal(plain)
+        return plain
+    return secret(user, box)
 
 
-def provisioning_uri(user: User) -> str:
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
+def provisioning_uri(email: str, plain: str) -> str:
+    return pyotp.TOTP(plain).provisioning_uri(name=email, issuer_name=ISSUER)
 
 
-def qr_data_uri(user: User) -> str:
-    """The enrolment QR code as a data: URI (the CSP allows images from data:).
+def qr_data_uri(email: str, plain: str) -> str:
+    """The enrolment QR code for the secret ``plain`` as a data: URI (the CSP
+    allows images from data:).
 
     ``__wrapped__`` skips render_qr's LRU cache: a secret has no business
     staying in a process-wide cache after the page is sent.
     """
-    png = render_qr.__wrapped__(provisioning_uri(user), 240).png
+    png = render_qr.__wrapped__(provisioning_uri(email, plain), 240).png
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def _totp_step(user: User, code: str, now: float | None = None) -> int | None:
+def _totp_step(user: User, code: str, box, now: float | None = None) -> int | None:
     """The time step ``code`` belongs to (this one or a neighbour, for clock
     drift), if it is valid and newer than the last one used."""
     code = _normalise(code)
     if user.totp_secret is None or len(code) != 6 or not code.isdigit():
         return None
-    totp, now = pyotp.TOTP(user.totp_secret), time.time() if now is None else now
+    totp, now = pyotp.TOTP(secret(user, box)), time.time() if now is None else now
     for drift in (-1, 0, 1):
         moment = now + drift * STEP
         step = int(moment // STEP)
@@ -72,12 +101,13 @@ def _totp_step(user: User, code: str, now: float | None = None) -> int | None:
     return None
 
 
-def confirm_enrolment(session, user: User, code: str) -> list[str] | None:
+def confirm_enrolment(session, user: User, code: str, box) -> list[str] | None:
     """Turn two-factor on if ``code`` is right: the recovery codes, shown once."""
-    step = _totp_step(user, code)
+    step = _totp_step(user, code, box)
     if step is None or enabled(user):
         return None
     user.totp_enabled_at, user.totp_last_step = utcnow(), step
+    _seal_if_plain(user, box)
     return new_recovery_codes(session, user)
 
 
@@ -92,13 +122,14 @@ def new_recovery_codes(session, user: User) -> list[str]:
     return codes
 
 
-def verify(session, user: User, code: str) -> bool:
+def verify(session, user: User, code: str, box) -> bool:
     """A current TOTP code (once) or an unused recovery code (used up now)."""
     if not enabled(user) or not code:
         return False
-    step = _totp_step(user, code)
+    step = _totp_step(user, code, box)
     if step is not None:
         user.totp_last_step = step
+        _seal_if_plain(user, box)
         return True
     if len(_normalise(code)) != 16:
         return False

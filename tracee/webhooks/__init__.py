@@ -15,5 +15,7 @@ def includeme(config):
     config.registry["webhooks.settings"] = settings
     box = SecretBox(settings.secret_keys)
     config.registry["webhooks.box"] = box
-    # Stored Idempotency-Key answers that show a secret are sealed with the same keys.
+    # Stored Idempotency-Key answers that show a secret, and two-factor
+    # secrets (tracee.accounts.two_factor), are sealed with the same keys.
     config.registry["idempotency.sealer"] = box
+    config.registry["two_factor.sealer"] = box

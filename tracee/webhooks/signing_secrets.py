@@ -5,7 +5,8 @@ cannot be stored as a hash. It is encrypted at rest (Fernet: AES-128-CBC
 with HMAC-SHA256) under the keys in ``tracee.webhooks.secret_keys`` (the
 ``TRACEE_WEBHOOK_KEYS`` environment variable), the first encrypting and
 all of them decrypting, so the key can be rotated. A copy of the database
-alone then yields no secret.
+alone then yields no secret. The same box seals the other secrets kept to
+be read back: two-factor secrets and stored answers that show a secret.
 """
 
 import base64
@@ -62,5 +63,5 @@ class SecretBox:
         try:
             return self._fernet.decrypt(sealed)
         except InvalidToken:
-            raise ValueError("a webhook secret was sealed with a key no longer configured") \
+            raise ValueError("a secret was sealed with a key no longer configured") \
                 from None

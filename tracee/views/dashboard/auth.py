@@ -109,7 +109,7 @@ def code_submit(request):
     if wait:
         return too_many(request, wait)
     code = request.POST.get("code", "")[:40]
-    if not two_factor.verify(request.db, user, code):
+    if not two_factor.verify(request.db, user, code, two_factor.secret_box(request)):
         throttle.failed(user.email, address)
         request.response.status = 400
         return {"errors": {"code": WRONG_CODE if code else "Enter the code."},

@@ -18,10 +18,10 @@ def _enrol_page(request, errors=None, status=200):
     user = request.login.user
     if two_factor.enabled(user):
         return HTTPFound("/account/")
-    two_factor.start_enrolment(user)
+    secret = two_factor.start_enrolment(user, two_factor.secret_box(request))
     request.response.status = status
     return {"login": request.login, "errors": errors or {}, "codes": None,
-            "qr": two_factor.qr_data_uri(user), "secret": user.totp_secret,
+            "qr": two_factor.qr_data_uri(user.email, secret), "secret": secret,
             "required": request.GET.get("required") == "1"}
 
 
@@ -40,7 +40,8 @@ def confirm(request):
     user = request.login.user
     if two_factor.enabled(user):
         return HTTPFound("/account/")
-    codes = two_factor.confirm_enrolment(request.db, user, request.POST.get("code", "")[:40])
+    codes = two_factor.confirm_enrolment(request.db, user, request.POST.get("code", "")[:40],
+                                         two_factor.secret_box(request))
     if codes is None:
         guessed_wrong(request)
         return _enrol_page(request, {"code": "This code is not right. Enter the 6 digits your "
@@ -59,7 +60,8 @@ def turn_off(request):
     user, errors = request.login.user, {}
     if not password_is(user, request.POST.get("off_password", "")):
         errors["off_password"] = "Your current password is not this."
-    elif not two_factor.verify(request.db, user, request.POST.get("off_code", "")[:40]):
+    elif not two_factor.verify(request.db, user, request.POST.get("off_code", "")[:40],
+                               two_factor.secret_box(request)):
         errors["off_code"] = "This code is not right."
     if errors:
         guessed_wrong(request)
