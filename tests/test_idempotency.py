@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import requests
 import sqlalchemy as sa
-from conftest import make_app
+from conftest import make_app, make_settings
 from live_server import serve
 from webob import Request
 from webtest import TestApp
@@ -25,6 +25,7 @@ from tracee.idempotency.store import (
     remember,
 )
 from tracee.tenancy.scope import bind_tenant
+from tracee.worker import Worker
 
 CREATE = {"name": "Order #7001 - Blue Vase", "template": "3d-printing"}
 START = {"process": "3D Printing", "action": "start"}
@@ -265,6 +266,21 @@ def test_purge_deletes_every_tenants_old_keys_only(app, registry, tenant, other_
     assert purge_expired(factory, day, now=utcnow() + timedelta(hours=25)) == 1
     assert stored_keys(database) == []
     assert count(database, "trackers") == 3  # the trackers stay
+
+
+def test_the_worker_purges_old_keys_every_hour(app, tenant, database):
+    app.post_json("/api/v1/trackers/", CREATE, headers=keyed(tenant, "old"), status=201)
+    age_keys(database, timedelta(hours=3))
+    app.post_json("/api/v1/trackers/", CREATE, headers=keyed(tenant, "new"), status=201)
+    worker = Worker(make_settings(database, **{"tracee.idempotency.keep_hours": "2"}))
+    try:
+        worker.purge_now_and_then()
+        assert [row.key for row in stored_keys(database)] == ["new"]
+        age_keys(database, timedelta(hours=3))
+        worker.purge_now_and_then()  # within the hour: not yet
+        assert [row.key for row in stored_keys(database)] == ["new"]
+    finally:
+        worker.engine.dispose()
 
 
 def test_purge_from_the_command_line(app, tenant, database, tmp_path, capsys):

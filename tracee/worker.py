@@ -20,7 +20,8 @@ into the same threads, once the webhook deliveries have had their turn.
 
 Hourly, it purges what is kept only for a while: finished deliveries and
 mail jobs past their retention, ended dashboard sessions (in the database
-store; Redis expires its own) and mailed links past their expiry.
+store; Redis expires its own), mailed links past their expiry and
+``Idempotency-Key`` answers past ``tracee.idempotency.keep_hours``.
 
 SIGTERM or SIGINT stops claiming and lets the deliveries under way finish
 (each is bounded by the timeout). A worker killed outright loses nothing:
@@ -41,6 +42,7 @@ from tracee.accounts.sessions import make_store
 from tracee.customer_mail import sending as customer_mail
 from tracee.customer_mail.config import CustomerMailSettings
 from tracee.db import make_engine, make_session_factory
+from tracee.idempotency.store import keep_period, purge_expired
 from tracee.mail import mailer_from_settings
 from tracee.messages.mails import ReplyMails
 from tracee.urls import PublicUrls
@@ -109,6 +111,7 @@ class Worker:
         self._last_purge: float | None = None  # purged first thing, then hourly
         self.reply_mails = ReplyMails(settings)
         self.logins = make_store(settings)  # only to purge ended sessions
+        self.idempotency_keep = keep_period(settings)
 
     def _http(self):
         # requests.Session is not documented as thread-safe: one per thread.
@@ -242,6 +245,10 @@ class Worker:
         if jobs or subscriptions:
             log.info("purged %d finished customer mail jobs and %d subscriptions", jobs,
                      subscriptions)
+        answers = purge_expired(self.sessions, self.idempotency_keep)
+        if answers:
+            log.info("purged %d Idempotency-Key answers older than %g hours", answers,
+                     self.idempotency_keep.total_seconds() / 3600)
 
     def run(self) -> None:
         """Deliver until stopped.

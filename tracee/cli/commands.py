@@ -227,11 +227,13 @@ def worker(env: Environment, _args) -> None:
     import logging
     import signal
 
+    from tracee.idempotency.store import keep_period
     from tracee.webhooks.config import WebhookSettings
     from tracee.worker import Worker
 
     try:
         WebhookSettings.from_settings(env.settings)
+        keep_period(env.settings)  # it purges old Idempotency-Key answers too
     except ValueError as exc:
         raise CommandError(f"{env.config_path}: {exc}") from None
     with env.session():

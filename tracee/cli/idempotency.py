@@ -1,6 +1,6 @@
 """``tracee idempotency purge``: the keys past ``tracee.idempotency.keep_hours`` go.
 
-The same ``purge_expired`` is what a background worker runs on a schedule.
+The same ``purge_expired`` that ``tracee worker`` runs every hour; this runs it now.
 """
 
 from tracee.cli.commands import CommandError, Environment
