@@ -333,6 +333,21 @@ def test_finished_deliveries_are_purged_after_keep_days(api, worker, database):
         assert conn.scalar(sa.text("SELECT count(*) FROM webhook_attempts")) == 0
 
 
+def test_a_slow_purge_does_not_hold_up_deliveries(api, worker, database, monkeypatch):
+    # Purging old Idempotency-Key answers takes a transaction per tenant.
+    release = threading.Event()
+    monkeypatch.setattr(Worker, "purge", lambda self: release.wait(30))
+    with receiver() as (url, rec):
+        subscribe(api, url)
+        api.post_json("/api/v1/trackers/", {"name": "x"}, status=201)
+        with worker():
+            try:
+                until(lambda: all_finished(database))
+            finally:
+                release.set()
+    assert len(rec.received) == 1
+
+
 def test_workers_side_by_side_share_the_queue_without_doubles(api, worker, database):
     with receiver() as (url, rec):
         secret = subscribe(api, url)["secret"]

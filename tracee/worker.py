@@ -88,8 +88,9 @@ class Worker:
         self.mailer = mailer_from_settings(settings)
         engine_settings = dict(settings)
         if not settings["sqlalchemy.url"].startswith("sqlite"):
-            # A connection per thread, one for claiming, one for recording.
-            engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 2)
+            # A connection per thread, one for claiming, one for recording, one
+            # for the hourly purge.
+            engine_settings["sqlalchemy.pool_size"] = str(self.hooks.concurrency + 3)
         self.engine = make_engine(engine_settings)
         self.sessions = make_session_factory(self.engine)
         # The common case in a round trip per step (tracee.webhooks.pipelined).
@@ -109,6 +110,7 @@ class Worker:
         self._returned = queue.SimpleQueue()  # what the threads sent, for record_returned
         self._local = threading.local()
         self._last_purge: float | None = None  # purged first thing, then hourly
+        self._purging: threading.Thread | None = None
         self.reply_mails = ReplyMails(settings)
         self.logins = make_store(settings)  # only to purge ended sessions
         self.idempotency_keep = keep_period(settings)
@@ -227,11 +229,34 @@ class Worker:
             notify_owners(self.sessions, self.mailer, self.urls.base, claimed.tenant_id,
                           claimed.endpoint_id)
 
-    def purge_now_and_then(self) -> None:
+    def _purge_due(self) -> bool:
         if self._last_purge is not None and (
                 time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS):
-            return
+            return False
         self._last_purge = time.monotonic()
+        return True
+
+    def purge_aside(self) -> None:
+        """The hourly purge in a thread of its own, when due: old Idempotency-Key
+        answers go a transaction per tenant (row-level security shows one at a
+        time), which must not hold up the deliveries."""
+        if (self._purging is None or not self._purging.is_alive()) and self._purge_due():
+            self._purging = threading.Thread(target=self._purge_logging_errors,
+                                             name="worker-purge", daemon=True)
+            self._purging.start()
+
+    def _purge_logging_errors(self) -> None:
+        try:
+            self.purge()
+        except Exception:
+            log.exception("purging failed; tried again in an hour")
+
+    def purge_now_and_then(self) -> None:
+        """The hourly purge in this thread, when due."""
+        if self._purge_due():
+            self.purge()
+
+    def purge(self) -> None:
         with self.engine.begin() as connection:
             purged = delivery.purge(connection, self.hooks)
             self.reply_mails.purge(connection, self.hooks.keep_days)
@@ -273,6 +298,8 @@ class Worker:
         finally:
             self._returned.put(_DONE)
             recorder.join()  # and record what came back
+            if self._purging is not None:
+                self._purging.join()
         self.engine.dispose()
 
     def _deliver_until_stopped(self, size: int) -> None:
@@ -285,7 +312,7 @@ class Worker:
             while not self.stopping.is_set():
                 claimed, mails = [], []
                 try:
-                    self.purge_now_and_then()
+                    self.purge_aside()
                     self.send_reply_mails_now_and_then()
                     if len(under_way) <= size:
                         claimed, ready = self.claim_and_prepare(2 * size - len(under_way))
