@@ -18,10 +18,11 @@ webhook-id).
 Customer mails (tracee.customer_mail.sending) are claimed the same way,
 into the same threads, once the webhook deliveries have had their turn.
 
-Hourly, it purges what is kept only for a while: finished deliveries and
-mail jobs past their retention, ended dashboard sessions (in the database
-store; Redis expires its own), mailed links past their expiry and
-``Idempotency-Key`` answers past ``tracee.idempotency.keep_hours``.
+Hourly, in a thread beside the loop, it purges what is kept only for a
+while: finished deliveries and mail jobs past their retention, ended
+dashboard sessions (in the database store; Redis expires its own), mailed
+links past their expiry and ``Idempotency-Key`` answers past
+``tracee.idempotency.keep_hours``.
 
 SIGTERM or SIGINT stops claiming and lets the deliveries under way finish
 (each is bounded by the timeout). A worker killed outright loses nothing:
